@@ -1,0 +1,246 @@
+"""The channel backend contract, stated once.
+
+Every backend subclasses :class:`BaseChannelBackend` and implements the
+underscore methods; the public methods here validate names and messages,
+encode with :mod:`channels.serialization`, and so behave the same everywhere.
+The shared conformance suite (``tests/backends/conformance.py``) checks each
+promise below against every backend.
+
+Promises:
+
+* ``send(channel, message)`` queues a message. Delivery is **at most once**
+  and **FIFO per channel**. A channel holding ``capacity`` messages refuses
+  more with :class:`~channels.exceptions.ChannelFull`.
+* A message not received within ``expiry`` seconds is never delivered.
+* ``receive_many(channels, block)`` takes the next message from any of the
+  channels, or returns ``(None, None)``; with ``block=True`` it waits up to
+  ``timeout`` (default ``BLOCK_TIMEOUT``) seconds without busy polling.
+  Receiving on an inbox name ``"prefix!"`` gets messages sent to every
+  ``"prefix!suffix"`` channel, returned under their full names.
+* Groups: ``group_add``/``group_discard`` manage membership, which expires
+  ``group_expiry`` seconds after the last ``group_add``; ``send_group``
+  sends to every live member, skipping full members without failing the rest.
+* ``new_channel(prefix)`` returns a name no one else holds or can guess.
+* ``flush()`` empties every channel and group of this backend (its PREFIX).
+* All methods are synchronous and thread-safe.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from ..exceptions import ChannelFull, ImproperlyConfiguredBackend, MessageTooLarge
+from ..names import new_channel_name, validate_channel_name, validate_group_name
+from ..serialization import decode, encode
+
+Received = tuple[str, dict] | tuple[None, None]
+
+
+def _positive_number(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ImproperlyConfiguredBackend(f"{name} must be a positive number, not {value!r}")
+    return value
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ImproperlyConfiguredBackend(f"{name} must be a positive integer, not {value!r}")
+    return value
+
+
+class BaseChannelBackend:
+    """Validation, options and bookkeeping shared by every backend.
+
+    Options are the upper-case keys of a ``CHANNEL_BACKENDS`` entry:
+
+    ``EXPIRY`` (60)
+        seconds a message waits before it is dropped unread.
+    ``GROUP_EXPIRY`` (86400)
+        seconds a group membership lives after its last ``group_add``.
+    ``CAPACITY`` (100)
+        messages a channel holds before ``send`` raises ``ChannelFull``.
+    ``CHANNEL_CAPACITY`` ({})
+        per-channel overrides: ``{"http.request": 200, "websocket.*": 500}``
+        (glob patterns, first match wins).
+    ``MAX_MESSAGE_SIZE`` (8 MiB)
+        largest encoded message ``send`` accepts.
+    ``BLOCK_TIMEOUT`` (1.0)
+        how long a blocking receive waits before returning ``(None, None)``.
+
+    A subclass lists its own extra option names in ``extra_options``.
+    """
+
+    #: Features beyond the core contract, as named by the ASGI 1.0 spec.
+    extensions: tuple[str, ...] = ("groups", "flush")
+    #: Upper-case option names this backend accepts besides the common ones.
+    extra_options: tuple[str, ...] = ()
+
+    common_options = (
+        "EXPIRY",
+        "GROUP_EXPIRY",
+        "CAPACITY",
+        "CHANNEL_CAPACITY",
+        "MAX_MESSAGE_SIZE",
+        "BLOCK_TIMEOUT",
+    )
+
+    def __init__(self, alias: str = "default", **options: Any) -> None:
+        unknown = sorted(set(options) - set(self.common_options) - set(self.extra_options))
+        if unknown:
+            accepted = ", ".join(sorted(self.common_options + self.extra_options))
+            raise ImproperlyConfiguredBackend(
+                f"{type(self).__name__} does not take option(s) {', '.join(unknown)}; "
+                f"it accepts {accepted}"
+            )
+        self.alias = alias
+        self.expiry = _positive_number("EXPIRY", options.get("EXPIRY", 60))
+        self.group_expiry = _positive_number("GROUP_EXPIRY", options.get("GROUP_EXPIRY", 86400))
+        self.capacity = _positive_int("CAPACITY", options.get("CAPACITY", 100))
+        self.max_message_size = _positive_int(
+            "MAX_MESSAGE_SIZE", options.get("MAX_MESSAGE_SIZE", 8 * 1024 * 1024)
+        )
+        self.block_timeout = _positive_number("BLOCK_TIMEOUT", options.get("BLOCK_TIMEOUT", 1.0))
+        overrides = options.get("CHANNEL_CAPACITY", {})
+        if not isinstance(overrides, dict):
+            raise ImproperlyConfiguredBackend(
+                f"CHANNEL_CAPACITY must be a dict of pattern: capacity, not {overrides!r}"
+            )
+        self.channel_capacity = [
+            (pattern, _positive_int(f"CHANNEL_CAPACITY[{pattern!r}]", cap))
+            for pattern, cap in overrides.items()
+        ]
+        self.options = options
+        self._stats_lock = threading.Lock()
+        #: Counters operators read: ``group_send_skipped`` counts group
+        #: members that a ``send_group`` could not reach (full channels).
+        self.stats = {"group_send_skipped": 0}
+
+    # --- the public contract ----------------------------------------------
+
+    def send(self, channel: str, message: dict) -> None:
+        """Queue ``message`` on ``channel``; raise ``ChannelFull`` at capacity."""
+        validate_channel_name(channel)
+        self._send(channel, self.encode(message), self.capacity_for(channel))
+
+    def receive_many(
+        self, channels: Iterable[str], block: bool = False, timeout: float | None = None
+    ) -> Received:
+        """Take the next message from any of ``channels``.
+
+        Returns ``(channel, message)``, or ``(None, None)`` if nothing came
+        (at once when ``block`` is false, after ``timeout`` seconds otherwise).
+        """
+        names = [validate_channel_name(c, receive=True) for c in channels]
+        if not names:
+            return None, None
+        wait = (self.block_timeout if timeout is None else timeout) if block else 0.0
+        channel, data = self._receive(names, wait)
+        if channel is None:
+            return None, None
+        return channel, decode(data)
+
+    def receive(self, channels: Iterable[str], block: bool = False) -> Received:
+        """ASGI spelling of :meth:`receive_many`."""
+        return self.receive_many(channels, block=block)
+
+    def new_channel(self, prefix: str) -> str:
+        """Return a fresh, unguessable channel name beginning with ``prefix``."""
+        return new_channel_name(prefix)
+
+    def group_add(self, group: str, channel: str) -> None:
+        """Add ``channel`` to ``group`` (or renew its membership)."""
+        self._group_add(validate_group_name(group), validate_channel_name(channel))
+
+    def group_discard(self, group: str, channel: str) -> None:
+        """Remove ``channel`` from ``group``; a no-op if it is not a member."""
+        self._group_discard(validate_group_name(group), validate_channel_name(channel))
+
+    def group_channels(self, group: str) -> list[str]:
+        """The live members of ``group``."""
+        return self._group_channels(validate_group_name(group))
+
+    def send_group(self, group: str, message: dict) -> int:
+        """Send ``message`` to every live member of ``group``.
+
+        Members whose channel is full are skipped and counted in
+        ``stats["group_send_skipped"]``. Returns how many members got it.
+        """
+        validate_group_name(group)
+        sent, skipped = self._send_group(group, self.encode(message))
+        if skipped:
+            with self._stats_lock:
+                self.stats["group_send_skipped"] += skipped
+        return sent
+
+    def flush(self) -> None:
+        """Drop every message and group membership of this backend."""
+        self._flush()
+
+    def close(self) -> None:
+        """Release connections; the backend may be used again afterwards."""
+
+    # --- helpers for subclasses -------------------------------------------
+
+    def encode(self, message: dict) -> bytes:
+        """Encode ``message``, refusing it if larger than MAX_MESSAGE_SIZE."""
+        data = encode(message)
+        if len(data) > self.max_message_size:
+            raise MessageTooLarge(
+                f"message is {len(data)} bytes encoded; this backend's MAX_MESSAGE_SIZE "
+                f"is {self.max_message_size} (send large bodies in chunks)"
+            )
+        return data
+
+    def capacity_for(self, channel: str) -> int:
+        """The capacity of ``channel``: the first matching override, or CAPACITY."""
+        for pattern, capacity in self.channel_capacity:
+            if fnmatch.fnmatchcase(channel, pattern):
+                return capacity
+        return self.capacity
+
+    @staticmethod
+    def full_error(channel: str, capacity: int) -> ChannelFull:
+        """The error ``send`` raises when ``channel`` is at ``capacity``."""
+        return ChannelFull(f"channel {channel!r} is full ({capacity} messages waiting)")
+
+    # --- what a backend implements ----------------------------------------
+
+    def _send(self, channel: str, data: bytes, capacity: int) -> None:
+        raise NotImplementedError
+
+    def _receive(self, channels: list[str], timeout: float) -> tuple[str, bytes] | tuple[None, None]:
+        """Pop one message; wait up to ``timeout`` seconds (0: don't wait)."""
+        raise NotImplementedError
+
+    def _group_add(self, group: str, channel: str) -> None:
+        raise NotImplementedError
+
+    def _group_discard(self, group: str, channel: str) -> None:
+        raise NotImplementedError
+
+    def _group_channels(self, group: str) -> list[str]:
+        raise NotImplementedError
+
+    def _send_group(self, group: str, data: bytes) -> tuple[int, int]:
+        """Send to every member; return ``(sent, skipped)``.
+
+        The default loops over members; backends override it to fan out in
+        one round trip.
+        """
+        sent = skipped = 0
+        for channel in self._group_channels(group):
+            try:
+                self._send(channel, data, self.capacity_for(channel))
+                sent += 1
+            except ChannelFull:
+                skipped += 1
+        return sent, skipped
+
+    def _flush(self) -> None:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} alias={self.alias!r}>"

@@ -1,0 +1,82 @@
+"""Consumer atomicity: messages a consumer sends go out when it returns.
+
+Channels 1.x promised that a consumer's sends are delivered together after
+the consumer finishes, so a consumer that fails half-way sends nothing. The
+worker opens an :class:`Outbox` around each consumer; ``Channel.send`` and
+``Group.send`` put messages in the open outbox of the current thread, unless
+``immediately=True`` or no outbox is open (code outside a consumer).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from .exceptions import ChannelFull
+
+_local = threading.local()
+
+#: How long a flush keeps retrying a full channel before giving up.
+FULL_RETRY_SECONDS = 2.0
+
+
+class Outbox:
+    """Collects deferred sends of one consumer run, in the order they were made."""
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[Callable[[], object], str]] = []
+
+    def add(self, send: Callable[[], object], target: str) -> None:
+        """Defer ``send`` (a zero-argument call) until :meth:`flush`."""
+        self._pending.append((send, target))
+
+    def __enter__(self) -> Outbox:
+        self._outer = getattr(_local, "outbox", None)
+        _local.outbox = self
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        _local.outbox = self._outer
+        if exc_type is None:
+            self.flush()
+        else:
+            # A consumer that failed sends nothing.
+            self._pending.clear()
+
+    def flush(self) -> None:
+        """Send everything deferred, retrying a full channel briefly.
+
+        Raises ``ChannelFull`` naming the channel if it stays full for
+        ``FULL_RETRY_SECONDS``; the sends after it are not made.
+        """
+        pending, self._pending = self._pending, []
+        for send, target in pending:
+            deadline = time.monotonic() + FULL_RETRY_SECONDS
+            delay = 0.005
+            while True:
+                try:
+                    send()
+                    break
+                except ChannelFull:
+                    if time.monotonic() >= deadline:
+                        raise ChannelFull(
+                            f"{target!r} stayed full for {FULL_RETRY_SECONDS:.0f} s after the "
+                            "consumer returned; its message was not sent"
+                        ) from None
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.1)
+
+
+def current_outbox() -> Outbox | None:
+    """The outbox open on this thread, if a consumer is running."""
+    return getattr(_local, "outbox", None)
+
+
+def deliver(send: Callable[[], object], target: str, immediately: bool) -> None:
+    """Run ``send`` now, or defer it to the open outbox."""
+    outbox = None if immediately else current_outbox()
+    if outbox is None:
+        send()
+    else:
+        outbox.add(send, target)

@@ -1,0 +1,50 @@
+"""The message format on the wire, defined once for every backend.
+
+A message is a dict of str keys whose values are str, bytes, int, float,
+bool, None, list or dict (tuples travel as lists). It is encoded with msgpack,
+so bytes stay bytes and text stays text across any backend.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgpack
+
+from .exceptions import InvalidMessage
+
+_ALLOWED = "str, bytes, int, float, bool, None, list or dict"
+
+
+def _refuse(value: Any) -> Any:
+    # msgpack calls this only for types it cannot pack itself.
+    raise InvalidMessage(
+        f"message values must be {_ALLOWED}; got {type(value).__name__} ({value!r:.60})"
+    )
+
+
+def check_message(message: object) -> dict:
+    """Raise :class:`InvalidMessage` unless ``message`` is a dict of str keys."""
+    if not isinstance(message, dict):
+        raise InvalidMessage(f"a message must be a dict, not {type(message).__name__}")
+    for key in message:
+        if not isinstance(key, str):
+            raise InvalidMessage(f"message keys must be str; got {key!r}")
+    return message
+
+
+def encode(message: dict) -> bytes:
+    """Encode a message to bytes, refusing anything outside the format."""
+    check_message(message)
+    try:
+        return msgpack.packb(message, use_bin_type=True, default=_refuse)
+    except InvalidMessage:
+        raise
+    except (TypeError, ValueError, OverflowError) as exc:
+        # e.g. an int wider than 64 bits, or a dict nested too deep.
+        raise InvalidMessage(f"message cannot be encoded: {exc}") from exc
+
+
+def decode(data: bytes) -> dict:
+    """Decode bytes made by :func:`encode` back into a message dict."""
+    return msgpack.unpackb(data, raw=False, strict_map_key=False)

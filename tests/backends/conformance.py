@@ -1,0 +1,397 @@
+"""The conformance suite every channel backend must pass.
+
+Subclass :class:`BackendConformance` in a test module and implement
+``make_backend(**options)`` (a fresh backend with the given options) and,
+for backends shared between processes, ``process_spec(**options)`` (the
+Django settings and backend entry a child process builds it from)::
+
+    class TestMyBackend(BackendConformance):
+        def make_backend(self, **options):
+            return MyBackend("default", **options)
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+
+import pytest
+
+from channels.exceptions import ChannelFull, InvalidChannelName, InvalidMessage, MessageTooLarge
+
+from .child import receive_until_quiet
+
+
+class BackendConformance:
+    """One promise of the backend contract per test."""
+
+    #: False for backends that live inside one process (memory).
+    cross_process = True
+
+    def make_backend(self, **options):
+        raise NotImplementedError
+
+    def process_spec(self, **options) -> dict:
+        raise NotImplementedError
+
+    @pytest.fixture
+    def backend(self):
+        made = []
+
+        def factory(**options):
+            made.append(self.make_backend(**options))
+            made[-1].flush()
+            return made[-1]
+
+        self._factory = factory
+        yield factory()
+        for b in made:
+            b.flush()
+            b.close()
+
+    def other(self, **options):
+        """A second backend object on the same store, with other options."""
+        return self._factory(**options)
+
+    # --- basics -------------------------------------------------------------
+
+    def test_send_then_receive(self, backend):
+        backend.send("conf.basic", {"value": "hello", "n": 1})
+        channel, message = backend.receive_many(["conf.basic"])
+        assert channel == "conf.basic"
+        assert message == {"value": "hello", "n": 1}
+        assert backend.receive_many(["conf.basic"]) == (None, None)
+
+    def test_unicode_bytes_and_nested_values_round_trip(self, backend):
+        content = {
+            "text": "zaĳ€ 🚀 \u0000 end",
+            "bytes": bytes(range(256)),
+            "empty": b"",
+            "int": -(2**62),
+            "float": 1.5,
+            "flags": [True, False, None],
+            "nested": {"list": [1, "two", b"three", {"k": [3.25]}]},
+        }
+        backend.send("conf.types", content)
+        _, message = backend.receive_many(["conf.types"])
+        assert message == content
+        assert isinstance(message["bytes"], bytes)
+        assert isinstance(message["text"], str)
+
+    def test_fifo_per_channel(self, backend):
+        for n in range(60):
+            backend.send("conf.fifo", {"n": n})
+        got = [backend.receive_many(["conf.fifo"])[1]["n"] for _ in range(60)]
+        assert got == list(range(60))
+
+    def test_receive_many_serves_several_channels(self, backend):
+        backend.send("conf.a", {"n": 1})
+        backend.send("conf.b", {"n": 2})
+        got = {backend.receive_many(["conf.a", "conf.b"])[0] for _ in range(2)}
+        assert got == {"conf.a", "conf.b"}
+        assert backend.receive_many(["conf.a", "conf.b"]) == (None, None)
+
+    def test_nonblocking_receive_returns_waiting_message_at_once(self, backend):
+        backend.send("conf.nb", {"n": 7})
+        started = time.monotonic()
+        assert backend.receive_many(["conf.nb"], block=False) == ("conf.nb", {"n": 7})
+        assert backend.receive_many(["conf.nb"], block=False) == (None, None)
+        # Generous bound: non-blocking must not wait out a block timeout.
+        assert time.monotonic() - started < 0.5
+
+    def test_blocking_receive_wakes_when_a_message_arrives(self, backend):
+        sender = self.other()
+
+        def send_later():
+            time.sleep(0.3)
+            sender.send("conf.block", {"n": 1})
+
+        thread = threading.Thread(target=send_later)
+        thread.start()
+        channel, message = backend.receive_many(["conf.block"], block=True, timeout=10)
+        thread.join()
+        assert (channel, message) == ("conf.block", {"n": 1})
+
+    def test_blocking_receive_gives_up_after_timeout(self, backend):
+        started = time.monotonic()
+        assert backend.receive_many(["conf.empty"], block=True, timeout=0.5) == (None, None)
+        assert time.monotonic() - started >= 0.45
+
+    def test_threads_sending_concurrently_lose_nothing(self, backend):
+        big = self.other(CAPACITY=1000)
+
+        def send_batch(start):
+            for n in range(start, start + 40):
+                big.send("conf.threads", {"n": n})
+
+        threads = [threading.Thread(target=send_batch, args=(s,)) for s in (0, 40, 80)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        got = []
+        while True:
+            channel, message = big.receive_many(["conf.threads"])
+            if channel is None:
+                break
+            got.append(message["n"])
+        assert sorted(got) == list(range(120))
+
+    # --- capacity and expiry ---------------------------------------------
+
+    def test_capacity_refuses_with_channel_full(self, backend):
+        small = self.other(CAPACITY=3)
+        for n in range(3):
+            small.send("conf.cap", {"n": n})
+        with pytest.raises(ChannelFull, match="conf.cap"):
+            small.send("conf.cap", {"n": 3})
+        # Other channels are not affected by one full channel.
+        small.send("conf.cap.other", {"n": 0})
+        assert small.receive_many(["conf.cap"])[1] == {"n": 0}
+        small.send("conf.cap", {"n": 3})
+        got = [small.receive_many(["conf.cap"])[1]["n"] for _ in range(3)]
+        assert got == [1, 2, 3]
+
+    def test_channel_capacity_overrides_by_pattern(self, backend):
+        tuned = self.other(CAPACITY=2, CHANNEL_CAPACITY={"conf.big.*": 5})
+        for n in range(5):
+            tuned.send("conf.big.one", {"n": n})
+        with pytest.raises(ChannelFull):
+            tuned.send("conf.big.one", {"n": 5})
+        tuned.send("conf.small", {"n": 0})
+        tuned.send("conf.small", {"n": 1})
+        with pytest.raises(ChannelFull):
+            tuned.send("conf.small", {"n": 2})
+
+    def test_expired_messages_are_never_delivered(self, backend):
+        short = self.other(EXPIRY=1, CAPACITY=2)
+        short.send("conf.exp", {"n": 1})
+        short.send("conf.exp", {"n": 2})
+        time.sleep(1.5)
+        # Expired messages no longer count against capacity either.
+        short.send("conf.exp", {"n": 3})
+        short.send("conf.exp", {"n": 4})
+        assert short.receive_many(["conf.exp"])[1] == {"n": 3}
+        assert short.receive_many(["conf.exp"])[1] == {"n": 4}
+        assert short.receive_many(["conf.exp"]) == (None, None)
+
+    # --- process-local channels ------------------------------------------
+
+    def test_new_channel_names_are_unique_and_unguessable(self, backend):
+        names = {backend.new_channel("conf.reply!") for _ in range(200)}
+        assert len(names) == 200
+        for name in names:
+            assert name.startswith("conf.reply!")
+            assert len(name) - len("conf.reply!") >= 32  # 128 bits in hex
+        plain = backend.new_channel("conf.plain")
+        assert plain.startswith("conf.plain.") and "!" not in plain
+
+    def test_process_local_channels_arrive_in_their_inbox(self, backend):
+        inbox = "conf.proc!"
+        first, second = backend.new_channel(inbox), backend.new_channel(inbox)
+        backend.send(first, {"n": 1})
+        backend.send(second, {"n": 2})
+        backend.send(first, {"n": 3})
+        got = [backend.receive_many([inbox]) for _ in range(3)]
+        assert got == [(first, {"n": 1}), (second, {"n": 2}), (first, {"n": 3})]
+        assert backend.receive_many([inbox]) == (None, None)
+
+    def test_capacity_of_process_local_channels_is_per_channel(self, backend):
+        small = self.other(CAPACITY=2)
+        names = [small.new_channel("conf.cap!") for _ in range(5)]
+        for name in names:
+            small.send(name, {"n": 1})
+            small.send(name, {"n": 2})
+        with pytest.raises(ChannelFull):
+            small.send(names[0], {"n": 3})
+        count = 0
+        while small.receive_many(["conf.cap!"])[0] is not None:
+            count += 1
+        assert count == 10
+
+    def test_cannot_send_to_a_bare_inbox_name(self, backend):
+        with pytest.raises(InvalidChannelName, match="inbox"):
+            backend.send("conf.inbox!", {"n": 1})
+
+    # --- groups --------------------------------------------------------------
+
+    def test_group_send_reaches_every_member_once(self, backend):
+        members = ["conf.g1", "conf.g2", backend.new_channel("conf.g!")]
+        for name in members:
+            backend.group_add("conf-room", name)
+        backend.group_add("conf-room", "conf.g1")  # adding twice is one membership
+        assert sorted(backend.group_channels("conf-room")) == sorted(members)
+        assert backend.send_group("conf-room", {"text": "hi"}) == 3
+        assert backend.receive_many(["conf.g1"]) == ("conf.g1", {"text": "hi"})
+        assert backend.receive_many(["conf.g1"]) == (None, None)
+        assert backend.receive_many(["conf.g2"]) == ("conf.g2", {"text": "hi"})
+        assert backend.receive_many(["conf.g!"]) == (members[2], {"text": "hi"})
+
+    def test_group_discard(self, backend):
+        backend.group_add("conf-d", "conf.d1")
+        backend.group_add("conf-d", "conf.d2")
+        backend.group_discard("conf-d", "conf.d1")
+        backend.group_discard("conf-d", "conf.never-added")
+        backend.send_group("conf-d", {"n": 1})
+        assert backend.receive_many(["conf.d1"]) == (None, None)
+        assert backend.receive_many(["conf.d2"]) == ("conf.d2", {"n": 1})
+
+    def test_group_membership_expires(self, backend):
+        short = self.other(GROUP_EXPIRY=1)
+        short.group_add("conf-exp", "conf.ge1")
+        time.sleep(0.6)
+        short.group_add("conf-exp", "conf.ge2")
+        time.sleep(0.7)
+        # ge1 was added 1.3 s ago: gone. ge2 0.7 s ago: still a member.
+        assert short.group_channels("conf-exp") == ["conf.ge2"]
+        short.send_group("conf-exp", {"n": 1})
+        assert short.receive_many(["conf.ge1"]) == (None, None)
+        assert short.receive_many(["conf.ge2"]) == ("conf.ge2", {"n": 1})
+
+    def test_group_send_skips_full_members_and_counts_them(self, backend):
+        small = self.other(CAPACITY=1)
+        small.group_add("conf-full", "conf.full")
+        small.group_add("conf-full", "conf.free")
+        small.send("conf.full", {"n": 0})
+        before = small.stats["group_send_skipped"]
+        assert small.send_group("conf-full", {"n": 1}) == 1
+        assert small.stats["group_send_skipped"] == before + 1
+        assert small.receive_many(["conf.free"]) == ("conf.free", {"n": 1})
+        assert small.receive_many(["conf.full"]) == ("conf.full", {"n": 0})
+
+    def test_groups_across_several_receivers(self, backend):
+        inboxes = [f"conf.rcv{i}!" for i in range(3)]
+        members = [backend.new_channel(inbox) for inbox in inboxes for _ in range(2)]
+        for name in members:
+            backend.group_add("conf-many", name)
+        backend.send_group("conf-many", {"text": "all"})
+        received = []
+        for inbox in inboxes:
+            while True:
+                channel, message = backend.receive_many([inbox])
+                if channel is None:
+                    break
+                received.append(channel)
+        assert sorted(received) == sorted(members)
+
+    # --- size and validation -------------------------------------------------
+
+    def test_one_mebibyte_message_round_trips(self, backend):
+        payload = bytes(range(256)) * 4096  # 1 MiB
+        backend.send("conf.large", {"bytes": payload, "text": "é" * 100_000})
+        _, message = backend.receive_many(["conf.large"])
+        assert message["bytes"] == payload
+        assert message["text"] == "é" * 100_000
+
+    def test_oversized_message_is_refused_clearly(self, backend):
+        limited = self.other(MAX_MESSAGE_SIZE=1024)
+        with pytest.raises(MessageTooLarge, match="1024"):
+            limited.send("conf.huge", {"bytes": b"x" * 2000})
+        limited.send("conf.huge", {"bytes": b"x" * 100})
+        assert limited.receive_many(["conf.huge"])[1] == {"bytes": b"x" * 100}
+
+    @pytest.mark.parametrize(
+        "name", ["", "has space", "uni\u00e9", "a" * 101, "two!bangs!", None, b"bytes"]
+    )
+    def test_invalid_channel_names_are_refused(self, backend, name):
+        with pytest.raises(InvalidChannelName):
+            backend.send(name, {"n": 1})
+
+    @pytest.mark.parametrize(
+        "message",
+        [
+            "not a dict",
+            {1: "int key"},
+            {"set": {1, 2}},
+            {"object": object()},
+            {"huge int": 2**80},
+        ],
+    )
+    def test_unserializable_messages_are_refused_and_harm_no_one(self, backend, message):
+        backend.send("conf.valid", {"n": 1})
+        with pytest.raises(InvalidMessage):
+            backend.send("conf.valid", message)
+        assert backend.receive_many(["conf.valid"]) == ("conf.valid", {"n": 1})
+        assert backend.receive_many(["conf.valid"]) == (None, None)
+
+    def test_invalid_group_names_are_refused(self, backend):
+        with pytest.raises(InvalidChannelName):
+            backend.group_add("bad group", "conf.x")
+        with pytest.raises(InvalidChannelName):
+            backend.send_group("bad!group", {"n": 1})
+
+    def test_flush_empties_channels_and_groups(self, backend):
+        backend.send("conf.flush", {"n": 1})
+        backend.group_add("conf-flush", "conf.flush")
+        backend.flush()
+        assert backend.receive_many(["conf.flush"]) == (None, None)
+        assert backend.group_channels("conf-flush") == []
+
+    # --- concurrency across processes ---------------------------------------
+
+    def test_at_most_once_under_concurrent_receivers(self, backend):
+        count = 300
+        sender = self.other(CAPACITY=count + 10)
+        if self.cross_process:
+            collect = self._receivers_in_processes(["conf.race"], 3, CAPACITY=count + 10)
+        else:
+            collect = self._receivers_in_threads(sender, ["conf.race"], 3)
+        for n in range(count):
+            sender.send("conf.race", {"n": n})
+            if n % 10 == 9:
+                time.sleep(0.005)  # let every receiver get a turn
+        results = collect()
+        everything = [n for got in results for n in got]
+        assert sorted(everything) == list(range(count)), "lost or duplicated messages"
+        assert sum(1 for got in results if got) >= 2, "only one receiver ever got anything"
+        for got in results:
+            assert got == sorted(got), "one receiver saw messages out of order"
+
+    @staticmethod
+    def _receivers_in_threads(backend, channels, count):
+        results = []
+        lock = threading.Lock()
+
+        def receive():
+            got = []
+            while True:
+                channel, message = backend.receive_many(channels, block=True, timeout=1)
+                if channel is None:
+                    break
+                got.append(message["n"])
+            with lock:
+                results.append(got)
+
+        threads = [threading.Thread(target=receive) for _ in range(count)]
+        for thread in threads:
+            thread.start()
+
+        def collect():
+            for thread in threads:
+                thread.join()
+            return results
+
+        return collect
+
+    def _receivers_in_processes(self, channels, count, **options):
+        context = multiprocessing.get_context("spawn")
+        out = context.Queue()
+        spec = self.process_spec(**options)
+        procs = [
+            context.Process(target=receive_until_quiet, args=(spec, channels, 2.0, out))
+            for _ in range(count)
+        ]
+        for proc in procs:
+            proc.start()
+        for _ in procs:
+            assert out.get(timeout=60) == "ready"
+
+        def collect():
+            results = [out.get(timeout=120) for _ in procs]
+            for proc in procs:
+                proc.join(timeout=30)
+                assert proc.exitcode == 0
+            return results
+
+        return collect
