@@ -41,7 +41,9 @@ def _compile_filters(filters: dict[str, Any]) -> dict[str, re.Pattern]:
         try:
             compiled[key] = re.compile(pattern)
         except re.error as exc:
-            raise ImproperlyConfigured(f"route filter {key}={pattern!r} is not a valid regex: {exc}")
+            raise ImproperlyConfigured(
+                f"route filter {key}={pattern!r} is not a valid regex: {exc}"
+            ) from exc
     return compiled
 
 
@@ -116,7 +118,9 @@ class RouteClass(Route):
 
     def __init__(self, consumer: type, **filters: Any) -> None:
         if not hasattr(consumer, "channel_names"):
-            raise ImproperlyConfigured(f"{consumer!r} has no channel_names(); is it a consumer class?")
+            raise ImproperlyConfigured(
+                f"{consumer!r} has no channel_names(); is it a consumer class?"
+            )
         self.consumer = consumer
         self.filters = _compile_filters(filters)
         names = consumer.channel_names()

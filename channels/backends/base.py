@@ -211,7 +211,9 @@ class BaseChannelBackend:
     def _send(self, channel: str, data: bytes, capacity: int) -> None:
         raise NotImplementedError
 
-    def _receive(self, channels: list[str], timeout: float) -> tuple[str, bytes] | tuple[None, None]:
+    def _receive(
+        self, channels: list[str], timeout: float
+    ) -> tuple[str, bytes] | tuple[None, None]:
         """Pop one message; wait up to ``timeout`` seconds (0: don't wait)."""
         raise NotImplementedError
 

@@ -1,0 +1,190 @@
+"""The default ``http.request`` consumer: run Django's view stack.
+
+:class:`ViewConsumer` turns an ``http.request`` message into a Django
+request, runs the full middleware and URL stack exactly as the WSGI handler
+would, and sends the response to the message's reply channel as one or more
+``http.response`` messages (streamed responses in chunks).
+
+The request object is Django's own :class:`~django.core.handlers.asgi.ASGIRequest`
+(our message format is ASGI 1.0's, so it maps onto an ASGI scope key by key),
+which fills ``request.META`` as WSGI would.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Iterator
+
+from django.conf import settings
+from django.core import signals
+from django.core.exceptions import RequestDataTooBig
+from django.core.handlers import base
+from django.core.handlers.asgi import ASGIRequest
+from django.http import FileResponse, HttpResponse, HttpResponseBadRequest
+from django.urls import set_script_prefix
+
+from .exceptions import ChannelFull, RequestAborted, RequestTimeout
+from .message import Message
+
+logger = logging.getLogger("channels.handler")
+
+#: Largest ``content`` of one ``http.response`` message.
+CHUNK_SIZE = 256 * 1024
+#: How long to wait for each request body chunk before giving up (408).
+BODY_CHUNK_TIMEOUT = 30.0
+#: How long a reply channel may stay full before the response is abandoned
+#: (the interface server has gone, or its client stopped reading).
+REPLY_FULL_TIMEOUT = 30.0
+
+
+class AsgiRequest(ASGIRequest):
+    """A Django request built from an ``http.request`` message."""
+
+    def __init__(self, message: Message, body_file) -> None:
+        content = message.content
+        super().__init__(scope_from_message(content), body_file)
+        self.message = message
+        self.reply_channel = message.reply_channel
+        self.META["SERVER_PROTOCOL"] = "HTTP/" + content.get("http_version", "1.1")
+
+
+def scope_from_message(content: dict) -> dict:
+    """The ASGI scope Django's ``ASGIRequest`` reads, from message content."""
+    headers = []
+    cookies = []
+    for name, value in content.get("headers", []):
+        # Several Cookie headers must join with "; " (not ","), or Django's
+        # cookie parser would see one garbled cookie.
+        if name.lower() == b"cookie":
+            cookies.append(value)
+        else:
+            headers.append((name, value))
+    if cookies:
+        headers.append((b"cookie", b"; ".join(cookies)))
+    return {
+        "type": "http",
+        "method": content["method"],
+        "scheme": content.get("scheme", "http"),
+        "path": content["path"],
+        "root_path": content.get("root_path", ""),
+        "query_string": content.get("query_string", b""),
+        "headers": headers,
+        "client": content.get("client"),
+        "server": content.get("server"),
+        "http_version": content.get("http_version", "1.1"),
+    }
+
+
+def read_body(message: Message) -> tempfile.SpooledTemporaryFile:
+    """The whole request body, reading chunks from ``body_channel`` if any.
+
+    Spooled to disk past ``FILE_UPLOAD_MAX_MEMORY_SIZE`` so a large upload
+    never sits whole in the worker's memory.
+    """
+    body = tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE, mode="w+b")
+    body.write(message.content.get("body", b""))
+    body_channel = message.content.get("body_channel")
+    backend = message.channel_backend
+    while body_channel:
+        channel, chunk = backend.receive_many([body_channel], block=True,
+                                              timeout=BODY_CHUNK_TIMEOUT)
+        if channel is None:
+            body.close()
+            raise RequestTimeout(f"no body chunk on {body_channel} for {BODY_CHUNK_TIMEOUT:.0f} s")
+        if chunk.get("closed"):
+            body.close()
+            raise RequestAborted("the client closed the connection during the body")
+        body.write(chunk.get("content", b""))
+        if not chunk.get("more_content", False):
+            break
+    body.seek(0)
+    return body
+
+
+class ViewConsumer(base.BaseHandler):
+    """Consumer of ``http.request`` that answers with Django views.
+
+    One instance per worker: middleware loads once, as in the WSGI handler.
+    """
+
+    request_class = AsgiRequest
+    chunk_size = CHUNK_SIZE
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.load_middleware()
+
+    def __call__(self, message: Message, **kwargs) -> None:
+        if message.reply_channel is None:
+            logger.error("http.request message without reply_channel dropped")
+            return
+        set_script_prefix(message.content.get("root_path", "") or settings.FORCE_SCRIPT_NAME or "")
+        signals.request_started.send(sender=self.__class__, message=message)
+        try:
+            request = self.request_class(message, read_body(message))
+        except RequestAborted:
+            signals.request_finished.send(sender=self.__class__)
+            return
+        except RequestTimeout:
+            response = HttpResponse("Request body timed out", status=408)
+        except (UnicodeDecodeError, RequestDataTooBig):
+            logger.warning("bad request on %s", message.content.get("path"), exc_info=True)
+            response = HttpResponseBadRequest()
+        else:
+            response = self.get_response(request)
+        # response.close() sends request_finished, closing DB connections as WSGI does.
+        response._handler_class = self.__class__
+        try:
+            for reply in self.encode_response(response):
+                self.send_reply(message, reply)
+        finally:
+            response.close()
+
+    def send_reply(self, message: Message, reply: dict) -> None:
+        """Send one ``http.response`` message, waiting while the channel is full."""
+        backend, channel = message.channel_backend, message.reply_channel.name
+        deadline = time.monotonic() + REPLY_FULL_TIMEOUT
+        delay = 0.002
+        while True:
+            try:
+                backend.send(channel, reply)
+                return
+            except ChannelFull:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.1)
+
+    def encode_response(self, response: HttpResponse) -> Iterator[dict]:
+        """The ``http.response`` messages for a Django response, in order."""
+        headers = [
+            (str(name).lower().encode("latin-1"), str(value).encode("latin-1"))
+            for name, value in response.items()
+        ]
+        for cookie in response.cookies.values():
+            headers.append((b"set-cookie", cookie.output(header="").strip().encode("latin-1")))
+        first = {"status": response.status_code, "headers": headers}
+        chunks = self.response_chunks(response)
+        pending = next(chunks, None)
+        first["content"] = pending or b""
+        pending = next(chunks, None)
+        first["more_content"] = pending is not None
+        yield first
+        while pending is not None:
+            following = next(chunks, None)
+            yield {"content": pending, "more_content": following is not None}
+            pending = following
+
+    def response_chunks(self, response: HttpResponse) -> Iterator[bytes]:
+        """Body bytes in pieces of at most ``chunk_size``; empty pieces skipped."""
+        if isinstance(response, FileResponse) and hasattr(response.file_to_stream, "read"):
+            # FileResponse iterates in 4 KiB blocks; read bigger ones instead.
+            while block := response.file_to_stream.read(self.chunk_size):
+                yield block
+            return
+        source = response.streaming_content if response.streaming else [response.content]
+        for piece in source:
+            for start in range(0, len(piece), self.chunk_size):
+                yield bytes(piece[start : start + self.chunk_size])

@@ -1,0 +1,1 @@
+"""The worker: receives messages, routes them, runs consumers."""

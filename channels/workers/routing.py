@@ -1,0 +1,24 @@
+"""The router a worker serves: the project's ROUTING plus default routes."""
+
+from __future__ import annotations
+
+from ..backends.registry import DEFAULT_CHANNEL_BACKEND, channel_backends
+from ..exceptions import ImproperlyConfiguredBackend
+from ..routing import Router, route
+
+
+def load_router(alias: str = DEFAULT_CHANNEL_BACKEND) -> Router:
+    """The routing of backend ``alias``, with Django's views on ``http.request``.
+
+    As in Channels 1.x, a project that does not route ``http.request`` itself
+    gets the view handler there, so plain Django views keep working.
+    """
+    config = channel_backends.config(alias)
+    if "ROUTING" not in config:
+        raise ImproperlyConfiguredBackend(f"CHANNEL_BACKENDS[{alias!r}] has no ROUTING")
+    router = Router(config["ROUTING"])
+    if "http.request" not in router.channels:
+        from ..handler import ViewConsumer
+
+        router.add_route(route("http.request", ViewConsumer()))
+    return router
