@@ -88,8 +88,9 @@ def read_body(message: Message) -> tempfile.SpooledTemporaryFile:
     body_channel = message.content.get("body_channel")
     backend = message.channel_backend
     while body_channel:
-        channel, chunk = backend.receive_many([body_channel], block=True,
-                                              timeout=BODY_CHUNK_TIMEOUT)
+        channel, chunk = backend.receive_many(
+            [body_channel], block=True, timeout=BODY_CHUNK_TIMEOUT
+        )
         if channel is None:
             body.close()
             raise RequestTimeout(f"no body chunk on {body_channel} for {BODY_CHUNK_TIMEOUT:.0f} s")

@@ -53,8 +53,9 @@ class Message:
 
     def copy(self) -> Message:
         """A copy whose content can be changed without touching this one."""
-        return type(self)(copy.deepcopy(self.content), self.channel.name, self.channel_backend,
-                          self.alias)
+        return type(self)(
+            copy.deepcopy(self.content), self.channel.name, self.channel_backend, self.alias
+        )
 
     def __repr__(self) -> str:
         return f"<Message on {self.channel.name!r}>"

@@ -70,7 +70,7 @@ def _match_filters(
             return None
         kwargs.update({k: v for k, v in found.groupdict().items() if v is not None})
         if not full:
-            remainder[key] = value[found.end():]
+            remainder[key] = value[found.end() :]
     return kwargs, remainder
 
 

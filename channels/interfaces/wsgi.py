@@ -99,12 +99,14 @@ class WSGIHandler:
         try:
             backend.send("http.request", message)
         except ChannelFull:
-            return self.error(start_response, 503, "Service busy: try again shortly.",
-                              [("Retry-After", "1")])
+            return self.error(
+                start_response, 503, "Service busy: try again shortly.", [("Retry-After", "1")]
+            )
         if remaining > 0 and not self.send_body(backend, message["body_channel"], body, remaining):
             return self.error(start_response, 504, "Timed out sending the request body.")
-        channel, reply = backend.receive_many([reply_channel], block=True,
-                                              timeout=self.http_timeout)
+        channel, reply = backend.receive_many(
+            [reply_channel], block=True, timeout=self.http_timeout
+        )
         if channel is None:
             return self.error(start_response, 504, "No worker answered in time.")
         start_response(
@@ -139,8 +141,9 @@ class WSGIHandler:
         yield reply.get("content", b"")
         while reply.get("more_content"):
             # Each streamed chunk gets a fresh timeout, so long streams work.
-            channel, reply = backend.receive_many([reply_channel], block=True,
-                                                  timeout=self.http_timeout)
+            channel, reply = backend.receive_many(
+                [reply_channel], block=True, timeout=self.http_timeout
+            )
             if channel is None:
                 return
             yield reply.get("content", b"")
@@ -151,8 +154,11 @@ class WSGIHandler:
         body = text.encode()
         start_response(
             _status_line(status),
-            [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body))),
-             *extra],
+            [
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Content-Length", str(len(body))),
+                *extra,
+            ],
         )
         return [body]
 

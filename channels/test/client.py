@@ -44,8 +44,9 @@ class Client:
         worker.handle(name, content)
         return True
 
-    def send_and_consume(self, channel: str, content: dict | None = None,
-                         fail_on_none: bool = True) -> bool:
+    def send_and_consume(
+        self, channel: str, content: dict | None = None, fail_on_none: bool = True
+    ) -> bool:
         """``send`` then ``consume`` on the same channel."""
         self.send(channel, content)
         return self.consume(channel, fail_on_none=fail_on_none)

@@ -1,0 +1,97 @@
+"""Real processes for end-to-end tests: start, wait until listening, stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECTS = ROOT / "tests" / "projects"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def project_env(settings_module: str, **extra: str) -> dict:
+    """Environment for a child process running one of the test projects."""
+    env = dict(os.environ)
+    env["DJANGO_SETTINGS_MODULE"] = settings_module
+    env["PYTHONPATH"] = os.pathsep.join([str(PROJECTS), str(ROOT), env.get("PYTHONPATH", "")])
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra)
+    return env
+
+
+def manage(*args: str) -> list[str]:
+    """argv for ``django-admin`` run by this interpreter."""
+    return [sys.executable, "-m", "django", *args]
+
+
+class Process:
+    """A child process whose output is kept in a log file for assertions."""
+
+    def __init__(self, argv: list[str], env: dict, log_path: Path) -> None:
+        self.argv = argv
+        self.log_path = log_path
+        self._log = open(log_path, "wb")
+        self.popen = subprocess.Popen(
+            argv, env=env, stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT
+        )
+
+    def output(self) -> str:
+        """Everything the process printed so far."""
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for_output(self, text: str, timeout: float = 30) -> None:
+        """Wait until ``text`` appears in the output; fail if the process dies."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.output():
+                return
+            if self.popen.poll() is not None:
+                raise AssertionError(
+                    f"{self.argv} exited {self.popen.returncode}:\n{self.output()}"
+                )
+            time.sleep(0.05)
+        raise AssertionError(f"{text!r} not printed by {self.argv} in {timeout}s:\n{self.output()}")
+
+    def signal(self, signum: int = signal.SIGTERM) -> None:
+        """Send a signal to the process."""
+        self.popen.send_signal(signum)
+
+    def wait(self, timeout: float = 30) -> int:
+        """Wait for exit and return the exit code."""
+        return self.popen.wait(timeout=timeout)
+
+    def stop(self) -> None:
+        """Terminate (then kill) the process if it still runs."""
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(timeout=10)
+        self._log.close()
+
+
+def wait_for_port(port: int, timeout: float = 30, host: str = "127.0.0.1") -> None:
+    """Wait until something accepts TCP connections on ``port``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"nothing listening on {host}:{port} after {timeout}s")

@@ -1,0 +1,64 @@
+"""A small project whose views the end-to-end tests call through workers.
+
+The channel backend is chosen by environment variables so one project serves
+every backend: CHANNELS_TEST_BACKEND (dotted path), CHANNELS_TEST_SQLITE
+(database file) and, for PostgreSQL, CHANNELS_TEST_POSTGRES (a URL).
+"""
+
+import os
+from urllib.parse import urlparse
+
+SECRET_KEY = "tests-only"
+DEBUG = False
+ALLOWED_HOSTS = ["*"]
+ROOT_URLCONF = "views_project.urls"
+USE_TZ = True
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "channels",
+]
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+]
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ.get("CHANNELS_TEST_SQLITE", "/tmp/channels-views-project.sqlite3"),
+    }
+}
+if os.environ.get("CHANNELS_TEST_DB") == "postgres":
+    url = urlparse(os.environ["CHANNELS_TEST_POSTGRES"])
+    DATABASES["default"] = {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": url.path.lstrip("/"),
+        "USER": url.username or "postgres",
+        "HOST": url.hostname,
+        "PORT": url.port or 5432,
+    }
+
+CHANNEL_BACKENDS = {
+    "default": {
+        "BACKEND": os.environ.get(
+            "CHANNELS_TEST_BACKEND", "channels.backends.database.DatabaseChannelBackend"
+        ),
+        "ROUTING": "views_project.routing.channel_routing",
+    }
+}
+if os.environ.get("CHANNELS_TEST_REDIS"):
+    CHANNEL_BACKENDS["default"]["HOSTS"] = [os.environ["CHANNELS_TEST_REDIS"]]
+
+# Small enough that the upload test crosses to disk, and the body travels
+# in several chunks.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"stderr": {"class": "logging.StreamHandler"}},
+    "loggers": {"django.request": {"handlers": ["stderr"], "level": "ERROR"}},
+}
+CHANNELS_HTTP_TIMEOUT = float(os.environ.get("CHANNELS_HTTP_TIMEOUT", "30"))
