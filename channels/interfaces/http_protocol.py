@@ -1,0 +1,492 @@
+"""HTTP/1.1 on twisted.web's parser: requests become ``http.request`` messages.
+
+Twisted parses the request line, headers, chunked and identity bodies,
+keep-alive, pipelining and ``Expect: 100-continue``; this module adds what a
+channel-backed server needs on top:
+
+* the request head is answered as soon as it is complete: WebSocket upgrades
+  go to Autobahn, plain HTTP is refused without ``--accept-all``, hostile
+  heads get a 4xx;
+* the body streams to the worker in chunks while it arrives (``body`` +
+  ``body_channel``), never whole in memory;
+* ``http.response`` replies stream back; 503 on a full ``http.request``
+  channel, 504 when no reply comes in time;
+* limits Twisted does not enforce: a deadline for the whole request head
+  (slowloris), header count and size answered with 431, exactly one Host.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from typing import TYPE_CHECKING, Any
+
+from twisted.web import http
+
+from ..exceptions import ChannelFull
+from . import scope
+from .sendqueue import FAIL, WAIT, SendQueue
+
+if TYPE_CHECKING:
+    from .server import Server
+
+logger = logging.getLogger("channels.interfaces")
+
+# How a request is being handled, decided once its head is complete.
+HTTP, WEBSOCKET, HEALTH, REFUSED = "http", "websocket", "health", "refused"
+
+_REASONS = {
+    400: b"Bad Request",
+    408: b"Request Timeout",
+    413: b"Content Too Large",
+    426: b"Upgrade Required",
+    431: b"Request Header Fields Too Large",
+    500: b"Internal Server Error",
+    503: b"Service Unavailable",
+    504: b"Gateway Timeout",
+}
+
+
+class ChannelRequest(http.Request):
+    """One HTTP request, relayed to workers through the channel backend."""
+
+    # Workers set Content-Type; Twisted must not invent text/html.
+    defaultContentType = None
+    # The body is streamed to the worker; Twisted must not parse forms.
+    _parsePOSTFormSubmission = False
+
+    mode: str | None = None
+    reply_channel: str | None = None
+    body_channel: str | None = None
+    message: dict | None = None
+    queue: SendQueue | None = None
+    body_done = False
+    request_sent = False
+    response_started = False
+    _timer = None
+
+    def __init__(self, channel: ChannelHTTP, *args: Any, **kwargs: Any) -> None:
+        super().__init__(channel, *args, **kwargs)
+        self.server: Server = channel.factory.server
+        self._buffer: list[bytes] = []
+        self._buffered = 0
+        self._body_total = 0
+        self.status_sent = 0
+        self.bytes_sent = 0
+
+    # --- head ----------------------------------------------------------
+
+    def gotLength(self, length: int | None) -> None:
+        """Keep nothing but an empty file: the body is streamed elsewhere."""
+        self.content = io.BytesIO()
+
+    def head_received(self, command: bytes, target: bytes, version: bytes) -> None:
+        """Decide what to do with the request as soon as its head is complete."""
+        # Set what Twisted would set only after the body, so that a response
+        # can be written before the body is read (413, 400...).
+        self.method, self.uri, self.clientproto = command, target, version
+        self.path = target.split(b"?", 1)[0]
+        options = self.server.options
+        hosts = self.requestHeaders.getRawHeaders(b"host") or []
+        if len(hosts) > 1 or (not hosts and version == b"HTTP/1.1"):
+            # RFC 9112 3.2: exactly one Host, and HTTP/1.1 must send it.
+            return self.refuse(400, "A request needs exactly one Host header.")
+        try:
+            path, query = scope.split_target(target)
+        except UnicodeDecodeError:
+            return self.refuse(400, "The request path is not valid UTF-8.")
+        length = self.channel.length
+        if length is not None and length > options.max_body_size:
+            return self.refuse(413, f"The request body is over {options.max_body_size} bytes.")
+        if options.health_path and path == options.health_path:
+            self.mode = HEALTH
+        elif _is_websocket_upgrade(self):
+            self.mode = WEBSOCKET
+        elif not options.accept_all:
+            self.mode = REFUSED
+        else:
+            self.mode = HTTP
+            self._start_http(path, query)
+
+    def _start_http(self, path: str, query: bytes) -> None:
+        server = self.server
+        headers = scope.header_list(self.requestHeaders.getAllRawHeaders())
+        client = scope.address(self.getClientAddress())
+        scheme = "https" if self.isSecure() else "http"
+        if server.options.proxy_headers:
+            client, scheme = scope.apply_proxy_headers(
+                client, scheme, headers, server.options.trusted_proxies
+            )
+        self.client_for_log = client
+        self.reply_channel = server.new_reply_channel()
+        server.register(self.reply_channel, self)
+        self.message = {
+            "reply_channel": self.reply_channel,
+            "http_version": self.clientproto.decode("latin-1").partition("/")[2] or "1.0",
+            "method": self.method.decode("latin-1").upper(),
+            "scheme": scheme,
+            "path": path,
+            "query_string": query,
+            "root_path": server.options.root_path,
+            "headers": headers,
+            "body": b"",
+            "client": client,
+            "server": scope.address(self.getHost()),
+        }
+        self.queue = SendQueue(
+            server,
+            on_pause=self.channel.pause_reading,
+            on_resume=self.channel.resume_reading,
+            on_give_up=self._body_stuck,
+            high_water=2 * server.options.body_chunk_size,
+        )
+
+    # --- body ----------------------------------------------------------
+
+    def handleContentChunk(self, data: bytes) -> None:
+        """Buffer a piece of body; ship it once a chunk's worth has come."""
+        if self.mode != HTTP or self.finished:
+            return
+        self._body_total += len(data)
+        if self._body_total > self.server.options.max_body_size:
+            return self.refuse(413, "The request body is too large.")
+        self._buffer.append(data)
+        self._buffered += len(data)
+        if self._buffered >= self.server.options.body_chunk_size:
+            self._flush_body(final=False)
+
+    def _flush_body(self, final: bool) -> None:
+        content = b"".join(self._buffer)
+        self._buffer, self._buffered = [], 0
+        if not self.request_sent:
+            self.request_sent = True
+            message = self.message
+            message["body"] = content
+            if not final:
+                self.body_channel = self.server.backend.new_channel("http.request.body")
+                message["body_channel"] = self.body_channel
+            d = self.queue.put("http.request", message, FAIL, len(content))
+            d.addCallbacks(self._request_queued, self._request_failed)
+            self.message = None
+        else:
+            self.queue.put(
+                self.body_channel,
+                {"content": content, "more_content": not final},
+                WAIT,
+                len(content),
+            )
+
+    def _request_queued(self, _result: object) -> None:
+        if not self.finished and not self._disconnected:
+            self._arm_timer()
+
+    def _request_failed(self, failure: Any) -> None:
+        if failure.check(ChannelFull):
+            self.refuse(
+                503,
+                "The server is busy; try again shortly.",
+                {b"retry-after": str(self.server.options.retry_after).encode()},
+            )
+        else:
+            self.refuse(503, "The channel backend could not take the request.")
+
+    def _body_stuck(self) -> None:
+        self.refuse(503, "The worker is not reading the request body.")
+
+    def process(self) -> None:
+        """The whole body has arrived (Twisted calls this after the body)."""
+        if self.finished or self._disconnected:
+            return
+        self.body_done = True
+        if self.mode == HTTP:
+            self._flush_body(final=True)
+        elif self.mode == HEALTH:
+            self.server.health(self)
+        elif self.mode == WEBSOCKET:
+            self.server.upgrade_to_websocket(self)
+        elif self.mode == REFUSED:
+            self.refuse(
+                426,
+                "This server accepts WebSocket connections only "
+                "(start it with --accept-all to serve HTTP).",
+                {b"upgrade": b"websocket"},
+            )
+
+    # --- response ------------------------------------------------------
+
+    def reply(self, message: dict) -> None:
+        """Write one ``http.response`` message from the worker."""
+        if self.finished or self._disconnected:
+            return
+        try:
+            if not self.response_started:
+                self.response_started = True
+                self.setResponseCode(int(message.get("status", 200)))
+                for name, value in message.get("headers", []):
+                    self.responseHeaders.addRawHeader(_bytes(name), _bytes(value))
+            content = message.get("content", b"")
+            if content:
+                self.write(_bytes(content))
+        except (TypeError, ValueError) as exc:
+            logger.error("bad http.response on %s: %s", self.reply_channel, exc)
+            if not self.startedWriting:
+                self.responseHeaders = http.Headers()
+                self.response_started = False
+                return self.refuse(500, "The worker sent a malformed response.")
+            return self._abort()
+        if message.get("more_content", False):
+            self._arm_timer()
+        else:
+            self._finish_response()
+
+    def refuse(self, status: int, text: str, headers: dict | None = None) -> None:
+        """Answer with an error of our own and, mid-body, close the connection."""
+        if self.finished or self._disconnected:
+            return
+        if self.startedWriting:
+            return self._abort()
+        self.response_started = True
+        self.setResponseCode(status, _REASONS.get(status))
+        self.responseHeaders = http.Headers()
+        body = (text + "\n").encode()
+        self.setHeader(b"content-type", b"text/plain; charset=utf-8")
+        self.setHeader(b"content-length", str(len(body)).encode())
+        for name, value in (headers or {}).items():
+            self.setHeader(name, value)
+        if not self.body_done:
+            # The rest of the body will not be read: this connection ends.
+            self.setHeader(b"connection", b"close")
+        self.write(body)
+        self._finish_response()
+
+    def _finish_response(self) -> None:
+        self._cancel_timer()
+        if not self.body_done:
+            self.channel.stop_reading_requests()
+        self._forget()
+        self.finish()
+
+    def _abort(self) -> None:
+        self._cancel_timer()
+        self._forget()
+        self.channel.transport.abortConnection()
+
+    def write(self, data: bytes) -> None:
+        """Write and count body bytes (for the access log)."""
+        if not self.startedWriting:
+            self.status_sent = self.code
+        self.bytes_sent += len(data)
+        super().write(data)
+
+    # --- timeouts and teardown -----------------------------------------
+
+    def _arm_timer(self) -> None:
+        self._cancel_timer()
+        self._timer = self.server.reactor.callLater(
+            self.server.options.http_timeout, self._timed_out
+        )
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+
+    def _timed_out(self) -> None:
+        self._timer = None
+        if not self.startedWriting:
+            self.refuse(504, "The application did not respond in time.")
+        else:
+            self._abort()
+
+    def _forget(self) -> None:
+        if self.reply_channel is not None:
+            self.server.unregister(self.reply_channel)
+
+    def connectionLost(self, reason: Any) -> None:
+        """The client went away: stop the body, drop later replies."""
+        self._cancel_timer()
+        if self.mode == HTTP and not self.body_done and self.request_sent and self.body_channel:
+            # ASGI 1.0: tell the worker the body will never be completed.
+            self.queue.put(
+                self.body_channel, {"content": b"", "closed": True, "more_content": False}
+            )
+        self._forget()
+        super().connectionLost(reason)
+
+
+class ChannelHTTP(http.HTTPChannel):
+    """Twisted's HTTP/1.1 parser with head deadlines and size limits."""
+
+    requestFactory = ChannelRequest
+    _head_call = None
+    _awaiting_head = True
+    _read_paused = False
+    _head_size = 0
+    _head_lines = 0
+    #: Set once this connection will read no further request.
+    _stopped = False
+
+    def connectionMade(self) -> None:
+        """Apply the limits and start the first head deadline."""
+        super().connectionMade()
+        options = self.factory.server.options
+        # Our own checks answer 431; Twisted's (400, silent close) stay as a
+        # backstop a little further out.
+        self.MAX_LENGTH = options.max_header_size + 2
+        self.totalHeadersSize = options.max_header_size + 1024
+        self.maxHeaders = options.max_headers + 10
+        self.factory.server.connection_opened(self)
+        self._start_head_deadline()
+
+    def _start_head_deadline(self) -> None:
+        self._awaiting_head = True
+        self._head_size = 0
+        self._head_lines = 0
+        if self._head_call is None:
+            self._head_call = self.callLater(
+                self.factory.server.options.head_timeout, self._head_timed_out
+            )
+
+    def _cancel_head_deadline(self) -> None:
+        self._awaiting_head = False
+        if self._head_call is not None and self._head_call.active():
+            self._head_call.cancel()
+        self._head_call = None
+
+    def _head_timed_out(self) -> None:
+        self._head_call = None
+        if self._awaiting_head and self.transport is not None:
+            self._send_error(408)
+
+    def lineReceived(self, line: bytes) -> None:
+        """Count the head against our limits before Twisted parses it."""
+        if self._stopped:
+            return
+        if self._awaiting_head:
+            self._head_size += len(line) + 2
+            self._head_lines += 1
+            options = self.factory.server.options
+            if (
+                self._head_size > options.max_header_size
+                or self._head_lines > options.max_headers + 1
+            ):
+                return self._send_error(431)
+        super().lineReceived(line)
+
+    def lineLengthExceeded(self, line: bytes) -> None:
+        """One line longer than the whole head may be: 431, not a silent close."""
+        self._send_error(431)
+
+    def allHeadersReceived(self) -> None:
+        """Head complete: stop the deadline and let the request decide."""
+        self._cancel_head_deadline()
+        command, target, version = self._command, self._path, self._version
+        super().allHeadersReceived()
+        self.requests[-1].head_received(command, target, version)
+
+    def requestDone(self, request: ChannelRequest) -> None:
+        """A response is finished; on keep-alive, wait for the next head."""
+        super().requestDone(request)
+        if self.persistent and self.transport is not None:
+            self._start_head_deadline()
+
+    def stop_reading_requests(self) -> None:
+        """Answered before the body was read: the connection must end."""
+        self._stopped = True
+        self.persistent = False
+        self.resume_reading()
+
+    def dataReceived(self, data: bytes) -> None:
+        """Ignore bytes once we have stopped reading requests."""
+        if not self._stopped:
+            super().dataReceived(data)
+
+    def rawDataReceived(self, data: bytes) -> None:
+        """Body bytes, unless the request was already answered."""
+        if not self._stopped:
+            super().rawDataReceived(data)
+
+    def allContentReceived(self) -> None:
+        """The body is complete, unless the request was already answered."""
+        if not self._stopped and self.requests:
+            super().allContentReceived()
+
+    def pause_reading(self) -> None:
+        """Stop reading the socket (TCP back-pressure on the client)."""
+        if not self._read_paused and self.transport is not None:
+            self._read_paused = True
+            self.transport.pauseProducing()
+
+    def resume_reading(self) -> None:
+        """Start reading the socket again."""
+        if self._read_paused and self.transport is not None:
+            self._read_paused = False
+            self.transport.resumeProducing()
+
+    def _send_error(self, status: int) -> None:
+        # Only reached before a head is complete: no Request can answer, so
+        # write a minimal response ourselves and close.
+        body = f"{status} {_REASONS[status].decode()}\n".encode()
+        self.transport.write(
+            b"HTTP/1.1 %d %s\r\ncontent-type: text/plain\r\ncontent-length: %d\r\n"
+            b"connection: close\r\n\r\n%s" % (status, _REASONS[status], len(body), body)
+        )
+        self.factory.server.log_error(self, status)
+        self._cancel_head_deadline()
+        self._stopped = True
+        self.persistent = False
+        self.loseConnection()
+
+    def timeoutConnection(self) -> None:
+        """Idle timeout: only meaningful while we still own the transport."""
+        if self.transport is not None:
+            super().timeoutConnection()
+
+    def connectionLost(self, reason: Any) -> None:
+        """Drop deadlines and tell the server this connection is gone."""
+        self._cancel_head_deadline()
+        super().connectionLost(reason)
+        self.factory.server.connection_closed(self)
+
+    def detach(self) -> None:
+        """The socket now belongs to the WebSocket protocol."""
+        self._cancel_head_deadline()
+        self.setTimeout(None)
+        if self.transport is not None:
+            # Autobahn writes to the transport directly; the HTTP channel
+            # (and its request) must not stay attached as its producer.
+            self.transport.unregisterProducer()
+        self.factory.server.connection_closed(self)
+
+
+class ChannelHTTPFactory(http.HTTPFactory):
+    """Builds :class:`ChannelHTTP` connections for one :class:`Server`."""
+
+    protocol = ChannelHTTP
+
+    def __init__(self, server: Server) -> None:
+        super().__init__(timeout=server.options.idle_timeout)
+        self.server = server
+
+    def buildProtocol(self, addr: Any) -> ChannelHTTP | None:
+        """Refuse connections beyond ``max_connections`` or while stopping."""
+        if not self.server.accepting_connections():
+            return None
+        return super().buildProtocol(addr)
+
+    def log(self, request: ChannelRequest) -> None:
+        """Write one access-log line per finished request."""
+        self.server.log_access(request)
+
+
+def _is_websocket_upgrade(request: http.Request) -> bool:
+    upgrade = b",".join(request.requestHeaders.getRawHeaders(b"upgrade") or [])
+    return b"websocket" in upgrade.lower()
+
+
+def _bytes(value: Any) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("latin-1")
+    raise TypeError(f"expected bytes or str, not {type(value).__name__}")

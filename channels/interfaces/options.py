@@ -1,0 +1,70 @@
+"""Every tunable of the interface server, with its default, in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+KIB = 1024
+MIB = 1024 * KIB
+
+
+@dataclass
+class ServerOptions:
+    """Limits and behaviour of one interface server process.
+
+    The defaults suit a server behind a load balancer on the public internet;
+    ``runwsserver`` exposes each as a command-line option.
+    """
+
+    #: Serve plain HTTP too (without it only WebSocket upgrades are served).
+    accept_all: bool = False
+    #: Largest request line plus headers, in bytes (431 beyond it).
+    max_header_size: int = 16 * KIB
+    #: Most header lines in one request (431 beyond it).
+    max_headers: int = 100
+    #: Largest request body, in bytes (413 beyond it).
+    max_body_size: int = 128 * MIB
+    #: Size of the body chunks sent to the worker.
+    body_chunk_size: int = 256 * KIB
+    #: Largest WebSocket frame and message payload (close 1009 beyond it).
+    max_frame_size: int = 1 * MIB
+    max_message_size: int = 1 * MIB
+    #: Seconds a client may take to send a whole request head (slowloris).
+    head_timeout: float = 10.0
+    #: Seconds an HTTP connection may sit idle (between requests, or mid-body).
+    idle_timeout: float = 60.0
+    #: Seconds a worker has to start an HTTP response (504 after).
+    http_timeout: float = 60.0
+    #: Seconds the consumer has to accept or reject a WebSocket (then 504).
+    connect_timeout: float = 20.0
+    #: Seconds for the WebSocket closing handshake before dropping the socket.
+    close_timeout: float = 5.0
+    #: Ping interval and pong timeout for WebSocket keep-alive (0 disables).
+    ping_interval: float = 20.0
+    ping_timeout: float = 30.0
+    #: Negotiate permessage-deflate when the client offers it.
+    compression: bool = True
+    #: Seconds a WebSocket frame may wait on a full channel (then close 1013).
+    full_wait: float = 30.0
+    #: Most open connections (HTTP and WebSocket); beyond it new ones are refused.
+    max_connections: int = 10000
+    #: Extra Origin patterns allowed for WebSockets besides ALLOWED_HOSTS
+    #: (Django host syntax: "example.com", ".example.com", "*").
+    allowed_origins: list[str] = field(default_factory=list)
+    #: Hosts Django's ALLOWED_HOSTS names (the default Origin allow-list).
+    allowed_hosts: list[str] = field(default_factory=list)
+    #: WebSocket subprotocols the server picks from when the consumer names none.
+    subprotocols: list[str] = field(default_factory=list)
+    #: Honour X-Forwarded-For/-Proto and X-Real-IP from these peers only.
+    proxy_headers: bool = False
+    trusted_proxies: list[str] = field(default_factory=lambda: ["127.0.0.1", "::1"])
+    #: Mount point of the application (ASGI ``root_path``).
+    root_path: str = ""
+    #: Seconds in-flight HTTP responses get to finish on SIGTERM.
+    grace_period: float = 10.0
+    #: Path of the health endpoint ("" disables it).
+    health_path: str = "/__channels__/health"
+    #: Threads that send to the backend for the reactor.
+    send_threads: int = 8
+    #: Retry-After seconds on a 503 for a full http.request channel.
+    retry_after: int = 2

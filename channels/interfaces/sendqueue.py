@@ -1,0 +1,171 @@
+"""Per-connection, ordered sends from the reactor to the (blocking) backend.
+
+Backend calls block, so they run in a small thread pool; a connection's
+messages still reach the backend one at a time, in order, which is what keeps
+``websocket.receive`` ``order`` and HTTP body chunks in sequence.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet.defer import Deferred
+from twisted.internet.threads import deferToThreadPool
+
+from ..exceptions import ChannelFull
+
+logger = logging.getLogger("channels.interfaces")
+
+#: What to do when the channel is full: ``WAIT`` retries (the connection is
+#: paused meanwhile) for up to ``full_wait`` seconds; ``FAIL`` errbacks at once.
+WAIT = "wait"
+FAIL = "fail"
+
+
+class _Item:
+    __slots__ = ("channel", "message", "mode", "size", "done")
+
+    def __init__(self, channel: str, message: dict, mode: str, size: int) -> None:
+        self.channel = channel
+        self.message = message
+        self.mode = mode
+        self.size = size
+        self.done: Deferred = Deferred()
+
+
+class SendQueue:
+    """Sends one connection's messages in order, off the reactor thread.
+
+    ``on_pause``/``on_resume`` are called when the connection should stop or
+    restart reading from its socket: while a send waits on a full channel, or
+    while more than ``high_water`` bytes are queued here. ``on_give_up`` is
+    called (once per episode) when a ``WAIT`` send stayed full for
+    ``full_wait`` seconds; its message and everything queued after it are
+    dropped, with their Deferreds failed.
+    """
+
+    def __init__(
+        self,
+        server: Any,
+        *,
+        on_pause: Callable[[], None] = lambda: None,
+        on_resume: Callable[[], None] = lambda: None,
+        on_give_up: Callable[[], None] = lambda: None,
+        high_water: int = 1024 * 1024,
+    ) -> None:
+        self._server = server
+        self._pending: deque[_Item] = deque()
+        self._busy = False
+        self._bytes = 0
+        self._full_since: float | None = None
+        self._retries = 0
+        self._retry_call = None
+        self._paused = False
+        self._on_pause = on_pause
+        self._on_resume = on_resume
+        self._on_give_up = on_give_up
+        self._high_water = high_water
+
+    @property
+    def idle(self) -> bool:
+        """Whether nothing is queued or being sent."""
+        return not self._busy and not self._pending
+
+    def put(self, channel: str, message: dict, mode: str = WAIT, size: int = 0) -> Deferred:
+        """Queue ``message`` for ``channel``; the Deferred fires once it is sent."""
+        item = _Item(channel, message, mode, size)
+        if mode == WAIT:
+            # The connection hears of failures through on_give_up; don't let
+            # Twisted log them again as unhandled.
+            item.done.addErrback(lambda _failure: None)
+        self._pending.append(item)
+        self._server.active_queues.add(self)
+        self._bytes += size
+        self._update_pause()
+        self._next()
+        return item.done
+
+    def close(self) -> None:
+        """Stop retrying; messages already queued are still attempted once."""
+        if self._retry_call is not None and self._retry_call.active():
+            self._retry_call.cancel()
+            self._retry_call = None
+            self._next()
+
+    def _next(self) -> None:
+        if self._busy or self._retry_call_active():
+            return
+        if not self._pending:
+            # Nothing left: the server's shutdown waits on this set.
+            self._server.active_queues.discard(self)
+            return
+        self._busy = True
+        item = self._pending[0]
+        server = self._server
+        d = deferToThreadPool(
+            server.reactor, server.send_pool, server.backend.send, item.channel, item.message
+        )
+        d.addCallbacks(self._sent, self._failed, errbackArgs=(item,))
+
+    def _retry_call_active(self) -> bool:
+        return self._retry_call is not None and self._retry_call.active()
+
+    def _sent(self, _result: object) -> None:
+        item = self._pending.popleft()
+        self._bytes -= item.size
+        self._busy = False
+        self._full_since = None
+        self._retries = 0
+        self._update_pause()
+        item.done.callback(True)
+        self._next()
+
+    def _failed(self, failure: Any, item: _Item) -> None:
+        self._busy = False
+        if failure.check(ChannelFull) and item.mode == WAIT:
+            now = self._server.reactor.seconds()
+            if self._full_since is None:
+                self._full_since = now
+            if now - self._full_since < self._server.options.full_wait:
+                # Back off 10 ms doubling to 500 ms: only while a channel is
+                # full, never while idle.
+                delay = min(0.01 * (2**self._retries), 0.5)
+                self._retries += 1
+                self._update_pause()
+                self._retry_call = self._server.reactor.callLater(delay, self._retry)
+                return
+            self._drop_all(failure)
+            self._on_give_up()
+            return
+        self._pending.popleft()
+        self._bytes -= item.size
+        if not failure.check(ChannelFull):
+            logger.error("could not send to %s: %s", item.channel, failure.getErrorMessage())
+        self._update_pause()
+        item.done.errback(failure)
+        self._next()
+
+    def _retry(self) -> None:
+        self._retry_call = None
+        self._next()
+
+    def _drop_all(self, failure: Any) -> None:
+        items, self._pending = self._pending, deque()
+        self._bytes = 0
+        self._full_since = None
+        self._retries = 0
+        for item in items:
+            item.done.errback(failure)
+        self._update_pause()
+
+    def _update_pause(self) -> None:
+        should = self._full_since is not None or self._bytes > self._high_water
+        if should and not self._paused:
+            self._paused = True
+            self._on_pause()
+        elif not should and self._paused:
+            self._paused = False
+            self._on_resume()

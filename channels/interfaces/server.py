@@ -1,0 +1,333 @@
+"""The interface server: listening sockets, the inbox loop, dispatch, shutdown.
+
+One :class:`Server` per process. It owns:
+
+* one process inbox ``interface.<random>!``; every connection's reply
+  channel is ``inbox + random``, so one :class:`~.inbox.InboxReader` thread
+  blocking on the inbox serves all connections and hands each reply to the
+  reactor thread, where :meth:`Server.dispatch` finds the connection;
+* a small thread pool for sends to the backend, so the reactor never blocks
+  on it (each connection's sends stay ordered: see :mod:`.sendqueue`);
+* the listening ports (TCP, UNIX socket, inherited file descriptor);
+* graceful shutdown: stop accepting, close WebSockets with 1001, let
+  in-flight HTTP responses finish within a grace period, flush the
+  ``websocket.disconnect`` messages, stop the inbox loop.
+
+It never imports project code: it only speaks messages to the backend.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from collections.abc import Iterable
+from typing import IO, Any
+
+from autobahn.twisted.resource import WebSocketResource
+from twisted.internet import defer
+from twisted.internet.endpoints import serverFromString
+from twisted.internet.threads import deferToThreadPool
+from twisted.python.threadpool import ThreadPool
+
+from ..backends.base import BaseChannelBackend
+from .http_protocol import ChannelHTTP, ChannelHTTPFactory, ChannelRequest
+from .inbox import InboxReader
+from .options import ServerOptions
+from .ws_protocol import (
+    GOING_AWAY,
+    ChannelWebSocketFactory,
+    ChannelWebSocketProtocol,
+    connection_info,
+    origin_allowed,
+)
+
+logger = logging.getLogger("channels.interfaces")
+
+
+class Server:
+    """A Twisted + Autobahn interface server bound to one channel backend."""
+
+    def __init__(
+        self,
+        backend: BaseChannelBackend,
+        endpoints: Iterable[str],
+        options: ServerOptions | None = None,
+        *,
+        reactor: Any = None,
+        access_log: IO[str] | None = None,
+    ) -> None:
+        if reactor is None:
+            from twisted.internet import reactor
+        self.reactor = reactor
+        self.backend = backend
+        self.endpoints = list(endpoints)
+        self.options = options or ServerOptions()
+        self.access_log = access_log
+        self.inbox = f"interface.{secrets.token_hex(8)}!"
+        #: reply channel -> connection (ChannelRequest or WebSocket protocol)
+        self.routes: dict[str, Any] = {}
+        #: open connections, HTTP or WebSocket
+        self.connections: set[Any] = set()
+        #: send queues with messages still to send (shutdown waits on them)
+        self.active_queues: set[Any] = set()
+        #: replies that arrived for connections already gone
+        self.dropped_replies = 0
+        self.ports: list[Any] = []
+        self.stopping = False
+        self._drained: defer.Deferred | None = None
+        self.send_pool = ThreadPool(
+            minthreads=1, maxthreads=self.options.send_threads, name="channels-send"
+        )
+        self.reader = InboxReader(backend, self.inbox, self._deliver)
+        self.http_factory = ChannelHTTPFactory(self)
+        self.ws_factory = ChannelWebSocketFactory(self)
+
+    # --- life cycle ---------------------------------------------------------
+
+    def start(self) -> defer.Deferred:
+        """Start the pool, the inbox loop and listening; fires with the ports."""
+        self.send_pool.start()
+        self.reader.start()
+        self.reactor.addSystemEventTrigger("before", "shutdown", self.shutdown)
+        listening = [
+            serverFromString(self.reactor, description).listen(self.http_factory)
+            for description in self.endpoints
+        ]
+        d = defer.gatherResults(listening, consumeErrors=True)
+
+        def listening_on(ports: list) -> list:
+            self.ports = ports
+            for port in ports:
+                logger.info("listening on %s", port.getHost())
+            return ports
+
+        return d.addCallback(listening_on)
+
+    def run(self, on_listening: Any = None) -> int:
+        """Start and run the reactor until SIGTERM/SIGINT (graceful).
+
+        ``on_listening(ports)`` is called once every endpoint listens.
+        Returns the exit status: 0, or 1 if an endpoint could not listen.
+        """
+
+        def failed(failure: Any) -> None:
+            logger.error("could not listen: %s", failure.getErrorMessage())
+            self.exit_code = 1
+            self.reactor.stop()
+
+        def started() -> None:
+            d = self.start()
+            if on_listening is not None:
+                d.addCallback(on_listening)
+            d.addErrback(failed)
+
+        self.exit_code = 0
+        self.reactor.callWhenRunning(started)
+        self.reactor.run()
+        return self.exit_code
+
+    def shutdown(self) -> defer.Deferred:
+        """Stop gracefully (runs before the reactor stops; delays it)."""
+        if self.stopping:
+            return defer.succeed(None)
+        self.stopping = True
+        logger.info("shutting down: %d connections open", len(self.connections))
+        for port in self.ports:
+            port.stopListening()
+        for conn in list(self.connections):
+            if isinstance(conn, ChannelWebSocketProtocol):
+                conn.close_with(GOING_AWAY, "server shutting down")
+            elif isinstance(conn, ChannelHTTP):
+                if conn.requests:
+                    conn.persistent = False  # close once the response is done
+                else:
+                    conn.loseConnection()
+        d = self._wait_drained(self.options.grace_period)
+        d.addCallback(lambda _: self._abort_remaining())
+        d.addCallback(lambda _: self._wait_queues(5.0))
+        d.addCallback(lambda _: self._stop_threads())
+        return d
+
+    def _wait_drained(self, timeout: float) -> defer.Deferred:
+        if not self.connections:
+            return defer.succeed(None)
+        self._drained = defer.Deferred()
+        timer = self.reactor.callLater(timeout, self._fire_drained)
+        return self._drained.addBoth(lambda r: timer.cancel() if timer.active() else None)
+
+    def _fire_drained(self) -> None:
+        drained, self._drained = self._drained, None
+        if drained is not None:
+            drained.callback(None)
+
+    def _abort_remaining(self) -> None:
+        for conn in list(self.connections):
+            if conn.transport is not None:
+                logger.warning("grace period over: aborting a connection")
+                conn.transport.abortConnection()
+
+    def _wait_queues(self, timeout: float) -> defer.Deferred:
+        # Disconnect messages are queued per connection; give them a bounded
+        # time to reach the backend. Checked every 50 ms during shutdown only.
+        d = defer.Deferred()
+        deadline = self.reactor.seconds() + timeout
+
+        def check() -> None:
+            if not self.active_queues or self.reactor.seconds() >= deadline:
+                d.callback(None)
+            else:
+                self.reactor.callLater(0.05, check)
+
+        check()
+        return d
+
+    def _stop_threads(self) -> defer.Deferred:
+        self.reader.stop()
+
+        def stop_blocking() -> None:
+            self.send_pool.stop()
+            self.reader.join(timeout=self.backend.block_timeout + 5)
+
+        # Joining blocks; do it off the reactor (the pool is gone by then).
+        from twisted.internet.threads import deferToThread
+
+        return deferToThread(stop_blocking)
+
+    # --- connections --------------------------------------------------------
+
+    def accepting_connections(self) -> bool:
+        """Whether a new connection may be accepted now."""
+        if self.stopping:
+            return False
+        if len(self.connections) >= self.options.max_connections:
+            logger.warning("max connections (%d) reached; refusing", self.options.max_connections)
+            return False
+        return True
+
+    def connection_opened(self, conn: Any) -> None:
+        """Count an open connection."""
+        self.connections.add(conn)
+
+    def connection_closed(self, conn: Any) -> None:
+        """Uncount a connection; fire the shutdown wait when the last goes."""
+        self.connections.discard(conn)
+        if self.stopping and not self.connections:
+            self._fire_drained()
+
+    def new_reply_channel(self) -> str:
+        """A fresh reply channel in this process's inbox."""
+        return self.backend.new_channel(self.inbox)
+
+    def register(self, channel: str, conn: Any) -> None:
+        """Route replies on ``channel`` to ``conn``."""
+        self.routes[channel] = conn
+
+    def unregister(self, channel: str) -> None:
+        """Replies on ``channel`` are dropped from now on."""
+        self.routes.pop(channel, None)
+
+    def _deliver(self, channel: str, message: dict) -> None:
+        # Runs in the inbox thread.
+        self.reactor.callFromThread(self.dispatch, channel, message)
+
+    def dispatch(self, channel: str, message: dict) -> None:
+        """Hand a reply to its connection (reactor thread)."""
+        conn = self.routes.get(channel)
+        if conn is None:
+            self.dropped_replies += 1
+            return
+        try:
+            conn.reply(message)
+        except Exception:
+            logger.exception("error applying a reply on %s", channel)
+
+    def upgrade_to_websocket(self, request: ChannelRequest) -> None:
+        """Give the socket of ``request`` to Autobahn for the handshake."""
+        try:
+            info = connection_info(request, self)
+        except UnicodeDecodeError:
+            return request.refuse(400, "The request path is not valid UTF-8.")
+        request.channel.detach()
+        self.ws_factory.pending_info = info
+        try:
+            WebSocketResource(self.ws_factory).render(request)
+        finally:
+            self.ws_factory.pending_info = None
+
+    def origin_allowed(self, origin: str) -> bool:
+        """Whether a WebSocket from ``origin`` may connect."""
+        return origin_allowed(origin, self.options.allowed_hosts + self.options.allowed_origins)
+
+    # --- health and logs ----------------------------------------------------
+
+    def health(self, request: ChannelRequest) -> None:
+        """Answer the health endpoint from the backend alone (no workers)."""
+        started = time.monotonic()
+        d = deferToThreadPool(
+            self.reactor, self.send_pool, self.backend.group_channels, "channels.health"
+        )
+
+        def answer(ok: bool, error: str = "") -> None:
+            if request.finished or request._disconnected:
+                return
+            body = {
+                "status": "ok" if ok else "unavailable",
+                "backend": "reachable" if ok else f"unreachable: {error}",
+                "backend_ms": round((time.monotonic() - started) * 1000, 2),
+                "connections": len(self.connections),
+                "stopping": self.stopping,
+            }
+            data = (json.dumps(body) + "\n").encode()
+            request.setResponseCode(200 if ok and not self.stopping else 503)
+            request.setHeader(b"content-type", b"application/json")
+            request.setHeader(b"content-length", str(len(data)).encode())
+            request.setHeader(b"cache-control", b"no-store")
+            request.write(data)
+            request.finish()
+
+        d.addCallbacks(lambda _: answer(True), lambda f: answer(False, f.getErrorMessage()))
+
+    def log_access(self, request: ChannelRequest) -> None:
+        """One line per HTTP request, in the Common Log Format."""
+        if self.access_log is None:
+            return
+        client = getattr(request, "client_for_log", None)
+        if client is None:
+            client = [getattr(request.getClientAddress(), "host", "-")]
+        self._log_line(
+            client,
+            f"{_text(request.method)} {_text(request.uri)} {_text(request.clientproto)}",
+            request.code,
+            request.bytes_sent,
+        )
+
+    def log_websocket(self, event: str, proto: ChannelWebSocketProtocol) -> None:
+        """One line per WebSocket connect and disconnect."""
+        if self.access_log is not None:
+            self._log_line(proto.info.get("client"), f"{event} {proto.info.get('path', '-')}")
+
+    def log_error(self, channel: ChannelHTTP, status: int) -> None:
+        """Log a request refused before its head was complete."""
+        if self.access_log is not None:
+            peer = channel.transport.getPeer() if channel.transport else None
+            self._log_line([getattr(peer, "host", "-")], "-", status)
+
+    def _log_line(self, client: Any, request_line: str, status: Any = "-", size: Any = "-") -> None:
+        host = client[0] if client else "-"
+        when = time.strftime("%d/%b/%Y:%H:%M:%S %z")
+        self._write_log(f'{host} - - [{when}] "{request_line}" {status} {size}\n')
+
+    def _write_log(self, line: str) -> None:
+        try:
+            self.access_log.write(line)
+            self.access_log.flush()
+        except (OSError, ValueError):
+            pass
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("latin-1")
+    return str(value)

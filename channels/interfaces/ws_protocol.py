@@ -1,0 +1,322 @@
+"""WebSocket on Autobahn: frames become ``websocket.*`` messages.
+
+Autobahn does the framing, UTF-8 validation, fragmentation, close handshake,
+ping/pong and permessage-deflate; this module maps its events onto channel
+messages:
+
+* the opening handshake waits for the consumer's ``accept``/``close`` reply
+  to ``websocket.connect`` (504 after ``connect_timeout``, 503 if the channel
+  is full, 403 for a foreign Origin);
+* every message becomes ``websocket.receive`` with a per-connection
+  ``order``; when its channel is full the socket stops being read and the
+  frame is retried, up to ``full_wait`` seconds, then the socket is closed
+  with 1013;
+* every way a socket ends sends ``websocket.disconnect`` with a code.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
+from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
+from autobahn.websocket.types import ConnectionDeny
+from django.http.request import validate_host
+from twisted.internet.defer import Deferred
+
+from ..exceptions import ChannelFull
+from . import scope
+from .sendqueue import FAIL, WAIT, SendQueue
+
+if TYPE_CHECKING:
+    from .server import Server
+
+logger = logging.getLogger("channels.interfaces")
+
+#: Close codes Autobahn's public sendClose refuses but a server must send.
+GOING_AWAY = 1001
+TRY_AGAIN_LATER = 1013
+
+
+class ChannelWebSocketProtocol(WebSocketServerProtocol):
+    """One WebSocket connection, relayed through the channel backend."""
+
+    server: Server
+    info: dict
+    reply_channel: str | None = None
+    queue: SendQueue | None = None
+    _accept: Deferred | None = None
+    _connect_timer = None
+    _connect_sent = False
+    _close_code: int | None = None
+    _paused = False
+    order = 0
+    client_for_log: Any = None
+
+    def connectionMade(self) -> None:
+        """Count the connection (its HTTP side was uncounted at hand-over)."""
+        super().connectionMade()
+        self.server.connection_opened(self)
+
+    def onConnect(self, request: Any) -> Deferred:
+        """Send ``websocket.connect`` and hold the handshake for the answer."""
+        server = self.server
+        headers = self.info["headers"]
+        origin = _header(headers, b"origin")
+        if origin is not None and not server.origin_allowed(origin.decode("latin-1")):
+            logger.warning("refused WebSocket from Origin %r", origin)
+            raise ConnectionDeny(403, "Origin not allowed")
+        self.reply_channel = server.new_reply_channel()
+        server.register(self.reply_channel, self)
+        self.queue = SendQueue(
+            server,
+            on_pause=self._pause_reading,
+            on_resume=self._resume_reading,
+            on_give_up=self._channel_stuck,
+            high_water=4 * server.options.max_message_size,
+        )
+        self.offered = list(request.protocols)
+        message = {
+            "reply_channel": self.reply_channel,
+            "path": self.info["path"],
+            "query_string": self.info["query_string"],
+            "root_path": server.options.root_path,
+            "headers": headers,
+            "client": self.info["client"],
+            "server": self.info["server"],
+            "scheme": self.info["scheme"],
+            "subprotocols": self.offered,
+            "order": 0,
+        }
+        self._accept = Deferred()
+        self._connect_sent = True
+        self.queue.put("websocket.connect", message, FAIL).addErrback(self._connect_failed)
+        self._connect_timer = server.reactor.callLater(
+            server.options.connect_timeout, self._connect_timed_out
+        )
+        return self._accept
+
+    def _connect_failed(self, failure: Any) -> None:
+        self._connect_sent = False
+        code = 503
+        reason = "Server busy" if failure.check(ChannelFull) else "Backend unavailable"
+        self._deny(code, reason)
+
+    def _connect_timed_out(self) -> None:
+        self._connect_timer = None
+        self._deny(504, "Application did not accept the connection in time")
+
+    def _deny(self, code: int, reason: str) -> None:
+        accept, self._accept = self._accept, None
+        self._cancel_connect_timer()
+        if accept is not None:
+            accept.errback(ConnectionDeny(code, reason))
+
+    def _cancel_connect_timer(self) -> None:
+        if self._connect_timer is not None and self._connect_timer.active():
+            self._connect_timer.cancel()
+        self._connect_timer = None
+
+    # --- replies from the consumer -------------------------------------
+
+    def reply(self, message: dict) -> None:
+        """Apply one message from the consumer: accept, send, close."""
+        if self._accept is not None:
+            if message.get("close"):
+                return self._deny(403, "Connection rejected")
+            if not (message.get("accept") or "text" in message or "bytes" in message):
+                return
+            accept, self._accept = self._accept, None
+            self._cancel_connect_timer()
+            accept.callback(self._choose_subprotocol(message.get("subprotocol")))
+        if self.state != self.STATE_OPEN:
+            return
+        text, data = message.get("text"), message.get("bytes")
+        if text is not None:
+            self.sendMessage(text.encode("utf-8"), isBinary=False)
+        if data is not None:
+            self.sendMessage(data, isBinary=True)
+        close = message.get("close")
+        if close:
+            code = 1000 if close is True else close
+            self.close_with(code if isinstance(code, int) else 1000)
+
+    def _choose_subprotocol(self, wanted: str | None) -> str | None:
+        if wanted:
+            if wanted in self.offered:
+                return wanted
+            logger.warning("consumer chose subprotocol %r the client did not offer", wanted)
+            return None
+        for name in self.server.options.subprotocols:
+            if name in self.offered:
+                return name
+        return None
+
+    def close_with(self, code: int, reason: str | None = None) -> None:
+        """Start the closing handshake with any valid code (1001, 1013 too)."""
+        if self.state not in (self.STATE_OPEN,):
+            return
+        if self._close_code is None:
+            self._close_code = code
+        self.sendCloseFrame(
+            code=code, reasonUtf8=reason.encode() if reason else None, isReply=False
+        )
+
+    def onOpen(self) -> None:
+        """Handshake done: log it."""
+        self.server.log_websocket("WSCONNECT", self)
+
+    # --- frames from the client ------------------------------------------
+
+    def onMessage(self, payload: bytes, isBinary: bool) -> None:
+        """Queue ``websocket.receive``; the queue pauses us if it fills."""
+        self.order += 1
+        message = {
+            "reply_channel": self.reply_channel,
+            "path": self.info["path"],
+            "order": self.order,
+        }
+        if isBinary:
+            message["bytes"] = payload
+        else:
+            # Autobahn has already validated the UTF-8 (close 1007 otherwise).
+            message["text"] = payload.decode("utf-8")
+        self.queue.put("websocket.receive", message, WAIT, len(payload))
+
+    def _pause_reading(self) -> None:
+        if self.transport is not None and not self._paused:
+            self._paused = True
+            self.transport.pauseProducing()
+
+    def _resume_reading(self) -> None:
+        if self.transport is not None and self._paused:
+            self._paused = False
+            self.transport.resumeProducing()
+
+    def _channel_stuck(self) -> None:
+        logger.warning("websocket.receive stayed full; closing %s with 1013", self.reply_channel)
+        self._resume_reading()
+        self.close_with(TRY_AGAIN_LATER, "channel full")
+
+    # --- the end -----------------------------------------------------------
+
+    def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
+        """Tell the consumer, always, and forget the reply channel."""
+        self._cancel_connect_timer()
+        self._accept = None
+        if self.reply_channel is not None:
+            self.server.unregister(self.reply_channel)
+        if self._connect_sent:
+            self._connect_sent = False
+            self.server.log_websocket("WSDISCONNECT", self)
+            self.order += 1
+            if code is None or code == self.CLOSE_STATUS_CODE_ABNORMAL_CLOSE:
+                code = self._close_code or self.CLOSE_STATUS_CODE_ABNORMAL_CLOSE
+            self.queue.put(
+                "websocket.disconnect",
+                {
+                    "reply_channel": self.reply_channel,
+                    "code": code,
+                    "path": self.info["path"],
+                    "order": self.order,
+                },
+                WAIT,
+            )
+
+    def connectionLost(self, reason: Any) -> None:
+        """Uncount the connection after Autobahn has run onClose."""
+        super().connectionLost(reason)
+        self.server.connection_closed(self)
+
+
+class ChannelWebSocketFactory(WebSocketServerFactory):
+    """Builds protocols carrying the HTTP request they were upgraded from."""
+
+    protocol = ChannelWebSocketProtocol
+
+    def __init__(self, server: Server) -> None:
+        super().__init__()
+        self.server = server
+        self.pending_info: dict | None = None
+        options = server.options
+        self.setProtocolOptions(
+            maxFramePayloadSize=options.max_frame_size,
+            maxMessagePayloadSize=options.max_message_size,
+            autoPingInterval=options.ping_interval,
+            autoPingTimeout=options.ping_timeout,
+            # The consumer's answer is what we wait for; our own timer
+            # covers it, Autobahn's only needs to be later.
+            openHandshakeTimeout=options.connect_timeout + 5,
+            closeHandshakeTimeout=options.close_timeout,
+            # None leaves Autobahn's default, which declines every offer.
+            perMessageCompressionAccept=_accept_deflate if options.compression else None,
+        )
+
+    def buildProtocol(self, addr: Any) -> ChannelWebSocketProtocol:
+        """Attach the upgraded request's details to the new protocol."""
+        proto = super().buildProtocol(addr)
+        proto.server = self.server
+        proto.info = self.pending_info or {}
+        proto.client_for_log = proto.info.get("client")
+        return proto
+
+
+def _accept_deflate(offers: list) -> PerMessageDeflateOfferAccept | None:
+    for offer in offers:
+        if isinstance(offer, PerMessageDeflateOffer):
+            return PerMessageDeflateOfferAccept(offer)
+    return None
+
+
+def _header(headers: list[list[bytes]], name: bytes) -> bytes | None:
+    for key, value in headers:
+        if key == name:
+            return value
+    return None
+
+
+def origin_allowed(origin: str, patterns: list[str]) -> bool:
+    """Whether a browser ``Origin`` header names a host in ``patterns``.
+
+    ``patterns`` use Django's ALLOWED_HOSTS syntax ("example.com",
+    ".example.com" for subdomains, "*"); a pattern may also carry a scheme
+    and port ("https://example.com:8443") to pin them.
+    """
+    if origin == "null":
+        return False
+    parts = urlsplit(origin)
+    if not parts.scheme or not parts.hostname:
+        return False
+    host = parts.hostname
+    hostport = parts.netloc.rsplit("@", 1)[-1].lower()
+    plain = [p for p in patterns if "://" not in p]
+    if validate_host(host, plain):
+        return True
+    full = origin.lower().rstrip("/")
+    return any(
+        p.lower().rstrip("/") in (full, f"{parts.scheme}://{hostport}")
+        for p in patterns
+        if "://" in p
+    )
+
+
+def connection_info(request: Any, server: Server) -> dict:
+    """The fields of ``websocket.connect`` taken from the upgrade request."""
+    headers = scope.header_list(request.requestHeaders.getAllRawHeaders())
+    path, query = scope.split_target(request.uri)
+    client = scope.address(request.getClientAddress())
+    scheme = "wss" if request.isSecure() else "ws"
+    if server.options.proxy_headers:
+        client, scheme = scope.apply_proxy_headers(
+            client, scheme, headers, server.options.trusted_proxies
+        )
+    return {
+        "headers": headers,
+        "path": path,
+        "query_string": query,
+        "client": client,
+        "server": scope.address(request.getHost()),
+        "scheme": scheme,
+    }

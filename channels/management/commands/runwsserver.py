@@ -1,0 +1,289 @@
+"""``manage.py runwsserver [addr:port]``: the Twisted + Autobahn interface server.
+
+It holds client connections and relays them to workers through the channel
+backend; it never runs project code (run ``manage.py runworker`` for that).
+WebSocket always; plain HTTP too with ``--accept-all``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import socket
+import sys
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from channels.backends.registry import DEFAULT_CHANNEL_BACKEND, channel_backends
+from channels.exceptions import ImproperlyConfiguredBackend
+from channels.interfaces.options import MIB, ServerOptions
+
+DEFAULT_ADDR = "127.0.0.1"
+DEFAULT_PORT = 8000
+_ADDRPORT = re.compile(r"^(?:(?P<addr>\[[0-9a-fA-F:.]+\]|[^:\[\]]+):)?(?P<port>\d+)$")
+
+
+def parse_addrport(value: str | None) -> tuple[str, int]:
+    """``"8000"``, ``"0.0.0.0:8000"``, ``"[::1]:8000"`` -> (address, port)."""
+    if not value:
+        return DEFAULT_ADDR, DEFAULT_PORT
+    match = _ADDRPORT.match(value)
+    if not match:
+        raise CommandError(f"{value!r} is not a port or address:port")
+    addr = (match["addr"] or DEFAULT_ADDR).strip("[]")
+    return addr, int(match["port"])
+
+
+def tcp_endpoint(addr: str, port: int) -> str:
+    """A Twisted endpoint description for a TCP listener."""
+    return f"tcp:port={port}:interface={addr.replace(':', chr(92) + ':')}"
+
+
+def fd_endpoint(fd: int) -> str:
+    """A Twisted endpoint description for a socket inherited from a supervisor."""
+    sock = socket.socket(fileno=fd)
+    try:
+        family = sock.family
+    finally:
+        sock.detach()  # keep the descriptor open for Twisted
+    domain = {socket.AF_INET: "INET", socket.AF_INET6: "INET6", socket.AF_UNIX: "UNIX"}.get(family)
+    if domain is None:
+        raise CommandError(f"file descriptor {fd} is not a TCP or UNIX socket")
+    return f"fd:fileno={fd}:domain={domain}"
+
+
+def add_server_arguments(parser: CommandParser) -> None:
+    """The interface server's options (shared with ``runserver``)."""
+    d = ServerOptions()
+    add = parser.add_argument
+    add(
+        "--backend",
+        "--layer",
+        dest="alias",
+        default=DEFAULT_CHANNEL_BACKEND,
+        help="Alias in CHANNEL_BACKENDS to use (default: %(default)s).",
+    )
+    add("--unix-socket", metavar="PATH", help="Listen on a UNIX socket instead of TCP.")
+    add("--fd", type=int, metavar="N", help="Listen on a socket passed as file descriptor N.")
+    add(
+        "--proxy-headers",
+        action="store_true",
+        help="Take the client address and scheme from X-Forwarded-For/-Proto and X-Real-IP "
+        "(only from --trusted-proxies).",
+    )
+    add(
+        "--trusted-proxies",
+        nargs="+",
+        default=d.trusted_proxies,
+        metavar="ADDR",
+        help="Addresses or networks whose proxy headers are believed ('unix' for a UNIX "
+        "socket peer; default: %(default)s).",
+    )
+    add("--root-path", default=d.root_path, help="Mount point of the app (ASGI root_path).")
+    add(
+        "--access-log",
+        metavar="FILE",
+        help="Write an access log in Common Log Format to FILE ('-' for stdout).",
+    )
+    add(
+        "--http-timeout",
+        type=float,
+        default=d.http_timeout,
+        metavar="S",
+        help="Seconds a worker has to start a response before a 504 (default %(default)s).",
+    )
+    add(
+        "--websocket-connect-timeout",
+        "--connect-timeout",
+        dest="connect_timeout",
+        type=float,
+        default=d.connect_timeout,
+        metavar="S",
+        help="Seconds the consumer has to accept a WebSocket (default %(default)s).",
+    )
+    add(
+        "--ping-interval",
+        type=float,
+        default=d.ping_interval,
+        metavar="S",
+        help="WebSocket ping interval, 0 to disable (default %(default)s).",
+    )
+    add(
+        "--ping-timeout",
+        type=float,
+        default=d.ping_timeout,
+        metavar="S",
+        help="Seconds to wait for a pong before dropping (default %(default)s).",
+    )
+    add(
+        "--idle-timeout",
+        type=float,
+        default=d.idle_timeout,
+        metavar="S",
+        help="Seconds an HTTP connection may be idle (default %(default)s).",
+    )
+    add(
+        "--head-timeout",
+        type=float,
+        default=d.head_timeout,
+        metavar="S",
+        help="Seconds a client has to send a whole request head (default %(default)s).",
+    )
+    add("--max-header-size", type=int, default=d.max_header_size, metavar="BYTES")
+    add("--max-headers", type=int, default=d.max_headers, metavar="N")
+    add("--max-body-size", type=int, default=d.max_body_size, metavar="BYTES")
+    add(
+        "--max-message-size",
+        type=int,
+        default=d.max_message_size,
+        metavar="BYTES",
+        help=f"Largest WebSocket message (default {d.max_message_size // MIB} MiB).",
+    )
+    add("--max-frame-size", type=int, default=d.max_frame_size, metavar="BYTES")
+    add("--max-connections", type=int, default=d.max_connections, metavar="N")
+    add(
+        "--full-wait",
+        type=float,
+        default=d.full_wait,
+        metavar="S",
+        help="Seconds a WebSocket frame may wait on a full channel before close 1013 "
+        "(default %(default)s).",
+    )
+    add(
+        "--no-compression",
+        dest="compression",
+        action="store_false",
+        help="Do not negotiate permessage-deflate.",
+    )
+    add(
+        "--allowed-origins",
+        nargs="+",
+        default=[],
+        metavar="HOST",
+        help="WebSocket Origins allowed besides ALLOWED_HOSTS ('*' allows any).",
+    )
+    add(
+        "--ws-protocol",
+        "--subprotocols",
+        dest="subprotocols",
+        nargs="+",
+        default=[],
+        metavar="NAME",
+        help="Subprotocols to pick when the consumer names none.",
+    )
+    add(
+        "--grace-period",
+        type=float,
+        default=d.grace_period,
+        metavar="S",
+        help="Seconds in-flight HTTP responses get on SIGTERM (default %(default)s).",
+    )
+    add(
+        "--health-path",
+        default=d.health_path,
+        help="Health endpoint path, '' to disable (default %(default)s).",
+    )
+
+
+def server_options(options: dict[str, Any], accept_all: bool) -> ServerOptions:
+    """ServerOptions from parsed command options and Django settings."""
+    allowed_hosts = list(settings.ALLOWED_HOSTS)
+    if settings.DEBUG and not allowed_hosts:
+        # What Django itself allows in this case.
+        allowed_hosts = [".localhost", "127.0.0.1", "[::1]"]
+    names = [
+        "http_timeout", "connect_timeout", "ping_interval", "ping_timeout", "idle_timeout",
+        "head_timeout", "max_header_size", "max_headers", "max_body_size", "max_message_size",
+        "max_frame_size", "max_connections", "full_wait", "compression", "allowed_origins",
+        "subprotocols", "proxy_headers", "trusted_proxies", "root_path", "grace_period",
+        "health_path",
+    ]  # fmt: skip
+    return ServerOptions(
+        accept_all=accept_all,
+        allowed_hosts=allowed_hosts,
+        **{name: options[name] for name in names},
+    )
+
+
+def endpoints_for(options: dict[str, Any]) -> list[str]:
+    """Twisted endpoint descriptions for the listening options."""
+    if options.get("fd") is not None:
+        return [fd_endpoint(options["fd"])]
+    if options.get("unix_socket"):
+        path = options["unix_socket"].replace(":", "\\:")
+        return [f"unix:address={path}:lockfile=0"]
+    addr, port = parse_addrport(options.get("addrport"))
+    return [tcp_endpoint(addr, port)]
+
+
+def open_access_log(path: str | None):
+    """The stream the access log goes to, or None."""
+    if not path:
+        return None
+    if path == "-":
+        return sys.stdout
+    return open(path, "a", buffering=1)  # noqa: SIM115 - lives as long as the process
+
+
+def configure_logging(verbosity: int) -> None:
+    """Server logs to stderr: warnings by default, more with -v."""
+    logger = logging.getLogger("channels")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel({0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG))
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the interface server (Twisted + Autobahn): it holds WebSocket (and, with "
+        "--accept-all, HTTP) connections and relays them to workers through the channel "
+        "backend. SIGTERM stops it gracefully."
+    )
+    # Checks run explicitly in handle(), before the server starts.
+    requires_system_checks: list[str] = []
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "addrport", nargs="?", help="Port or address:port (default 127.0.0.1:8000)."
+        )
+        parser.add_argument(
+            "--accept-all",
+            action="store_true",
+            help="Serve plain HTTP too, not only WebSocket upgrades.",
+        )
+        add_server_arguments(parser)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        configure_logging(options["verbosity"])
+        self.check(display_num_errors=options["verbosity"] > 1)
+        if not channel_backends.configured:
+            raise CommandError(
+                "CHANNEL_BACKENDS is not set: runwsserver needs a channel backend to reach workers."
+            )
+        try:
+            backend = channel_backends[options["alias"]]
+        except ImproperlyConfiguredBackend as exc:
+            raise CommandError(str(exc)) from exc
+        from channels.interfaces.server import Server
+
+        server = Server(
+            backend,
+            endpoints_for(options),
+            server_options(options, options["accept_all"]),
+            access_log=open_access_log(options.get("access_log")),
+        )
+
+        def listening(ports: list) -> None:
+            where = ", ".join(str(port.getHost()) for port in ports)
+            kind = "HTTP and WebSocket" if options["accept_all"] else "WebSocket only"
+            self.stdout.write(f"Listening on {where} ({kind}) via {backend!r}", self.style.SUCCESS)
+            self.stdout.flush()
+
+        code = server.run(on_listening=listening)
+        backend.close()
+        if code:
+            raise CommandError("the interface server could not start")
