@@ -23,6 +23,11 @@ Promises:
 * ``new_channel(prefix)`` returns a name no one else holds or can guess.
 * ``flush()`` empties every channel and group of this backend (its PREFIX).
 * All methods are synchronous and thread-safe.
+
+Operations (the ``"ops"`` extension, read by the ``channels`` CLI):
+``channel_stats()`` lists waiting messages per channel, and
+``record_heartbeat``/``heartbeats`` keep small, expiring records of the live
+workers and interface servers.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from __future__ import annotations
 import fnmatch
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from ..exceptions import ChannelFull, ImproperlyConfiguredBackend, MessageTooLarge
@@ -37,6 +43,16 @@ from ..names import new_channel_name, validate_channel_name, validate_group_name
 from ..serialization import decode, encode
 
 Received = tuple[str, dict] | tuple[None, None]
+
+
+@dataclass(frozen=True)
+class ChannelStats:
+    """What ``channels status`` shows of one channel."""
+
+    name: str
+    depth: int
+    capacity: int
+    oldest_age: float | None  # seconds the oldest waiting message has waited
 
 
 def _positive_number(name: str, value: Any) -> float:
@@ -182,6 +198,28 @@ class BaseChannelBackend:
     def close(self) -> None:
         """Release connections; the backend may be used again afterwards."""
 
+    # --- operations --------------------------------------------------------
+
+    def channel_stats(self) -> list[ChannelStats]:
+        """Every channel with messages waiting (process-local ones by inbox)."""
+        return [
+            ChannelStats(name, depth, self.capacity_for(name), age)
+            for name, depth, age in self._channel_stats()
+        ]
+
+    def record_heartbeat(self, process: dict, ttl: float) -> None:
+        """Store ``process`` (a message-like dict with a str ``"id"``) for ``ttl`` seconds.
+
+        A later heartbeat with the same id replaces it.
+        """
+        if not isinstance(process.get("id"), str):
+            raise ValueError("a heartbeat needs a str 'id'")
+        self._record_heartbeat(process["id"], self.encode(process), ttl)
+
+    def heartbeats(self) -> list[dict]:
+        """The unexpired heartbeats, oldest id first."""
+        return [decode(data) for data in self._heartbeats()]
+
     # --- helpers for subclasses -------------------------------------------
 
     def encode(self, message: dict) -> bytes:
@@ -243,6 +281,16 @@ class BaseChannelBackend:
 
     def _flush(self) -> None:
         raise NotImplementedError
+
+    def _channel_stats(self) -> list[tuple[str, int, float | None]]:
+        """``(channel or inbox, depth, oldest age in seconds)`` per non-empty channel."""
+        raise NotImplementedError(f"{type(self).__name__} does not report channel stats")
+
+    def _record_heartbeat(self, ident: str, data: bytes, ttl: float) -> None:
+        raise NotImplementedError(f"{type(self).__name__} does not keep heartbeats")
+
+    def _heartbeats(self) -> list[bytes]:
+        raise NotImplementedError(f"{type(self).__name__} does not keep heartbeats")
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} alias={self.alias!r}>"

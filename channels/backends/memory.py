@@ -31,6 +31,8 @@ class InMemoryChannelBackend(BaseChannelBackend):
         self._counts: dict[str, int] = {}
         # group -> {channel: membership expires_at}
         self._groups: dict[str, dict[str, float]] = {}
+        # heartbeat id -> (expires_at, encoded record)
+        self._heartbeat_records: dict[str, tuple[float, bytes]] = {}
 
     def _send(self, channel: str, data: bytes, capacity: int) -> None:
         now = time.monotonic()
@@ -100,8 +102,33 @@ class InMemoryChannelBackend(BaseChannelBackend):
                 del members[channel]
             return list(members)
 
+    def _channel_stats(self):
+        now = time.monotonic()
+        with self._cond:
+            stats = []
+            for name, queue in self._queues.items():
+                self._drop_expired(queue, now)
+                if queue:
+                    oldest = queue[0][0] - self.expiry
+                    stats.append((name, len(queue), now - oldest))
+            return stats
+
+    def _record_heartbeat(self, ident, data, ttl):
+        with self._cond:
+            self._heartbeat_records[ident] = (time.monotonic() + ttl, data)
+
+    def _heartbeats(self):
+        now = time.monotonic()
+        with self._cond:
+            for ident in [
+                k for k, (expires, _) in self._heartbeat_records.items() if expires <= now
+            ]:
+                del self._heartbeat_records[ident]
+            return [data for _, (_, data) in sorted(self._heartbeat_records.items())]
+
     def _flush(self):
         with self._cond:
+            self._heartbeat_records.clear()
             self._queues.clear()
             self._counts.clear()
             self._groups.clear()

@@ -22,6 +22,7 @@ from ..exceptions import ChannelSocketException, ConsumeLater, DenyConnection
 from ..message import Message
 from ..outbox import Outbox
 from ..routing import Router
+from .heartbeat import PROBE_CHANNEL, WorkerHeartbeat
 
 logger = logging.getLogger("channels.worker")
 
@@ -66,8 +67,15 @@ class Worker:
         self.backend = backend
         self.router = router
         self.channels = select_channels(router.channels, only_channels, exclude_channels)
+        self.heartbeat = WorkerHeartbeat(backend, self.channels)
+        # Probes come last so they never jump the queue of real work.
+        self._receive_from = [*self.channels, PROBE_CHANNEL]
         self._stopping = threading.Event()
-        self.handled = 0
+
+    @property
+    def handled(self) -> int:
+        """Messages handled so far."""
+        return self.heartbeat.handled
 
     def stop(self) -> None:
         """Ask the loop to return after the message in hand (thread-safe)."""
@@ -82,13 +90,14 @@ class Worker:
         """Serve messages until :meth:`stop` is called."""
         logger.info("worker serving %s", ", ".join(self.channels))
         while not self._stopping.is_set():
+            self.heartbeat.beat_if_due()
             self.run_once(block=True)
         logger.info("worker stopped after %d messages", self.handled)
 
     def run_once(self, block: bool = False) -> bool:
         """Receive and handle at most one message; return whether one came."""
         try:
-            channel, content = self.backend.receive_many(self.channels, block=block)
+            channel, content = self.backend.receive_many(self._receive_from, block=block)
         except Exception:
             # A backend outage must not kill the worker: log, pause, go on.
             logger.exception("receiving from %r failed; retrying", self.backend)
@@ -96,6 +105,9 @@ class Worker:
             return False
         if channel is None:
             return False
+        if channel == PROBE_CHANNEL:
+            self.heartbeat.answer_probe(content)
+            return True
         self.handle(channel, content)
         return True
 
@@ -122,13 +134,14 @@ class Worker:
             logger.exception("consumer %s raised on %s", _name(consumer), channel)
         finally:
             close_old_connections()
-            self.handled += 1
+            elapsed = time.perf_counter() - started
+            self.heartbeat.consumed(elapsed)
         logger.debug(
             "%s %s -> %s in %.1f ms",
             channel,
             content.get("path", ""),
             _name(consumer),
-            (time.perf_counter() - started) * 1000,
+            elapsed * 1000,
         )
 
     def handle_unrouted(self, message: Message) -> None:

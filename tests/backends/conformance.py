@@ -395,3 +395,37 @@ class BackendConformance:
             return results
 
         return collect
+
+
+class OpsConformance:
+    """The ``"ops"`` extension: channel stats and heartbeats (mix in with the suite)."""
+
+    def test_channel_stats_report_depth_capacity_and_age(self, backend):
+        tuned = self.other(CHANNEL_CAPACITY={"ops.big": 500})
+        tuned.send("ops.big", {"n": 1})
+        time.sleep(0.3)
+        tuned.send("ops.big", {"n": 2})
+        tuned.send("ops.small", {"n": 1})
+        reply = tuned.new_channel("ops.inbox!")
+        tuned.send(reply, {"n": 1})
+        stats = {s.name: s for s in tuned.channel_stats()}
+        assert stats["ops.big"].depth == 2
+        assert stats["ops.big"].capacity == 500
+        assert 0.25 <= stats["ops.big"].oldest_age < 30
+        assert stats["ops.small"].depth == 1
+        assert stats["ops.small"].capacity == tuned.capacity
+        assert stats["ops.inbox!"].depth == 1
+        tuned.receive_many(["ops.small"])
+        assert "ops.small" not in {s.name for s in tuned.channel_stats()}
+
+    def test_heartbeats_replace_and_expire(self, backend):
+        backend.record_heartbeat({"id": "w1", "kind": "worker", "handled": 1}, ttl=1)
+        backend.record_heartbeat({"id": "w1", "kind": "worker", "handled": 2}, ttl=1)
+        backend.record_heartbeat({"id": "i1", "kind": "interface", "connections": 3}, ttl=30)
+        beats = backend.heartbeats()
+        assert [b["id"] for b in beats] == ["i1", "w1"]
+        assert beats[1]["handled"] == 2
+        time.sleep(1.3)
+        assert [b["id"] for b in backend.heartbeats()] == ["i1"]
+        with pytest.raises(ValueError):
+            backend.record_heartbeat({"kind": "no id"}, ttl=1)

@@ -2,10 +2,10 @@
 
 from channels.backends.memory import InMemoryChannelBackend
 
-from .conformance import BackendConformance
+from .conformance import BackendConformance, OpsConformance
 
 
-class TestInMemoryBackend(BackendConformance):
+class TestInMemoryBackend(BackendConformance, OpsConformance):
     cross_process = False
 
     def make_backend(self, **options):
@@ -17,5 +17,6 @@ class TestInMemoryBackend(BackendConformance):
         backend._queues = self._shared._queues
         backend._counts = self._shared._counts
         backend._groups = self._shared._groups
+        backend._heartbeat_records = self._shared._heartbeat_records
         backend._cond = self._shared._cond
         return backend

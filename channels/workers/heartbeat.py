@@ -1,0 +1,100 @@
+"""What a worker tells operators about itself: heartbeats and probe replies.
+
+Every few seconds the worker records a heartbeat in the backend (the
+``channels status`` command lists them) saying how many messages it handled
+and how busy it was over the last minute. It also answers latency probes on
+:data:`PROBE_CHANNEL` (``channels latency``) without involving project code.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections import deque
+
+from ..backends.base import BaseChannelBackend
+from ..names import random_suffix
+
+logger = logging.getLogger("channels.worker")
+
+#: Channel every worker serves, on which ``channels latency`` sends probes.
+PROBE_CHANNEL = "channels.probe"
+#: Seconds between heartbeats; a heartbeat lives three times as long.
+HEARTBEAT_INTERVAL = 5.0
+#: Window over which a worker's busy fraction is computed.
+BUSY_WINDOW = 60.0
+
+
+class WorkerHeartbeat:
+    """Tracks a worker's load and publishes it to the backend when due."""
+
+    def __init__(self, backend: BaseChannelBackend, channels: list[str]) -> None:
+        self.backend = backend
+        self.channels = channels
+        self.ident = f"worker.{socket.gethostname()}.{os.getpid()}.{random_suffix()[:6]}"
+        self.started = time.time()
+        self.handled = 0
+        self._busy: deque[tuple[float, float]] = deque()  # (finished at, seconds busy)
+        self._next_beat = 0.0
+        self._supported = True
+
+    def consumed(self, seconds: float) -> None:
+        """Count one message that kept the worker busy for ``seconds``."""
+        self.handled += 1
+        self._busy.append((time.monotonic(), seconds))
+
+    def busy_fraction(self) -> float:
+        """Share of the last minute (or of the uptime, if shorter) spent in consumers."""
+        now = time.monotonic()
+        while self._busy and self._busy[0][0] < now - BUSY_WINDOW:
+            self._busy.popleft()
+        window = min(BUSY_WINDOW, max(time.time() - self.started, 1e-3))
+        return min(1.0, sum(seconds for _, seconds in self._busy) / window)
+
+    def beat_if_due(self) -> None:
+        """Record a heartbeat if the last one is older than the interval."""
+        now = time.monotonic()
+        if not self._supported or now < self._next_beat:
+            return
+        self._next_beat = now + HEARTBEAT_INTERVAL
+        record = {
+            "id": self.ident,
+            "kind": "worker",
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "channels": self.channels,
+            "handled": self.handled,
+            "busy": round(self.busy_fraction(), 4),
+            "started": self.started,
+            "beat": time.time(),
+        }
+        try:
+            self.backend.record_heartbeat(record, ttl=3 * HEARTBEAT_INTERVAL)
+        except NotImplementedError:
+            self._supported = False
+            logger.debug(
+                "%r keeps no heartbeats; channels status will not list workers", self.backend
+            )
+        except Exception:
+            # A heartbeat is advisory: never let it disturb message handling.
+            logger.warning("could not record heartbeat", exc_info=True)
+
+    def answer_probe(self, content: dict) -> None:
+        """Reply to a latency probe with this worker's id and the probe's own fields."""
+        reply = content.get("reply_channel")
+        if not reply:
+            return
+        try:
+            self.backend.send(
+                reply,
+                {
+                    "probe": content.get("probe"),
+                    "sent": content.get("sent"),
+                    "worker": self.ident,
+                    "answered": time.time(),
+                },
+            )
+        except Exception:
+            logger.warning("could not answer latency probe", exc_info=True)
