@@ -1,0 +1,294 @@
+"""Where the Redis servers are, and one connection pool per server.
+
+``HOSTS`` entries may be:
+
+* a URL: ``redis://[:password@]host[:port][/db]``, ``rediss://...`` for TLS,
+  ``unix:///path/to/redis.sock[?db=0&password=...]``;
+* a ``(host, port)`` pair;
+* a dict of redis-py connection arguments (``host``, ``port``, ``db``,
+  ``password``, ``username``, ``ssl``, ``path`` for a unix socket, ...).
+
+``CONNECTION_KWARGS`` (a dict) is passed to every server's pool, e.g.
+``{"ssl_ca_certs": "/etc/ssl/redis.pem", "max_connections": 50}``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import redis
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
+
+from ...exceptions import ImproperlyConfiguredBackend
+from .scripts import Script
+
+logger = logging.getLogger("channels.backends.redis")
+
+#: What a dropped, refused or timed-out connection raises.
+NETWORK_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
+
+_SCHEMES = ("redis", "rediss", "unix")
+
+#: Receivers that lost a server wait this long before trying again, doubling
+#: up to the maximum: quick to notice a restart, gentle on a server that is down.
+BACKOFF_START = 0.05
+BACKOFF_MAX = 1.0
+
+
+class HostSpec:
+    """One Redis server: how to reach it and the identity it has on the ring."""
+
+    def __init__(self, ident: str, url: str | None = None, kwargs: dict | None = None) -> None:
+        self.ident = ident  # also the label in messages: never holds a password
+        self.url = url
+        self.kwargs = kwargs or {}
+
+    def make_pool(self, common: dict) -> redis.ConnectionPool:
+        """A connection pool for this server (it connects lazily)."""
+        options = {**common, **self.kwargs}
+        if self.url is not None:
+            return redis.ConnectionPool.from_url(self.url, **options)
+        if options.pop("ssl", False):
+            options["connection_class"] = redis.SSLConnection
+        if "path" in options:
+            options["connection_class"] = redis.UnixDomainSocketConnection
+            options.pop("host", None)
+            options.pop("port", None)
+        return redis.ConnectionPool(**options)
+
+
+def parse_hosts(options: dict) -> list[HostSpec]:
+    """The servers named by the HOSTS, or HOST and PORT, options."""
+    if "HOSTS" in options and ("HOST" in options or "PORT" in options):
+        raise ImproperlyConfiguredBackend("give either HOSTS or HOST/PORT, not both")
+    if "HOSTS" in options:
+        hosts = options["HOSTS"]
+        if isinstance(hosts, str | bytes) or not isinstance(hosts, Sequence) or not hosts:
+            raise ImproperlyConfiguredBackend(
+                "HOSTS must be a non-empty list of redis:// URLs, (host, port) pairs or "
+                f"dicts, not {hosts!r:.60}"
+            )
+        specs = [_parse_host(entry) for entry in hosts]
+    else:
+        host = options.get("HOST", "localhost")
+        port = options.get("PORT", 6379)
+        if not isinstance(host, str) or not host:
+            raise ImproperlyConfiguredBackend(f"HOST must be a host name, not {host!r}")
+        specs = [_parse_host((host, port))]
+    seen: set[str] = set()
+    for spec in specs:
+        if spec.ident in seen:
+            raise ImproperlyConfiguredBackend(f"HOSTS lists {spec.ident} twice")
+        seen.add(spec.ident)
+    return specs
+
+
+def _parse_host(entry: Any) -> HostSpec:
+    if isinstance(entry, str):
+        return _parse_url(entry)
+    if isinstance(entry, list | tuple) and len(entry) == 2:
+        host, port = entry
+        if not isinstance(host, str) or not host or not _is_port(port):
+            raise ImproperlyConfiguredBackend(
+                f"a HOSTS pair must be (host, port), not {tuple(entry)!r}"
+            )
+        return HostSpec(f"redis://{host}:{port}/0", kwargs={"host": host, "port": port})
+    if isinstance(entry, dict):
+        if "path" in entry:
+            ident = f"unix://{entry['path']}?db={entry.get('db', 0)}"
+        else:
+            host, port = entry.get("host", "localhost"), entry.get("port", 6379)
+            if not _is_port(port):
+                raise ImproperlyConfiguredBackend(f"bad port in HOSTS entry {entry!r}")
+            scheme = "rediss" if entry.get("ssl") else "redis"
+            ident = f"{scheme}://{host}:{port}/{entry.get('db', 0)}"
+        return HostSpec(ident, kwargs=dict(entry))
+    raise ImproperlyConfiguredBackend(
+        f"cannot read HOSTS entry {entry!r:.60}: use a redis://, rediss:// or unix:// URL, "
+        "a (host, port) pair or a dict"
+    )
+
+
+def _parse_url(url: str) -> HostSpec:
+    parts = urlsplit(url)
+    if parts.scheme not in _SCHEMES:
+        raise ImproperlyConfiguredBackend(
+            f"Redis URL {_mask(url)!r} must start with redis://, rediss:// or unix://"
+        )
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ImproperlyConfiguredBackend(f"bad port in Redis URL {_mask(url)!r}") from exc
+    query = parse_qs(parts.query)
+    if parts.scheme == "unix":
+        if not parts.path:
+            raise ImproperlyConfiguredBackend(f"unix:// URL {_mask(url)!r} names no socket path")
+        db = query.get("db", ["0"])[0]
+        return HostSpec(f"unix://{parts.path}?db={db}", url=url)
+    if not parts.hostname:
+        raise ImproperlyConfiguredBackend(f"Redis URL {_mask(url)!r} names no host")
+    db = parts.path.strip("/") or query.get("db", ["0"])[0]
+    if not db.isdigit():
+        raise ImproperlyConfiguredBackend(
+            f"the database in Redis URL {_mask(url)!r} must be a number"
+        )
+    return HostSpec(f"{parts.scheme}://{parts.hostname}:{port or 6379}/{db}", url=url)
+
+
+def _is_port(port: Any) -> bool:
+    return isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536
+
+
+def _mask(url: str) -> str:
+    """``url`` with any password replaced, fit for error messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return url.replace(f":{parts.password}@", ":***@", 1)
+
+
+class ShardDown(Exception):
+    """A server could not be reached or dropped the connection.
+
+    ``sent`` tells whether the request may have reached the server: retrying
+    a send that might have been executed could deliver a message twice.
+    """
+
+    def __init__(self, shard: Shard, error: BaseException, sent: bool) -> None:
+        super().__init__(f"Redis at {shard.ident}: {error}")
+        self.shard = shard
+        self.error = error
+        self.sent = sent
+
+
+class Shard:
+    """One Redis server: its pool, and whether it is reachable right now."""
+
+    def __init__(self, spec: HostSpec, common_kwargs: dict) -> None:
+        self.spec = spec
+        self.ident = spec.ident
+        self._common = common_kwargs
+        self._pool: redis.ConnectionPool | None = None
+        self._lock = threading.Lock()
+        # Receivers back off while a server is down; senders always try.
+        self._down_until = 0.0
+        self._backoff = 0.0
+
+    @property
+    def pool(self) -> redis.ConnectionPool:
+        """The connection pool, made on first use (constructors never connect)."""
+        pool = self._pool
+        if pool is None:
+            with self._lock:
+                if self._pool is None:
+                    self._pool = self.spec.make_pool(self._common)
+                pool = self._pool
+        return pool
+
+    def request(self, commands: Iterable[tuple], read_timeout: float | None = None) -> list[Any]:
+        """Send ``commands`` pipelined on one connection; return their replies.
+
+        An error reply is returned as its ``ResponseError``; a network
+        failure raises :class:`ShardDown`. ``read_timeout`` overrides the
+        socket timeout while waiting for the replies (blocking pops).
+        """
+        commands = list(commands)
+        pool = self.pool
+        try:
+            conn = pool.get_connection()
+        except NETWORK_ERRORS as exc:
+            raise self._failed(exc, sent=False) from exc
+        try:
+            try:
+                conn.send_packed_command(conn.pack_commands(commands))
+            except NETWORK_ERRORS as exc:
+                # The server never got a whole command: nothing was executed.
+                conn.disconnect()
+                raise self._failed(exc, sent=False) from exc
+            replies = []
+            read_kwargs = {} if read_timeout is None else {"timeout": read_timeout}
+            for _ in commands:
+                try:
+                    replies.append(conn.read_response(**read_kwargs))
+                except ResponseError as exc:
+                    replies.append(exc)
+                except NETWORK_ERRORS as exc:
+                    conn.disconnect()
+                    raise self._failed(exc, sent=True) from exc
+        finally:
+            pool.release(conn)
+        self._succeeded()
+        return replies
+
+    def command(self, *args: Any, read_timeout: float | None = None) -> Any:
+        """Run one command; raise its error reply."""
+        reply = self.request([args], read_timeout)[0]
+        if isinstance(reply, ResponseError):
+            raise reply
+        return reply
+
+    def script(self, script: Script, keys: Sequence, args: Sequence) -> Any:
+        """Run ``script`` by SHA1, sending its source if the server lost it
+        (a restarted server has an empty script cache)."""
+        reply = self.request([("EVALSHA", script.sha, len(keys), *keys, *args)])[0]
+        if isinstance(reply, NoScriptError):
+            # NOSCRIPT means nothing ran, so sending the source is safe.
+            reply = self.request([("EVAL", script.source, len(keys), *keys, *args)])[0]
+        if isinstance(reply, ResponseError):
+            raise reply
+        return reply
+
+    # --- reachability ------------------------------------------------------
+
+    def backoff_remaining(self) -> float:
+        """Seconds a receiver should wait before trying this server again."""
+        return max(0.0, self._down_until - time.monotonic())
+
+    def _failed(self, error: BaseException, sent: bool) -> ShardDown:
+        if self._backoff == 0.0:
+            logger.warning(
+                "lost Redis at %s (%s); receivers retry with back-off until it returns",
+                self.ident,
+                error,
+            )
+        self._backoff = min(BACKOFF_MAX, max(BACKOFF_START, self._backoff * 2))
+        self._down_until = time.monotonic() + self._backoff
+        return ShardDown(self, error, sent)
+
+    def _succeeded(self) -> None:
+        if self._backoff:
+            logger.warning("Redis at %s is reachable again", self.ident)
+            self._backoff = 0.0
+            self._down_until = 0.0
+
+    def close(self) -> None:
+        """Close every idle connection; the pool reconnects on next use."""
+        if self._pool is not None:
+            self._pool.disconnect()
+
+
+def default_connection_kwargs(user: Any) -> dict:
+    """Pool arguments: ours, overridden by CONNECTION_KWARGS."""
+    if not isinstance(user, dict):
+        raise ImproperlyConfiguredBackend(
+            f"CONNECTION_KWARGS must be a dict of redis-py connection arguments, not {user!r:.60}"
+        )
+    return {
+        # Plain commands answer within milliseconds; blocking pops pass their
+        # own read timeout (block time + margin), so this never cuts them off.
+        "socket_timeout": 5.0,
+        "socket_connect_timeout": 2.0,
+        # No silent retries inside redis-py: a retried send could be
+        # delivered twice. The backend retries where that is safe.
+        "retry": Retry(NoBackoff(), 0),
+        **user,
+    }

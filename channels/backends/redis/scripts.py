@@ -1,0 +1,208 @@
+"""The Lua scripts that make each Redis operation atomic.
+
+Storage layout (``P`` is the backend's PREFIX, every key carries a TTL):
+
+``P q:<inbox>`` (list)
+    the messages of one channel, or of every ``<inbox>suffix`` channel of a
+    process inbox. Each element is ``<expires_at_ms>:<channel>:<payload>``;
+    ``<channel>`` is empty for a plain channel (the key names it) and the
+    full ``name!suffix`` for a process-local one, so the inbox receiver knows
+    whom a message is for. Channel names never hold ``:``.
+``P n:<inbox>`` (hash, process inboxes only)
+    full channel name -> messages waiting, so that every reply channel of a
+    process has its own capacity although they share one list. A plain
+    channel's count is simply the length of its list.
+``P g:<group>`` (sorted set)
+    member channel -> membership expiry (ms).
+``P w:<token>`` (list)
+    short-lived wake-up keys of a multi-shard blocking receive.
+
+Times are milliseconds of the sender's clock (``time.time()``), passed in as
+arguments rather than read with ``TIME`` inside the scripts, so the scripts
+stay deterministic on every Redis version.
+
+Scripts touch keys they derive from the PREFIX (the group fan-out cannot
+name its members' keys in advance); that is fine on standalone Redis
+servers, which is all this backend talks to (sharding is done client-side).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+# Shared helpers, prepended to every script that needs them.
+_LIB = """
+local function parse(e)
+  local c1 = string.find(e, ':', 1, true)
+  local c2 = string.find(e, ':', c1 + 1, true)
+  return tonumber(string.sub(e, 1, c1 - 1)), string.sub(e, c1 + 1, c2 - 1)
+end
+
+local function uncount(nkey, ch)
+  if redis.call('hincrby', nkey, ch, -1) <= 0 then
+    redis.call('hdel', nkey, ch)
+  end
+end
+
+-- Drop expired messages from the head of a list, fixing the counters of
+-- process-local channels as they go.
+local function purge(qkey, nkey, now)
+  while true do
+    local head = redis.call('lindex', qkey, 0)
+    if not head then return end
+    local exp, ch = parse(head)
+    if exp > now then return end
+    redis.call('lpop', qkey)
+    if ch ~= '' then uncount(nkey, ch) end
+  end
+end
+
+local function waiting(qkey, nkey, ch)
+  if ch == '' then return redis.call('llen', qkey) end
+  return tonumber(redis.call('hget', nkey, ch) or 0)
+end
+
+-- Append one element unless the channel is at capacity; 1 if sent, 0 if full.
+local function push(qkey, nkey, ch, cap, now, element, ttl)
+  if waiting(qkey, nkey, ch) >= cap then
+    purge(qkey, nkey, now)
+    if waiting(qkey, nkey, ch) >= cap then return 0 end
+  end
+  redis.call('rpush', qkey, element)
+  redis.call('pexpire', qkey, ttl)
+  if ch ~= '' then
+    redis.call('hincrby', nkey, ch, 1)
+    redis.call('pexpire', nkey, ttl)
+  end
+  return 1
+end
+
+-- Send one payload to many channels; returns {sent, skipped}.
+local function fan_out(members, caps, qprefix, nprefix, now, exp, ttl, payload)
+  local sent, skipped = 0, 0
+  for i, ch in ipairs(members) do
+    local bang = string.find(ch, '!', 1, true)
+    local inbox, tag = ch, ''
+    if bang then
+      inbox = string.sub(ch, 1, bang)
+      tag = ch
+    end
+    local element = exp .. ':' .. tag .. ':' .. payload
+    if push(qprefix .. inbox, nprefix .. inbox, tag, caps[i], now, element, ttl) == 1 then
+      sent = sent + 1
+    else
+      skipped = skipped + 1
+    end
+  end
+  return {sent, skipped}
+end
+"""
+
+#: KEYS: list, count hash. ARGV: channel ('' if plain), capacity, now,
+#: element, ttl. Returns 1 if queued, 0 if the channel is full.
+SEND = (
+    _LIB
+    + """
+return push(KEYS[1], KEYS[2], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5])
+"""
+)
+
+#: KEYS: list1, hash1, list2, hash2, ... ARGV: now. Pops the first live
+#: message of the first non-empty list, dropping expired ones on the way.
+#: Returns {list number (1-based), element} or false.
+POP = (
+    _LIB
+    + """
+local now = tonumber(ARGV[1])
+for i = 1, #KEYS, 2 do
+  while true do
+    local e = redis.call('lpop', KEYS[i])
+    if not e then break end
+    local exp, ch = parse(e)
+    if ch ~= '' then uncount(KEYS[i + 1], ch) end
+    if exp > now then return {(i + 1) / 2, e} end
+  end
+end
+return false
+"""
+)
+
+#: KEYS: count hash. ARGV: channel. Counts off a message that a blocking
+#: pop (which cannot run inside a script) took from a process inbox.
+ACK = (
+    _LIB
+    + """
+uncount(KEYS[1], ARGV[1])
+return 1
+"""
+)
+
+#: KEYS: group. ARGV: channel, expires_at, now, ttl.
+GROUP_ADD = """
+redis.call('zadd', KEYS[1], ARGV[2], ARGV[1])
+redis.call('zremrangebyscore', KEYS[1], '-inf', ARGV[3])
+redis.call('pexpire', KEYS[1], ARGV[4])
+return 1
+"""
+
+#: KEYS: group. ARGV: now. Drops expired members, returns the live ones.
+GROUP_MEMBERS = """
+redis.call('zremrangebyscore', KEYS[1], '-inf', ARGV[1])
+return redis.call('zrange', KEYS[1], 0, -1)
+"""
+
+#: KEYS: group. ARGV: qprefix, nprefix, now, expires_at, ttl, payload,
+#: capacity. The whole group send in one round trip, when the group and all
+#: its members live on one server and every channel has the same capacity.
+GROUP_SEND = (
+    _LIB
+    + """
+local now = tonumber(ARGV[3])
+redis.call('zremrangebyscore', KEYS[1], '-inf', now)
+local members = redis.call('zrange', KEYS[1], 0, -1)
+local caps = {}
+local cap = tonumber(ARGV[7])
+for i = 1, #members do caps[i] = cap end
+return fan_out(members, caps, ARGV[1], ARGV[2], now, ARGV[4], ARGV[5], ARGV[6])
+"""
+)
+
+#: ARGV: qprefix, nprefix, now, expires_at, ttl, payload, then channel,
+#: capacity pairs. One shard's part of a group send.
+SEND_MANY = (
+    _LIB
+    + """
+local members, caps = {}, {}
+for i = 7, #ARGV, 2 do
+  members[#members + 1] = ARGV[i]
+  caps[#caps + 1] = tonumber(ARGV[i + 1])
+end
+return fan_out(members, caps, ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6])
+"""
+)
+
+
+class Script:
+    """A Lua script run by its SHA1 (``EVALSHA``), loaded again on NOSCRIPT."""
+
+    def __init__(self, name: str, source: str) -> None:
+        self.name = name
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()
+
+    def __repr__(self) -> str:
+        return f"<Script {self.name}>"
+
+
+SCRIPTS = {
+    name: Script(name, source)
+    for name, source in {
+        "send": SEND,
+        "pop": POP,
+        "ack": ACK,
+        "group_add": GROUP_ADD,
+        "group_members": GROUP_MEMBERS,
+        "group_send": GROUP_SEND,
+        "send_many": SEND_MANY,
+    }.items()
+}

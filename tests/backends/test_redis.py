@@ -1,0 +1,302 @@
+"""The Redis backend: the conformance suite on one server and on three
+shards, plus what only Redis promises (fan-out to 1,000 reply channels, no
+leaks, prefixes, encryption, consistent hashing, atomic capacity)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import secrets
+import time
+
+import pytest
+
+from channels.backends.redis import RedisChannelBackend
+from channels.backends.redis.sharding import HashRing
+from channels.exceptions import ChannelFull, ImproperlyConfiguredBackend
+
+from ..conftest import test_settings as django_settings
+from .child import build_backend_in_child
+from .conformance import BackendConformance
+from .redis_servers import own_redis, redis_shards, redis_url  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.redis
+
+BACKEND_PATH = "channels.backends.redis.RedisChannelBackend"
+
+
+class RedisConformance(BackendConformance):
+    hosts: list[str]
+
+    def options(self, **options) -> dict:
+        return {"HOSTS": self.hosts, "PREFIX": self.prefix, **options}
+
+    def make_backend(self, **options):
+        return RedisChannelBackend("default", **self.options(**options))
+
+    def process_spec(self, **options) -> dict:
+        return {
+            "settings": django_settings(),
+            "backend": {"BACKEND": BACKEND_PATH, **self.options(**options)},
+        }
+
+
+class TestRedisBackend(RedisConformance):
+    @pytest.fixture(autouse=True)
+    def _server(self, redis_url):  # noqa: F811
+        self.hosts = [redis_url]
+        # Own prefix: the tests may share a Redis with others (CI).
+        self.prefix = f"test-{secrets.token_hex(4)}:"
+
+
+class TestShardedRedisBackend(RedisConformance):
+    @pytest.fixture(autouse=True)
+    def _servers(self, redis_shards):  # noqa: F811
+        self.hosts = [server.url for server in redis_shards]
+        self.prefix = f"test-{secrets.token_hex(4)}:"
+
+    def test_channels_really_spread_over_the_shards(self, backend, redis_shards):  # noqa: F811
+        for n in range(60):
+            backend.send(f"spread.{n}", {"n": n})
+        counts = [len(server.client().keys(f"{self.prefix}*")) for server in redis_shards]
+        assert all(count >= 5 for count in counts), counts
+        got = set()
+        names = [f"spread.{n}" for n in range(60)]
+        while True:
+            channel, _ = backend.receive_many(names)
+            if channel is None:
+                break
+            got.add(channel)
+        assert got == set(names)
+
+    def test_blocking_receive_over_shards_wakes_for_any_of_them(self, backend):
+        names = [f"wake.{n}" for n in range(12)]
+        shards = {backend.shard_for_channel(name).ident for name in names}
+        assert len(shards) == 3
+        for name in names:
+            started = time.monotonic()
+            import threading
+
+            timer = threading.Timer(0.2, self.other().send, args=(name, {"to": name}))
+            timer.start()
+            assert backend.receive_many(names, block=True, timeout=5) == (name, {"to": name})
+            timer.join()
+            assert time.monotonic() - started < 2
+
+    def test_multi_shard_wait_leaves_no_keys_behind(self, backend, redis_shards):  # noqa: F811
+        names = [f"idle.{n}" for n in range(12)]
+        for _ in range(3):
+            assert backend.receive_many(names, block=True, timeout=0.2) == (None, None)
+        backend.send(names[0], {"n": 1})
+        assert backend.receive_many(names, block=True, timeout=1) == (names[0], {"n": 1})
+        keys = [k for s in redis_shards for k in s.client().keys(f"{self.prefix}*")]
+        assert keys == []
+
+    def test_group_send_over_shards_with_capacity_overrides(self, backend):
+        tuned = self.other(CAPACITY=1, CHANNEL_CAPACITY={"roomy.*": 3})
+        members = [f"roomy.{n}" for n in range(6)] + [f"tight.{n}" for n in range(6)]
+        for name in members:
+            tuned.group_add("over-shards", name)
+        assert tuned.send_group("over-shards", {"n": 1}) == 12
+        assert tuned.send_group("over-shards", {"n": 2}) == 6  # tight.* are full
+        assert tuned.stats["group_send_skipped"] == 6
+
+
+# --- Redis-only promises, on a single server of our own ---------------------
+
+
+def make(server, **options) -> RedisChannelBackend:
+    return RedisChannelBackend("default", HOSTS=[server.url], **options)
+
+
+def test_group_message_reaches_1000_reply_channels_of_one_process(own_redis):  # noqa: F811
+    backend = make(own_redis)  # default capacity 100: shared it would lose 900
+    names = [backend.new_channel("x!") for _ in range(1000)]
+    for name in names:
+        backend.group_add("everyone", name)
+    assert backend.send_group("everyone", {"text": "hello"}) == 1000
+    got = []
+    while True:
+        channel, message = backend.receive_many(["x!"])
+        if channel is None:
+            break
+        assert message == {"text": "hello"}
+        got.append(channel)
+    assert sorted(got) == sorted(names)
+    assert backend.stats["group_send_skipped"] == 0
+
+
+def test_no_leak_after_10000_request_reply_cycles(own_redis):  # noqa: F811
+    client = own_redis.client()
+    baseline = client.dbsize()
+    server = make(own_redis, EXPIRY=1, GROUP_EXPIRY=1)
+    worker = make(own_redis, EXPIRY=1, GROUP_EXPIRY=1)
+    for n in range(10_000):
+        reply = server.new_channel("iface!")
+        server.send("http.request", {"reply_channel": reply, "n": n})
+        _, request = worker.receive_many(["http.request"])
+        worker.send(request["reply_channel"], {"status": 200})
+        if n % 10 == 0:
+            worker.group_add(f"room-{n % 50}", reply)
+        if n % 3:
+            server.receive_many(["iface!"])  # the other replies are abandoned
+    assert client.dbsize() > baseline  # abandoned replies and groups are still there
+    time.sleep(2.5)  # past every EXPIRY, GROUP_EXPIRY and key TTL slack
+    deadline = time.monotonic() + 5
+    while client.dbsize() > baseline and time.monotonic() < deadline:
+        time.sleep(0.2)  # Redis expires keys lazily and in sampled batches
+    assert client.dbsize() == baseline, client.keys("*")[:20]
+
+
+def test_prefixes_isolate_projects(own_redis):  # noqa: F811
+    one, two = make(own_redis, PREFIX="one:"), make(own_redis, PREFIX="two:")
+    one.send("shared.name", {"from": "one"})
+    two.send("shared.name", {"from": "two"})
+    one.group_add("room", "shared.name")
+    assert two.group_channels("room") == []
+    two.flush()
+    assert two.receive_many(["shared.name"]) == (None, None)
+    assert one.receive_many(["shared.name"]) == ("shared.name", {"from": "one"})
+    assert one.group_channels("room") == ["shared.name"]
+    own_redis.client().set("unrelated", "kept")
+    one.flush()
+    assert own_redis.client().keys("*") == [b"unrelated"]
+
+
+def test_encryption_round_trip_and_key_rotation(own_redis):  # noqa: F811
+    old, new = "old-secret-key-0123456789", "new-secret-key-0123456789"
+    before = make(own_redis, SYMMETRIC_ENCRYPTION_KEYS=[old])
+    during = make(own_redis, SYMMETRIC_ENCRYPTION_KEYS=[new, old])
+    after = make(own_redis, SYMMETRIC_ENCRYPTION_KEYS=[new])
+    before.send("secret", {"text": "plaintext-marker", "b": b"\x00\x01"})
+    stored = b"".join(own_redis.client().lrange("channels:q:secret", 0, -1))
+    assert b"plaintext-marker" not in stored
+    assert during.receive_many(["secret"]) == (
+        "secret",
+        {"text": "plaintext-marker", "b": b"\x00\x01"},
+    )
+    during.send("secret", {"n": 2})
+    assert after.receive_many(["secret"]) == ("secret", {"n": 2})
+    # A message no key opens is dropped (and logged), never delivered garbled.
+    after.send("secret", {"n": 3})
+    assert before.receive_many(["secret"]) == (None, None)
+    # Group sends are encrypted too.
+    during.group_add("g", "secret")
+    during.send_group("g", {"n": 4})
+    assert after.receive_many(["secret"]) == ("secret", {"n": 4})
+
+
+def test_bad_options_are_clear_configuration_errors():
+    bad = [
+        {"HOSTS": "redis://localhost"},
+        {"HOSTS": []},
+        {"HOSTS": ["http://localhost"]},
+        {"HOSTS": [("localhost", "6379")]},
+        {"HOSTS": ["redis://a:1/0", "redis://a:1/0"]},
+        {"HOSTS": ["redis://a/x"]},
+        {"HOSTS": ["redis://a"], "HOST": "b"},
+        {"PREFIX": ""},
+        {"SYMMETRIC_ENCRYPTION_KEYS": "one-key-not-a-list-of-them"},
+        {"SYMMETRIC_ENCRYPTION_KEYS": ["short"]},
+        {"CONNECTION_KWARGS": "socket_timeout=1"},
+        {"SEND_RETRY_TIME": -1},
+        {"NO_SUCH_OPTION": 1},
+    ]
+    for options in bad:
+        with pytest.raises(ImproperlyConfiguredBackend):
+            RedisChannelBackend("default", **options)
+
+
+def test_constructor_does_not_connect():
+    # Nothing listens on port 1; building the backend must still work.
+    backend = RedisChannelBackend("default", HOSTS=["redis://127.0.0.1:1/0"])
+    assert "127.0.0.1:1" in repr(backend)
+
+
+def test_connection_urls_password_db_and_unix_socket():
+    server = None
+    from .redis_servers import RedisServer
+
+    server = RedisServer(unix_socket=True).start()
+    try:
+        client = server.client()
+        client.config_set("requirepass", "s3cret")
+        url = f"redis://:s3cret@127.0.0.1:{server.port}/3"
+        backend = RedisChannelBackend("default", HOSTS=[url])
+        backend.send("db.three", {"n": 1})
+        assert "s3cret" not in repr(backend)
+        via_socket = RedisChannelBackend(
+            "default", HOSTS=[f"unix://{server.socket_path}?db=3&password=s3cret"]
+        )
+        assert via_socket.receive_many(["db.three"]) == ("db.three", {"n": 1})
+        as_dict = RedisChannelBackend(
+            "default",
+            HOSTS=[{"host": "127.0.0.1", "port": server.port, "db": 3, "password": "s3cret"}],
+        )
+        as_dict.send("db.three", {"n": 2})
+        assert backend.receive_many(["db.three"]) == ("db.three", {"n": 2})
+        import redis
+
+        other_db = redis.Redis(port=server.port, db=0, password="s3cret")
+        assert other_db.dbsize() == 0
+    finally:
+        server.cleanup()
+
+
+def test_consistent_hashing_moves_only_a_fraction_of_channels():
+    names = [f"chan.{n}" for n in range(20_000)]
+    three = HashRing(["redis://a:6379/0", "redis://b:6379/0", "redis://c:6379/0"])
+    four = HashRing(
+        ["redis://a:6379/0", "redis://b:6379/0", "redis://c:6379/0", "redis://d:6379/0"]
+    )
+    before = {name: three.node_for(name) for name in names}
+    after = {name: four.node_for(name) for name in names}
+    moved = [name for name in names if before[name] != after[name]]
+    # Ideal is 1/4; a modulo scheme would move 3/4.
+    assert 0.15 < len(moved) / len(names) < 0.35
+    assert all(after[name] == "redis://d:6379/0" for name in moved)
+    # Balanced enough, and the order of HOSTS does not matter.
+    shares = [list(before.values()).count(node) / len(names) for node in three.nodes]
+    assert all(0.25 < share < 0.42 for share in shares), shares
+    shuffled = HashRing(["redis://c:6379/0", "redis://a:6379/0", "redis://b:6379/0"])
+    assert all(shuffled.node_for(name) == before[name] for name in names[:2000])
+
+
+def _hammer(spec, channel, count, start, out):
+    backend = build_backend_in_child(spec)
+    start.wait(30)
+    sent = 0
+    for n in range(count):
+        try:
+            backend.send(channel, {"n": n})
+            sent += 1
+        except ChannelFull:
+            pass
+    out.put(sent)
+
+
+@pytest.mark.parametrize("channel", ["atomic.cap", "atomic!reply"])
+def test_capacity_is_atomic_under_concurrent_sender_processes(own_redis, channel):  # noqa: F811
+    capacity = 50
+    spec = {
+        "settings": django_settings(),
+        "backend": {"BACKEND": BACKEND_PATH, "HOSTS": [own_redis.url], "CAPACITY": capacity},
+    }
+    context = multiprocessing.get_context("spawn")
+    start, out = context.Event(), context.Queue()
+    procs = [
+        context.Process(target=_hammer, args=(spec, channel, 40, start, out)) for _ in range(4)
+    ]
+    for proc in procs:
+        proc.start()
+    time.sleep(1.0)  # let the children import Django
+    start.set()
+    accepted = sum(out.get(timeout=60) for _ in procs)
+    for proc in procs:
+        proc.join(30)
+    assert accepted == capacity
+    backend = make(own_redis, CAPACITY=capacity)
+    inbox = channel.split("!")[0] + "!" if "!" in channel else channel
+    got = 0
+    while backend.receive_many([inbox])[0] is not None:
+        got += 1
+    assert got == capacity
