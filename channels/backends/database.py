@@ -1,0 +1,570 @@
+"""A channel backend on Django's database, for SQLite and PostgreSQL.
+
+Messages and group memberships live in two tables (:mod:`channels.models`,
+created by ``manage.py migrate channels``). Each process talks to them through
+the Django connection of the ``DB_ALIAS`` database, so the backend works with
+whatever the project already configured.
+
+Delivery is one atomic statement, so no two receivers ever get the same row::
+
+    DELETE FROM channels_message WHERE id = (
+        SELECT id ... ORDER BY id LIMIT 1 [FOR UPDATE SKIP LOCKED]
+    ) RETURNING channel, content
+
+``SKIP LOCKED`` (PostgreSQL) lets concurrent receivers take different rows
+instead of queueing behind one another; SQLite runs every write statement
+under its database-wide write lock, which gives the same guarantee.
+
+Waiting for a message:
+
+* PostgreSQL: each backend object holds one extra autocommit psycopg
+  connection that LISTENs on :attr:`DatabaseChannelBackend.NOTIFY_CHANNEL`.
+  ``send`` NOTIFYs in the same transaction as its INSERT, with the inbox name
+  as payload, so a blocked receiver wakes when (and only when) a message for
+  one of its channels commits. An idle worker makes no queries at all.
+* SQLite has no notifications: a blocked receiver polls with a backoff from
+  :attr:`~DatabaseChannelBackend.POLL_MIN` to
+  :attr:`~DatabaseChannelBackend.POLL_MAX`, and senders in the same process
+  wake it at once through a condition variable.
+
+Expired rows are never delivered (every read filters on ``expires``) and are
+deleted in batches at most every :attr:`~DatabaseChannelBackend.CLEANUP_INTERVAL`
+seconds per process, piggy-backed on send and receive.
+
+Timestamps are the sender's and receiver's ``time.time()``; keep the clocks
+of hosts sharing one database in sync (NTP), as expiry depends on them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from django.db import DatabaseError, connections, transaction
+
+from ..exceptions import BackendUnavailable, ImproperlyConfiguredBackend
+from ..names import inbox_of
+from .base import BaseChannelBackend
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# First key of the two-key advisory lock that guards a channel's capacity
+# check: "chan" in ASCII, so these locks cannot collide with single-key
+# advisory locks the project takes for its own purposes.
+_ADVISORY_LOCK_CLASS = 0x6368616E
+
+
+class _ProcessSignal:
+    """What the receivers of one database alias share inside a process.
+
+    ``seq`` counts wake-ups: a receiver notes it before looking for a message
+    and waits only if it has not moved since, so a send that lands between
+    the look and the wait is never slept through.
+    """
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.seq = 0
+        # Cleanup is per process and alias, not per backend object: many
+        # objects on one database must not each run their own sweeps.
+        self.last_cleanup = 0.0
+
+    def bump(self) -> None:
+        with self.cond:
+            self.seq += 1
+            self.cond.notify_all()
+
+
+_signals: dict[str, _ProcessSignal] = {}
+_signals_lock = threading.Lock()
+
+
+def _signal_for(db_alias: str) -> _ProcessSignal:
+    with _signals_lock:
+        signal = _signals.get(db_alias)
+        if signal is None:
+            signal = _signals[db_alias] = _ProcessSignal()
+        return signal
+
+
+class _Attempt:
+    """Tracks whether an operation may already have written, so a retry
+    after a dropped connection never sends one message twice."""
+
+    __slots__ = ("maybe_written",)
+
+    def __init__(self) -> None:
+        self.maybe_written = False
+
+
+class DatabaseChannelBackend(BaseChannelBackend):
+    """Channels in Django database tables (SQLite or PostgreSQL).
+
+    Extra option: ``DB_ALIAS`` ("default"), the ``DATABASES`` alias holding
+    the tables. The tables come from this app's migration, so run
+    ``manage.py migrate channels --database <DB_ALIAS>`` once.
+
+    Thread-safe: Django gives each thread its own database connection; the
+    PostgreSQL LISTEN connection is shared under a lock.
+    """
+
+    extra_options = ("DB_ALIAS",)
+
+    #: First and longest sleep between polls of a blocked receiver on SQLite.
+    POLL_MIN = 0.005
+    POLL_MAX = 0.1
+    #: Seconds between two sweeps of expired rows (per process and alias).
+    CLEANUP_INTERVAL = 5.0
+    #: Most rows one sweep deletes per table, so a sweep holds locks briefly.
+    CLEANUP_BATCH = 5000
+    #: The PostgreSQL LISTEN/NOTIFY channel; the payload is the inbox name.
+    NOTIFY_CHANNEL = "channels_message"
+    #: After the LISTEN connection fails, poll this long before reconnecting.
+    LISTEN_RETRY_AFTER = 5.0
+
+    def __init__(self, alias: str = "default", **options: Any) -> None:
+        super().__init__(alias, **options)
+        db_alias = options.get("DB_ALIAS", "default")
+        if not isinstance(db_alias, str) or db_alias not in list(connections):
+            raise ImproperlyConfiguredBackend(
+                f"DB_ALIAS {db_alias!r} is not a key of DATABASES "
+                f"(configured: {', '.join(connections) or 'none'})"
+            )
+        self.db_alias = db_alias
+        # Reading .vendor does not connect: it comes from the ENGINE setting.
+        self.vendor = connections[db_alias].vendor
+        if self.vendor not in ("sqlite", "postgresql"):
+            raise ImproperlyConfiguredBackend(
+                f"DatabaseChannelBackend supports SQLite and PostgreSQL; DATABASES"
+                f"[{db_alias!r}] is {self.vendor}"
+            )
+        self._postgres = self.vendor == "postgresql"
+        if self._postgres:
+            self._psycopg = _import_psycopg()
+        from ..models import GroupMembership, QueuedMessage
+
+        self._messages = QueuedMessage._meta.db_table
+        self._groups = GroupMembership._meta.db_table
+        self._signal = _signal_for(db_alias)
+        # PostgreSQL LISTEN connection: made on the first blocking receive.
+        self._listen_lock = threading.Lock()
+        self._listen_conn: Any = None
+        self._listen_pid = 0
+        self._listen_retry_at = 0.0
+        # Whether a thread is blocked in notifies(); guarded by _signal.cond.
+        self._listening = False
+
+    # --- sending ----------------------------------------------------------------
+
+    def _send(self, channel: str, data: bytes, capacity: int) -> None:
+        expires = time.time() + self.expiry
+        sent = self._run(
+            lambda conn, attempt: self._insert(conn, attempt, channel, data, capacity, expires)
+        )
+        if not sent:
+            raise self.full_error(channel, capacity)
+        self._signal.bump()
+        self._maybe_cleanup()
+
+    def _send_group(self, group: str, data: bytes) -> tuple[int, int]:
+        expires = time.time() + self.expiry
+
+        def fan_out(connection, attempt: _Attempt) -> tuple[int, int]:
+            sent = skipped = 0
+            with self._write_transaction(connection) as cursor:
+                cursor.execute(
+                    f"SELECT channel FROM {self._groups} WHERE group_name = %s AND expires > %s",
+                    [group, time.time()],
+                )
+                # Sorted, so concurrent group sends take the per-channel
+                # advisory locks in one order and cannot deadlock.
+                members = sorted(row[0] for row in cursor.fetchall())
+                for channel in members:
+                    capacity = self.capacity_for(channel)
+                    if self._insert_in(cursor, attempt, channel, data, capacity, expires):
+                        sent += 1
+                    else:
+                        skipped += 1
+            return sent, skipped
+
+        sent, skipped = self._run(fan_out)
+        if sent:
+            self._signal.bump()
+        self._maybe_cleanup()
+        return sent, skipped
+
+    def _insert(self, connection, attempt: _Attempt, channel, data, capacity, expires) -> bool:
+        if self._postgres:
+            # The advisory lock and NOTIFY need a transaction around the INSERT.
+            with transaction.atomic(using=self.db_alias), connection.cursor() as cursor:
+                return self._insert_in(cursor, attempt, channel, data, capacity, expires)
+        # SQLite: one statement, run under the database write lock.
+        with connection.cursor() as cursor:
+            return self._insert_in(cursor, attempt, channel, data, capacity, expires)
+
+    def _insert_in(self, cursor, attempt: _Attempt, channel, data, capacity, expires) -> bool:
+        """Insert one message unless its channel is full; True if inserted."""
+        inbox = inbox_of(channel)
+        if self._postgres:
+            # Serialize senders to this channel until commit, so two of them
+            # cannot both see room for one more message.
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                [_ADVISORY_LOCK_CLASS, channel],
+            )
+        attempt.maybe_written = True
+        cursor.execute(
+            f"INSERT INTO {self._messages} (inbox, channel, content, expires) "
+            f"SELECT %s, %s, %s, %s WHERE ("
+            f"SELECT count(*) FROM {self._messages} WHERE channel = %s AND expires > %s"
+            f") < %s",
+            [inbox, channel, data, expires, channel, time.time(), capacity],
+        )
+        if cursor.rowcount != 1:
+            return False
+        if self._postgres:
+            # Delivered at commit, together with the row: a receiver that
+            # wakes on it always finds the message.
+            cursor.execute("SELECT pg_notify(%s, %s)", [self.NOTIFY_CHANNEL, inbox])
+        return True
+
+    # --- receiving --------------------------------------------------------------
+
+    def _receive(
+        self, channels: list[str], timeout: float
+    ) -> tuple[str, bytes] | tuple[None, None]:
+        # Names ending in "!" (and plain names) match the inbox column; a
+        # full "prefix!suffix" name asks for that one process-local channel.
+        inboxes = [n for n in channels if inbox_of(n) == n]
+        full_names = [n for n in channels if inbox_of(n) != n]
+        wake_on = {inbox_of(n) for n in channels}
+        deadline = time.monotonic() + timeout
+        if timeout > 0 and self._postgres:
+            # LISTEN before the first look, so a message committed between
+            # the look and the wait still wakes us.
+            self._ensure_listener()
+        delay = self.POLL_MIN
+        while True:
+            seq = self._signal.seq
+            found = self._run(lambda conn, attempt: self._pop(conn, inboxes, full_names))
+            self._maybe_cleanup()
+            if found is not None:
+                return found
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None, None
+            if self._postgres and self._listen_conn is not None:
+                self._wait_for_notify(wake_on, seq, remaining)
+            elif self._postgres and self._ensure_listener():
+                continue  # listening again after a failure: look before waiting
+            else:
+                self._wait_locally(seq, min(delay, remaining))
+                delay = min(delay * 2, self.POLL_MAX)
+
+    def _pop(self, connection, inboxes: list[str], full_names: list[str]):
+        where = []
+        params: list[Any] = []
+        if inboxes:
+            where.append(f"inbox IN ({', '.join(['%s'] * len(inboxes))})")
+            params.extend(inboxes)
+        if full_names:
+            where.append(f"channel IN ({', '.join(['%s'] * len(full_names))})")
+            params.extend(full_names)
+        params.append(time.time())
+        match = f"FROM {self._messages} WHERE ({' OR '.join(where)}) AND expires > %s"
+        with connection.cursor() as cursor:
+            if not self._postgres:
+                # A plain read first: an idle poll then takes no write lock,
+                # which would stall senders in other processes.
+                cursor.execute(f"SELECT 1 {match} LIMIT 1", params)
+                if cursor.fetchone() is None:
+                    return None
+            lock = " FOR UPDATE SKIP LOCKED" if self._postgres else ""
+            cursor.execute(
+                f"DELETE FROM {self._messages} WHERE id = ("
+                f"SELECT id {match} ORDER BY id LIMIT 1{lock}"
+                f") RETURNING channel, content",
+                params,
+            )
+            # fetchall: SQLite commits an autocommit statement only once
+            # its rows are exhausted.
+            rows = cursor.fetchall()
+        if not rows:
+            return None
+        channel, content = rows[0]
+        return channel, bytes(content)
+
+    def _wait_locally(self, seq: int, timeout: float) -> None:
+        """Sleep up to ``timeout`` unless a send in this process came since ``seq``."""
+        with self._signal.cond:
+            if self._signal.seq == seq:
+                self._signal.cond.wait(timeout)
+
+    def _wait_for_notify(self, wake_on: set[str], seq: int, timeout: float) -> None:
+        """Wait for a NOTIFY naming one of ``wake_on``, up to ``timeout``.
+
+        One thread at a time reads the LISTEN connection; it passes every
+        notification on to the others through the process signal, and the
+        others wait on that signal until the reader leaves.
+        """
+        signal = self._signal
+        with signal.cond:
+            if signal.seq != seq:
+                return
+            if self._listening:
+                signal.cond.wait(timeout)
+                return
+            self._listening = True
+        try:
+            with self._listen_lock:
+                conn = self._listen_conn
+                if conn is None:
+                    return
+                end = time.monotonic() + timeout
+                woken = False
+                while not woken:
+                    left = end - time.monotonic()
+                    if left <= 0:
+                        return
+                    for notify in conn.notifies(timeout=left, stop_after=1):
+                        signal.bump()
+                        woken = woken or notify.payload in wake_on
+        except self._psycopg.Error as exc:
+            logger.warning(
+                "channel backend %r lost its LISTEN connection (%s); reconnecting", self, exc
+            )
+            self._drop_listener()
+        finally:
+            with signal.cond:
+                self._listening = False
+                signal.cond.notify_all()
+
+    def _ensure_listener(self) -> bool:
+        """Open the LISTEN connection if needed; False if it cannot be had now."""
+        if self._listen_conn is not None and self._listen_pid == os.getpid():
+            return True
+        if time.monotonic() < self._listen_retry_at:
+            return False
+        with self._listen_lock:
+            if self._listen_pid != os.getpid():
+                # Inherited over fork: the socket belongs to the parent.
+                self._listen_conn = None
+            if self._listen_conn is None:
+                try:
+                    self._listen_conn = self._connect_listener()
+                except self._psycopg.Error as exc:
+                    self._listen_retry_at = time.monotonic() + self.LISTEN_RETRY_AFTER
+                    logger.warning(
+                        "channel backend %r cannot LISTEN (%s); polling for %s s",
+                        self,
+                        exc,
+                        self.LISTEN_RETRY_AFTER,
+                    )
+                    return False
+                self._listen_pid = os.getpid()
+        return True
+
+    def _connect_listener(self):
+        psycopg = self._psycopg
+        params = dict(connections[self.db_alias].get_connection_params())
+        # Django's cursor class and adapters are for its own connection only.
+        params.pop("cursor_factory", None)
+        params.pop("context", None)
+        conn = psycopg.connect(**params, autocommit=True)
+        try:
+            conn.execute(
+                psycopg.sql.SQL("LISTEN {}").format(psycopg.sql.Identifier(self.NOTIFY_CHANNEL))
+            )
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _drop_listener(self) -> None:
+        with self._listen_lock:
+            conn, self._listen_conn = self._listen_conn, None
+        if conn is not None and self._listen_pid == os.getpid():
+            try:
+                conn.close()
+            except Exception:  # already broken; nothing more to release
+                pass
+
+    # --- groups -----------------------------------------------------------------
+
+    def _group_add(self, group: str, channel: str) -> None:
+        from ..models import GroupMembership
+
+        expires = time.time() + self.group_expiry
+        self._run(
+            lambda conn, attempt: GroupMembership.objects.using(self.db_alias).bulk_create(
+                [GroupMembership(group_name=group, channel=channel, expires=expires)],
+                update_conflicts=True,
+                unique_fields=["group_name", "channel"],
+                update_fields=["expires"],
+            )
+        )
+
+    def _group_discard(self, group: str, channel: str) -> None:
+        from ..models import GroupMembership
+
+        self._run(
+            lambda conn, attempt: (
+                GroupMembership.objects.using(self.db_alias)
+                .filter(group_name=group, channel=channel)
+                .delete()
+            )
+        )
+
+    def _group_channels(self, group: str) -> list[str]:
+        from ..models import GroupMembership
+
+        return self._run(
+            lambda conn, attempt: list(
+                GroupMembership.objects.using(self.db_alias)
+                .filter(group_name=group, expires__gt=time.time())
+                .order_by("id")
+                .values_list("channel", flat=True)
+            )
+        )
+
+    # --- housekeeping -------------------------------------------------------------
+
+    def _flush(self) -> None:
+        def delete_all(connection, attempt):
+            with self._write_transaction(connection) as cursor:
+                cursor.execute(f"DELETE FROM {self._messages}")
+                cursor.execute(f"DELETE FROM {self._groups}")
+
+        self._run(delete_all)
+
+    def close(self) -> None:
+        """Close the LISTEN connection (the Django connections are Django's)."""
+        self._drop_listener()
+
+    def _maybe_cleanup(self) -> None:
+        """Delete expired rows, at most every CLEANUP_INTERVAL seconds."""
+        now = time.time()
+        signal = self._signal
+        with signal.cond:
+            if now - signal.last_cleanup < self.CLEANUP_INTERVAL:
+                return
+            signal.last_cleanup = now
+        connection = connections[self.db_alias]
+        if connection.in_atomic_block:
+            # Never risk aborting the caller's transaction for housekeeping.
+            signal.last_cleanup = 0.0
+            return
+        self.cleanup(now)
+
+    def cleanup(self, now: float | None = None) -> int:
+        """Delete up to CLEANUP_BATCH expired messages and memberships each.
+
+        Runs by itself every few seconds; returns how many rows went.
+        Failures are logged, not raised: expired rows are never delivered
+        anyway, so a missed sweep only costs disk space until the next one.
+        """
+        now = time.time() if now is None else now
+        lock = " FOR UPDATE SKIP LOCKED" if self._postgres else ""
+        deleted = 0
+        connection = connections[self.db_alias]
+        try:
+            with connection.cursor() as cursor:
+                for table in (self._messages, self._groups):
+                    cursor.execute(
+                        f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} "
+                        f"WHERE expires <= %s LIMIT {int(self.CLEANUP_BATCH)}{lock})",
+                        [now],
+                    )
+                    deleted += max(cursor.rowcount, 0)
+        except DatabaseError as exc:
+            logger.warning("channel backend %r could not delete expired rows: %s", self, exc)
+        return deleted
+
+    # --- database access ----------------------------------------------------------
+
+    @contextmanager
+    def _write_transaction(self, connection) -> Iterator[Any]:
+        """A transaction of several statements; yields a cursor.
+
+        On SQLite it is ``BEGIN IMMEDIATE``: a deferred transaction that reads
+        before it writes fails at once with "database is locked" when another
+        connection writes first, instead of waiting for the lock.
+        """
+        if self._postgres or connection.in_atomic_block:
+            with transaction.atomic(using=self.db_alias), connection.cursor() as cursor:
+                yield cursor
+            return
+        with connection.cursor() as cursor:
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                yield cursor
+            except BaseException:
+                if connection.connection is not None and connection.connection.in_transaction:
+                    cursor.execute("ROLLBACK")
+                raise
+            cursor.execute("COMMIT")
+
+    def _run(self, operation: Callable[[Any, _Attempt], T]) -> T:
+        """Run ``operation(connection, attempt)`` on this thread's connection.
+
+        A long-running worker outlives database restarts and idle-connection
+        timeouts: when the connection fails, it is closed and the operation
+        retried once on a new one, unless the caller holds a transaction
+        open or the operation may already have written. Anything else is
+        :class:`BackendUnavailable`.
+        """
+        for tries_left in (1, 0):
+            connection = connections[self.db_alias]
+            attempt = _Attempt()
+            try:
+                return operation(connection, attempt)
+            except DatabaseError as exc:
+                error = exc
+                if _missing_table(exc):
+                    raise BackendUnavailable(
+                        f"the channel tables are missing from database {self.db_alias!r}: "
+                        f"run `manage.py migrate channels --database {self.db_alias}` ({exc})"
+                    ) from exc
+                if tries_left and not attempt.maybe_written and not connection.in_atomic_block:
+                    logger.info("channel backend %r reconnecting after: %s", self, exc)
+                    try:
+                        connection.close()
+                    except DatabaseError:
+                        pass  # it was broken; Django has forgotten it either way
+                    continue
+                break
+        raise BackendUnavailable(
+            f"database {self.db_alias!r} of channel backend {self.alias!r} is unavailable: {error}"
+        ) from error
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} alias={self.alias!r} db={self.db_alias!r}>"
+
+
+def _missing_table(exc: DatabaseError) -> bool:
+    text = str(exc)
+    return "no such table" in text or ("relation" in text and "does not exist" in text)
+
+
+def _import_psycopg():
+    try:
+        import psycopg
+        import psycopg.sql  # noqa: F401  (LISTEN statement)
+    except ImportError as exc:
+        raise ImproperlyConfiguredBackend(
+            "DatabaseChannelBackend on PostgreSQL needs psycopg 3.2 or later for "
+            'LISTEN/NOTIFY: pip install "psycopg[binary]>=3.2"'
+        ) from exc
+    version = tuple(int(p) for p in psycopg.__version__.split(".")[:2] if p.isdigit())
+    if version < (3, 2):
+        raise ImproperlyConfiguredBackend(
+            f"DatabaseChannelBackend needs psycopg 3.2 or later, found {psycopg.__version__}"
+        )
+    return psycopg
