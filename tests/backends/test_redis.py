@@ -16,7 +16,7 @@ from channels.exceptions import ChannelFull, ImproperlyConfiguredBackend
 
 from ..conftest import test_settings as django_settings
 from .child import build_backend_in_child
-from .conformance import BackendConformance
+from .conformance import BackendConformance, OpsConformance
 from .redis_servers import own_redis, redis_shards, redis_url  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.redis
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.redis
 BACKEND_PATH = "channels.backends.redis.RedisChannelBackend"
 
 
-class RedisConformance(BackendConformance):
+class RedisConformance(BackendConformance, OpsConformance):
     hosts: list[str]
 
     def options(self, **options) -> dict:

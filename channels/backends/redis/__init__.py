@@ -163,6 +163,7 @@ class RedisChannelBackend(BaseChannelBackend):
         self._n = prefix + "n:"
         self._g = prefix + "g:"
         self._w = prefix + "w:"
+        self._h = prefix + "h:"
         # Keys outlive the newest thing in them by a second, then vanish.
         self._expiry_ms = math.ceil(self.expiry * 1000)
         self._ttl_ms = self._expiry_ms + 1000
@@ -519,20 +520,78 @@ class RedisChannelBackend(BaseChannelBackend):
             skipped += missed
         return sent, skipped
 
+    # --- operations ----------------------------------------------------------
+
+    extensions = BaseChannelBackend.extensions + ("ops",)
+
+    def _channel_stats(self) -> list[tuple[str, int, float | None]]:
+        stats = []
+        for shard in self.shards:
+            keys = self._retrying(
+                shard, lambda shard=shard: self._scan(shard, self._q), "channel_stats", True
+            )
+            if not keys:
+                continue
+            replies = shard.request(
+                [cmd for key in keys for cmd in (("LLEN", key), ("LINDEX", key, 0))]
+            )
+            now = _now_ms()
+            for key, depth, head in zip(keys, replies[::2], replies[1::2], strict=True):
+                if not depth or head is None:
+                    continue  # emptied since the scan
+                sent_at = int(head.split(b":", 1)[0]) - self._expiry_ms
+                name = key.decode()[len(self._q) :]
+                stats.append((name, int(depth), max(0.0, (now - sent_at) / 1000)))
+        return stats
+
+    def _record_heartbeat(self, ident: str, data: bytes, ttl: float) -> None:
+        shard = self._heartbeat_shard()
+        self._retrying(
+            shard,
+            lambda: shard.command(
+                "SET", self._h + ident, data, "PX", max(1, math.ceil(ttl * 1000))
+            ),
+            "record_heartbeat",
+            idempotent=True,
+        )
+
+    def _heartbeats(self) -> list[bytes]:
+        shard = self._heartbeat_shard()
+
+        def attempt() -> list[bytes]:
+            keys = sorted(self._scan(shard, self._h))
+            if not keys:
+                return []
+            return [data for data in shard.command("MGET", *keys) if data is not None]
+
+        return self._retrying(shard, attempt, "heartbeats", idempotent=True)
+
+    def _heartbeat_shard(self) -> Shard:
+        # All heartbeats on one server, so reading them is one scan.
+        return self.shards[self._ring.index_for("heartbeats")]
+
+    @staticmethod
+    def _scan(shard: Shard, prefix: str) -> list[bytes]:
+        """Every key starting with ``prefix`` on ``shard`` (SCAN, never KEYS)."""
+        found: list[bytes] = []
+        cursor = 0
+        while True:
+            cursor, keys = shard.command(
+                "SCAN", cursor, "MATCH", _glob_escape(prefix) + "*", "COUNT", 1000
+            )
+            found.extend(keys)
+            if int(cursor) == 0:
+                return list(dict.fromkeys(found))  # SCAN may repeat a key
+
     # --- housekeeping --------------------------------------------------------
 
     def _flush(self) -> None:
-        pattern = _glob_escape(self.prefix) + "*"
         for shard in self.shards:
 
             def attempt(shard=shard) -> None:
-                cursor = 0
-                while True:
-                    cursor, keys = shard.command("SCAN", cursor, "MATCH", pattern, "COUNT", 1000)
-                    if keys:
-                        shard.command("DEL", *keys)
-                    if int(cursor) == 0:
-                        return
+                keys = self._scan(shard, self.prefix)
+                for start in range(0, len(keys), 1000):
+                    shard.command("DEL", *keys[start : start + 1000])
 
             self._retrying(shard, attempt, "flush", idempotent=True)
 

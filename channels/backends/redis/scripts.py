@@ -16,6 +16,8 @@ Storage layout (``P`` is the backend's PREFIX, every key carries a TTL):
     member channel -> membership expiry (ms).
 ``P w:<token>`` (list)
     short-lived wake-up keys of a multi-shard blocking receive.
+``P h:<id>`` (string)
+    a worker's or interface server's heartbeat record, expiring by itself.
 
 Times are milliseconds of the sender's clock (``time.time()``), passed in as
 arguments rather than read with ``TIME`` inside the scripts, so the scripts
