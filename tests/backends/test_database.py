@@ -231,12 +231,12 @@ class TestDatabaseBackendPostgres(DatabaseBackendTests):
         assert other.receive_many(["conf.theirs"]) == ("conf.theirs", {"n": 1})
 
     def test_concurrent_senders_never_overshoot_capacity(self, backend):
-        small = self.other(CAPACITY=5)
+        # One backend object per thread, made up front (self.other() flushes).
+        senders = [self.other(CAPACITY=5) for _ in range(6)]
         results = []
         lock = threading.Lock()
 
-        def send():
-            sender = self.other(CAPACITY=5)
+        def send(sender):
             for _ in range(5):
                 try:
                     sender.send("conf.overshoot", {"n": 1})
@@ -247,7 +247,7 @@ class TestDatabaseBackendPostgres(DatabaseBackendTests):
                     results.append(outcome)
             connections.close_all()
 
-        threads = [threading.Thread(target=send) for _ in range(6)]
+        threads = [threading.Thread(target=send, args=(sender,)) for sender in senders]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -255,7 +255,7 @@ class TestDatabaseBackendPostgres(DatabaseBackendTests):
         assert results.count("sent") == 5
         assert set(results) == {"sent", "ChannelFull"}
         count = 0
-        while small.receive_many(["conf.overshoot"])[0] is not None:
+        while senders[0].receive_many(["conf.overshoot"])[0] is not None:
             count += 1
         assert count == 5
 
