@@ -26,9 +26,12 @@ class ServerOptions:
     max_body_size: int = 128 * MIB
     #: Size of the body chunks sent to the worker.
     body_chunk_size: int = 256 * KIB
-    #: Largest WebSocket frame and message payload (close 1009 beyond it).
-    max_frame_size: int = 1 * MIB
+    #: Largest WebSocket message and frame payload (close 1009 beyond it).
+    #: With permessage-deflate, Autobahn also applies them to the compressed
+    #: bytes, which for incompressible data are slightly larger, so the server
+    #: adds 1/64 + 1 KiB of slack then (see ws_protocol).
     max_message_size: int = 1 * MIB
+    max_frame_size: int = 1 * MIB
     #: Seconds a client may take to send a whole request head (slowloris).
     head_timeout: float = 10.0
     #: Seconds an HTTP connection may sit idle (between requests, or mid-body).

@@ -241,15 +241,24 @@ class ChannelWebSocketFactory(WebSocketServerFactory):
         self.server = server
         self.pending_info: dict | None = None
         options = server.options
+
+        def limit(size: int) -> int:
+            # Deflate can grow incompressible data by a little; a message
+            # within the limit must not be refused for its compressed size.
+            return size + size // 64 + 1024 if options.compression and size else size
+
         self.setProtocolOptions(
-            maxFramePayloadSize=options.max_frame_size,
-            maxMessagePayloadSize=options.max_message_size,
+            maxFramePayloadSize=limit(options.max_frame_size),
+            maxMessagePayloadSize=limit(options.max_message_size),
             autoPingInterval=options.ping_interval,
             autoPingTimeout=options.ping_timeout,
             # The consumer's answer is what we wait for; our own timer
             # covers it, Autobahn's only needs to be later.
             openHandshakeTimeout=options.connect_timeout + 5,
             closeHandshakeTimeout=options.close_timeout,
+            # Answer protocol errors with a close frame and code (1002, 1007,
+            # 1009) rather than a bare TCP drop, so clients learn why.
+            failByDrop=False,
             # None leaves Autobahn's default, which declines every offer.
             perMessageCompressionAccept=_accept_deflate if options.compression else None,
         )
