@@ -1,0 +1,22 @@
+"""Settings of our benchmark project: runwsserver + runworker on the Redis backend."""
+
+import os
+
+SECRET_KEY = "bench-only-not-secret"
+DEBUG = False
+ALLOWED_HOSTS = ["*"]
+INSTALLED_APPS = ["channels"]
+MIDDLEWARE = []
+ROOT_URLCONF = "oursproj.urls"
+DATABASES = {}
+USE_TZ = True
+USE_I18N = False
+LOGGING_CONFIG = None
+CHANNEL_BACKENDS = {
+    "default": {
+        "BACKEND": "channels.backends.redis.RedisChannelBackend",
+        "HOSTS": [os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")],
+        "ROUTING": "oursproj.routing.channel_routing",
+        "CAPACITY": 1000,
+    }
+}

@@ -1,0 +1,752 @@
+"""Side-by-side benchmark of this project against its peers, on this machine.
+
+    python bench/peers/run.py --peers ours,channels4,channels1,uvicorn \
+        --workloads http,ws,broadcast,memory --runs 3
+
+Each run starts every peer in turn (its own venv, see setup_peers.sh), runs the
+workloads against it, stops it. The server side (interface server, workers and
+a private Redis) is pinned to ``--server-cpus`` and the load generators (wrk,
+the asyncio WebSocket client) to ``--client-cpus``. Raw results go to
+``bench/results/<stamp>.json``; the medians over runs, with versions and ratios
+(ours / peer), to ``bench/RESULTS.md`` (``--no-markdown`` to skip).
+
+Only the standard library is used here; wrk and the client venv do the load.
+Every load loop is bounded in count and time, and only loopback is targeted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shlex
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+PROJECTS = HERE / "projects"
+RESULTS_DIR = REPO / "bench" / "results"
+RESULTS_MD = REPO / "bench" / "RESULTS.md"
+VENVS = Path(os.environ.get("BENCH_PEERS_ROOT", "/tmp/bench-peers"))
+LOGS = VENVS / "logs"
+LOADGEN_WS = HERE / "loadgen_ws.py"
+HOST = "127.0.0.1"
+
+ALL_PEERS = ["ours", "channels4", "channels1", "uvicorn"]
+ALL_WORKLOADS = ["http", "ws", "broadcast", "memory"]
+HTTP_ONLY = {"uvicorn"}
+
+
+@dataclass
+class Peer:
+    name: str
+    title: str
+    python: Path
+    cwd: Path
+    # (label, argv, is_interface): the interface process(es) are the ones
+    # whose RSS the memory workload reads.
+    procs: list[tuple[str, list[str], bool]]
+    redis_db: int | None
+    packages: list[str]
+    port: int
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def build_peers(args) -> dict[str, Peer]:
+    ours_py = Path(args.ours_python)
+    redis_url = f"redis://{HOST}:{args.redis_port}"
+    port = args.base_port
+
+    def venv(name: str) -> Path:
+        return VENVS / name / "bin" / "python"
+
+    def bin_(name: str, tool: str) -> str:
+        return str(VENVS / name / "bin" / tool)
+
+    peers = {
+        "ours": Peer(
+            name="ours",
+            title="ours (runwsserver + runworker, Redis)",
+            python=ours_py,
+            cwd=PROJECTS / "ours",
+            procs=[
+                (
+                    "runwsserver",
+                    [str(ours_py), "manage.py", "runwsserver", "--accept-all",
+                     "--no-compression", "--ping-interval", "0", f"{HOST}:{port}"],
+                    True,
+                ),
+                *[
+                    (f"runworker{i}", [str(ours_py), "manage.py", "runworker"], False)
+                    for i in range(args.workers)
+                ],
+            ],
+            redis_db=13,
+            packages=["channels", "Django", "Twisted", "autobahn", "redis", "msgpack"],
+            port=port,
+            env={"BENCH_REDIS_URL": f"{redis_url}/13"},
+        ),
+        "channels4": Peer(
+            name="channels4",
+            title="Channels 4 + Daphne + channels_redis",
+            python=venv("channels4"),
+            cwd=PROJECTS / "channels4",
+            procs=[
+                (
+                    "daphne",
+                    [bin_("channels4", "daphne"), "-b", HOST, "-p", str(port + 1),
+                     "--ping-interval", "3600", "c4proj.asgi:application"],
+                    True,
+                )
+            ],
+            redis_db=11,
+            packages=["channels", "daphne", "channels_redis", "Django", "Twisted", "autobahn",
+                      "redis", "msgpack"],
+            port=port + 1,
+            env={"BENCH_REDIS_URL": f"{redis_url}/11",
+                 "DJANGO_SETTINGS_MODULE": "c4proj.settings"},
+        ),
+        "channels1": Peer(
+            name="channels1",
+            title="Channels 1.x + Daphne 1.x + asgi_redis",
+            python=venv("channels1"),
+            cwd=PROJECTS / "channels1",
+            procs=[
+                (
+                    "daphne",
+                    [bin_("channels1", "daphne"), "-b", HOST, "-p", str(port + 2),
+                     "--ping-interval", "3600", "c1proj.asgi:channel_layer"],
+                    True,
+                ),
+                *[
+                    (f"runworker{i}", [str(venv("channels1")), "manage.py", "runworker"], False)
+                    for i in range(args.workers)
+                ],
+            ],
+            redis_db=12,
+            packages=["channels", "daphne", "asgi_redis", "asgiref", "Django", "Twisted",
+                      "autobahn", "redis", "txredisapi", "msgpack-python"],
+            port=port + 2,
+            env={"BENCH_REDIS_URL": f"{redis_url}/12",
+                 "DJANGO_SETTINGS_MODULE": "c1proj.settings"},
+        ),
+        "uvicorn": Peer(
+            name="uvicorn",
+            title="uvicorn + plain Django (HTTP ceiling)",
+            python=venv("uvicorn"),
+            cwd=PROJECTS / "uvicorn",
+            procs=[
+                (
+                    "uvicorn",
+                    [bin_("uvicorn", "uvicorn"), "--host", HOST, "--port", str(port + 3),
+                     "--log-level", "warning", "--no-access-log", "uvproj.asgi:application"],
+                    True,
+                )
+            ],
+            redis_db=None,
+            packages=["uvicorn", "uvloop", "httptools", "Django"],
+            port=port + 3,
+            env={"DJANGO_SETTINGS_MODULE": "uvproj.settings"},
+        ),
+    }
+    return peers
+
+
+# --------------------------------------------------------------------------
+# processes
+
+
+def taskset(cpus: str, argv: list[str]) -> list[str]:
+    return ["taskset", "-c", cpus, *argv] if cpus else argv
+
+
+def versions(peer: Peer) -> dict[str, str]:
+    code = (
+        "import importlib.metadata as m, json, sys\n"
+        "out = {'python': sys.version.split()[0]}\n"
+        f"for p in {peer.packages!r}:\n"
+        "    try:\n        out[p] = m.version(p)\n"
+        "    except m.PackageNotFoundError:\n        pass\n"
+        "print(json.dumps(out))\n"
+    )
+    try:
+        out = subprocess.run([str(peer.python), "-c", code], capture_output=True, text=True,
+                             timeout=60, check=True).stdout
+        return json.loads(out)
+    except (OSError, subprocess.SubprocessError, ValueError) as exc:
+        return {"error": str(exc)[:200]}
+
+
+class Redis:
+    """A private redis-server (no persistence) pinned to the server CPUs."""
+
+    def __init__(self, port: int, cpus: str, start: bool):
+        self.port, self.cpus, self.start_it = port, cpus, start
+        self.proc: subprocess.Popen | None = None
+
+    def cli(self, *argv: str, db: int | None = None) -> str:
+        cmd = ["redis-cli", "-h", HOST, "-p", str(self.port)]
+        if db is not None:
+            cmd += ["-n", str(db)]
+        return subprocess.run([*cmd, *argv], capture_output=True, text=True,
+                              timeout=30).stdout.strip()
+
+    def __enter__(self):
+        if self.start_it:
+            LOGS.mkdir(parents=True, exist_ok=True)
+            log = open(LOGS / "redis.log", "w")  # noqa: SIM115 - closed with the process
+            self.proc = subprocess.Popen(
+                taskset(self.cpus, ["redis-server", "--bind", HOST, "--port", str(self.port),
+                                    "--save", "", "--appendonly", "no", "--databases", "16",
+                                    "--maxclients", "10000"]),
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        deadline = time.monotonic() + 15
+        while self.cli("ping") != "PONG":
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"redis on port {self.port} did not answer")
+            time.sleep(0.1)
+        return self
+
+    def version(self) -> str:
+        info = self.cli("info", "server")
+        m = re.search(r"redis_version:(\S+)", info)
+        return m.group(1) if m else "?"
+
+    def __exit__(self, *exc):
+        if self.proc is not None:
+            stop_process(self.proc)
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 10.0) -> None:
+    """SIGTERM the process group we started, then SIGKILL it if it lingers."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+
+class Running:
+    """A peer's processes, started pinned, stopped on exit."""
+
+    def __init__(self, peer: Peer, cpus: str, redis: Redis | None):
+        self.peer, self.cpus, self.redis = peer, cpus, redis
+        self.procs: list[tuple[str, subprocess.Popen, bool]] = []
+
+    def __enter__(self):
+        peer = self.peer
+        if peer.redis_db is not None and self.redis is not None:
+            self.redis.cli("flushdb", db=peer.redis_db)
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(peer.cwd), **peer.env}
+        env.pop("VIRTUAL_ENV", None)
+        LOGS.mkdir(parents=True, exist_ok=True)
+        # workers first, so the interface finds someone to talk to
+        for label, argv, is_iface in sorted(peer.procs, key=lambda p: p[2]):
+            log = open(LOGS / f"{peer.name}-{label}.log", "w")  # noqa: SIM115
+            proc = subprocess.Popen(taskset(self.cpus, argv), cwd=peer.cwd, env=env,
+                                    stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+            self.procs.append((label, proc, is_iface))
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        url = f"http://{HOST}:{self.peer.port}/hello/"
+        last = ""
+        while time.monotonic() < deadline:
+            for label, proc, _ in self.procs:
+                if proc.poll() is not None:
+                    raise RuntimeError(
+                        f"{self.peer.name}: {label} exited with {proc.returncode}; see "
+                        f"{LOGS / (self.peer.name + '-' + label + '.log')}"
+                    )
+            try:
+                with urllib.request.urlopen(url, timeout=5) as resp:
+                    if resp.status == 200 and b"Hello" in resp.read():
+                        return
+            except OSError as exc:
+                last = str(exc)
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.peer.name}: not ready after {timeout}s ({last})")
+
+    def interface_pids(self) -> list[int]:
+        return [proc.pid for _, proc, iface in self.procs if iface]
+
+    def all_pids(self) -> list[int]:
+        return [proc.pid for _, proc, _ in self.procs]
+
+    def check_alive(self) -> list[str]:
+        return [f"{label} exited {proc.returncode}" for label, proc, _ in self.procs
+                if proc.poll() is not None]
+
+    def __exit__(self, *exc):
+        # interface first (it drains its connections), then the workers
+        for _, proc, _ in sorted(self.procs, key=lambda p: not p[2]):
+            stop_process(proc)
+
+
+def rss_kib(pid: int) -> int:
+    """Resident set size of ``pid`` (the exec'd child of taskset) in KiB."""
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+# --------------------------------------------------------------------------
+# workloads
+
+WRK_LAT = re.compile(r"^\s*(50|75|90|99)%\s+([\d.]+)(us|ms|s)\s*$", re.M)
+UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def parse_wrk(out: str) -> dict:
+    res: dict = {}
+    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    res["rps"] = float(m.group(1)) if m else None
+    m = re.search(r"(\d+) requests in ([\d.]+)(\w+)", out)
+    res["requests"] = int(m.group(1)) if m else None
+    for q, value, unit in WRK_LAT.findall(out):
+        res[f"p{q}_ms"] = round(float(value) * UNIT_MS[unit], 3)
+    m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    res["non_2xx"] = int(m.group(1)) if m else 0
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    res["socket_errors"] = sum(int(x) for x in m.groups()) if m else 0
+    return res
+
+
+def workload_http(peer: Peer, args) -> dict:
+    url = f"http://{HOST}:{peer.port}/hello/"
+    out: dict = {}
+    # warm-up: import everything, fill caches (bounded: 2 s)
+    subprocess.run(taskset(args.client_cpus, ["wrk", "-t1", "-c10", "-d2s", url]),
+                   capture_output=True, text=True, timeout=60)
+    for conc in args.http_concurrency:
+        cmd = taskset(args.client_cpus, [
+            "wrk", "-t1", f"-c{conc}", f"-d{args.http_duration}s", "--timeout", "5s",
+            "--latency", url,
+        ])
+        proc = subprocess.run(cmd, capture_output=True, text=True,
+                              timeout=args.http_duration + 60)
+        res = parse_wrk(proc.stdout)
+        res["cmd"] = shlex.join(cmd)
+        out[f"c{conc}"] = res
+        time.sleep(1)
+    return out
+
+
+def client_python() -> str:
+    return str(VENVS / "client" / "bin" / "python")
+
+
+def run_loadgen(args, argv: list[str], timeout: float) -> dict:
+    cmd = taskset(args.client_cpus, [client_python(), str(LOADGEN_WS), *argv])
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        return {"error": f"loadgen exited {proc.returncode}: {proc.stderr[-800:]}",
+                "cmd": shlex.join(cmd)}
+    res = json.loads(lines[-1])
+    res["cmd"] = shlex.join(cmd)
+    return res
+
+
+def workload_ws(peer: Peer, args) -> dict:
+    url = f"ws://{HOST}:{peer.port}/ws/echo/"
+    out = {}
+    for clients in (1, 50):
+        out[f"clients{clients}"] = run_loadgen(
+            args,
+            ["echo", "--url", url, "--clients", str(clients),
+             "--duration", str(args.ws_duration), "--warmup", "1"],
+            timeout=args.ws_duration + 90,
+        )
+        time.sleep(1)
+    return out
+
+
+def workload_broadcast(peer: Peer, args) -> dict:
+    url = f"ws://{HOST}:{peer.port}/ws/broadcast/"
+    return run_loadgen(
+        args,
+        ["broadcast", "--url", url, "--sockets", str(args.broadcast_sockets),
+         "--broadcasts", str(args.broadcasts), "--timeout", "5"],
+        timeout=args.broadcasts * 6 + 120,
+    )
+
+
+def workload_memory(peer: Peer, args, running: Running) -> dict:
+    url = f"ws://{HOST}:{peer.port}/ws/echo/"
+    pids = running.interface_pids()
+    all_pids = running.all_pids()
+    time.sleep(1)
+    before = {pid: rss_kib(pid) for pid in all_pids}
+    cmd = taskset(args.client_cpus, [client_python(), str(LOADGEN_WS), "idle", "--url", url,
+                                     "--sockets", str(args.idle_sockets), "--settle", "3",
+                                     "--hold", "120"])
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        opened = json.loads(line) if line.startswith("{") else {"open": 0, "error": line}
+        after = {pid: rss_kib(pid) for pid in all_pids}
+        proc.stdin.write("close\n")
+        proc.stdin.flush()
+        tail = proc.stdout.read()
+        proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    n = opened.get("open", 0) or 0
+    iface_delta = sum(after[p] - before[p] for p in pids)
+    total_delta = sum(after[p] - before[p] for p in all_pids)
+    return {
+        "sockets_open": n,
+        "still_open_at_end": json.loads(tail.strip().splitlines()[-1]).get("still_open")
+        if tail.strip() else None,
+        "interface_rss_before_kib": sum(before[p] for p in pids),
+        "interface_rss_after_kib": sum(after[p] for p in pids),
+        "kib_per_socket": round(iface_delta / n, 2) if n else None,
+        "all_processes_kib_per_socket": round(total_delta / n, 2) if n else None,
+        "cmd": shlex.join(cmd),
+    }
+
+
+# --------------------------------------------------------------------------
+# aggregation and report
+
+
+def med(values):
+    vals = [v for v in values if isinstance(v, int | float)]
+    return statistics.median(vals) if vals else None
+
+
+def summarize(runs: list[dict]) -> dict:
+    """Medians over runs of the figures that go into the table."""
+    def col(*path):
+        vals = []
+        for r in runs:
+            cur = r
+            for key in path:
+                cur = cur.get(key) if isinstance(cur, dict) else None
+            vals.append(cur)
+        return med(vals)
+
+    s: dict = {}
+    for c in (1, 10, 100):
+        for k in ("rps", "p50_ms", "p99_ms"):
+            s[f"http_c{c}_{k}"] = col("http", f"c{c}", k)
+        s[f"http_c{c}_errors"] = col("http", f"c{c}", "socket_errors")
+        s[f"http_c{c}_non2xx"] = col("http", f"c{c}", "non_2xx")
+    for n in (1, 50):
+        for k in ("msgs_per_s", "p50_ms", "p99_ms", "failures"):
+            s[f"ws{n}_{k}"] = col("ws", f"clients{n}", k)
+    s["bc_fraction"] = col("broadcast", "fraction_delivered_median")
+    s["bc_all_p50_ms"] = col("broadcast", "time_to_all_p50_ms")
+    s["bc_first_p50_ms"] = med(
+        [med([x.get("first_ms") for x in r.get("broadcast", {}).get("rounds", [])])
+         for r in runs]
+    )
+    s["mem_kib"] = col("memory", "kib_per_socket")
+    s["mem_all_kib"] = col("memory", "all_processes_kib_per_socket")
+    s["runs"] = len(runs)
+    return s
+
+
+def fmt(v, digits=0, unit=""):
+    if v is None:
+        return "—"
+    if digits == 0:
+        return f"{v:,.0f}{unit}"
+    return f"{v:,.{digits}f}{unit}"
+
+
+def ratio(a, b, higher_better=True):
+    if a is None or b is None or b == 0 or a == 0:
+        return "—"
+    r = a / b
+    return f"{r:.2f}×"
+
+
+ROWS = [
+    # (label, key, digits, unit, higher_is_better)
+    ("HTTP hello c=1: req/s", "http_c1_rps", 0, "", True),
+    ("HTTP hello c=1: p50", "http_c1_p50_ms", 2, " ms", False),
+    ("HTTP hello c=1: p99", "http_c1_p99_ms", 2, " ms", False),
+    ("HTTP hello c=10: req/s", "http_c10_rps", 0, "", True),
+    ("HTTP hello c=10: p50", "http_c10_p50_ms", 2, " ms", False),
+    ("HTTP hello c=10: p99", "http_c10_p99_ms", 2, " ms", False),
+    ("HTTP hello c=100: req/s", "http_c100_rps", 0, "", True),
+    ("HTTP hello c=100: p50", "http_c100_p50_ms", 2, " ms", False),
+    ("HTTP hello c=100: p99", "http_c100_p99_ms", 2, " ms", False),
+    ("WS echo 1 client: msgs/s", "ws1_msgs_per_s", 0, "", True),
+    ("WS echo 1 client: p50", "ws1_p50_ms", 2, " ms", False),
+    ("WS echo 1 client: p99", "ws1_p99_ms", 2, " ms", False),
+    ("WS echo 50 clients: msgs/s", "ws50_msgs_per_s", 0, "", True),
+    ("WS echo 50 clients: p50", "ws50_p50_ms", 2, " ms", False),
+    ("WS echo 50 clients: p99", "ws50_p99_ms", 2, " ms", False),
+    ("broadcast to 500: fraction delivered", "bc_fraction", 3, "", True),
+    ("broadcast to 500: time to all, p50", "bc_all_p50_ms", 1, " ms", False),
+    ("broadcast to 500: time to first, p50", "bc_first_p50_ms", 1, " ms", False),
+    ("idle WebSocket: interface RSS / socket", "mem_kib", 1, " KiB", False),
+    ("idle WebSocket: all server processes / socket", "mem_all_kib", 1, " KiB", False),
+]
+
+
+def render_markdown(doc: dict) -> str:
+    peers = doc["peers"]
+    names = [p for p in ALL_PEERS if p in peers]
+    summaries = {n: peers[n].get("summary", {}) for n in names}
+    others = [n for n in names if n != "ours"]
+    lines = [
+        "# Benchmarks against peers",
+        "",
+        f"Measured {doc['date']} on `{doc['machine']['node']}` "
+        f"({doc['machine']['cpus']} cores, {doc['machine']['cpu_model']}, "
+        f"{doc['machine']['platform']}), Redis {doc['redis_version']}.",
+        f"Medians of {doc['runs']} runs; server processes and Redis pinned to CPU "
+        f"`{doc['server_cpus']}`, load generators (wrk, asyncio `websockets` client) to "
+        f"CPU `{doc['client_cpus']}`; loopback only. "
+        f"Workers per split-architecture peer: {doc['workers']}.",
+        "Lower is better for latencies and memory, higher for rates and fractions. "
+        "A ratio is ours / peer.",
+        "",
+    ]
+    header = "| workload | " + " | ".join(peers[n]["title"] for n in names)
+    header += "".join(f" | ours / {n}" for n in others if "ours" in names) + " |"
+    lines += [header, "|" + "---|" * (1 + len(names) + (len(others) if "ours" in names else 0))]
+    for label, key, digits, unit, hib in ROWS:
+        cells = [fmt(summaries[n].get(key), digits, unit) for n in names]
+        if all(c == "—" for c in cells):
+            continue
+        row = f"| {label} | " + " | ".join(cells)
+        if "ours" in names:
+            row += "".join(
+                f" | {ratio(summaries['ours'].get(key), summaries[n].get(key), hib)}"
+                for n in others
+            )
+        lines.append(row + " |")
+    lines += ["", "## Errors seen (medians per run)", ""]
+    any_err = False
+    for n in names:
+        s = summaries[n]
+        bits = []
+        for c in (1, 10, 100):
+            if s.get(f"http_c{c}_errors"):
+                bits.append(f"HTTP c={c}: {s[f'http_c{c}_errors']:.0f} socket errors")
+            if s.get(f"http_c{c}_non2xx"):
+                bits.append(f"HTTP c={c}: {s[f'http_c{c}_non2xx']:.0f} non-2xx")
+        for k in (1, 50):
+            if s.get(f"ws{k}_failures"):
+                bits.append(f"WS {k} clients: {s[f'ws{k}_failures']:.0f} failed clients")
+        if peers[n].get("errors"):
+            bits += peers[n]["errors"]
+        if bits:
+            any_err = True
+            lines.append(f"- **{n}**: " + "; ".join(bits))
+    if not any_err:
+        lines.append("- none")
+    lines += ["", "## Versions", ""]
+    for n in names:
+        v = peers[n].get("versions", {})
+        lines.append(f"- **{n}**: " + ", ".join(f"{k} {val}" for k, val in v.items()))
+    for n, why in doc.get("not_measured", {}).items():
+        lines.append(f"- **{n}**: not measured — {why}")
+    lines += [
+        "",
+        "## How this was measured",
+        "",
+        "```",
+        "bash bench/peers/setup_peers.sh",
+        doc["command"],
+        "```",
+        "",
+        "Raw results: `" + doc["raw_file"] + "` (each run, each workload, the exact "
+        "wrk / load generator commands).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------
+# main
+
+
+def machine_info() -> dict:
+    model = "?"
+    with contextlib.suppress(OSError):
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {"node": platform.node(), "cpus": os.cpu_count(), "cpu_model": model,
+            "platform": platform.platform(), "python": platform.python_version()}
+
+
+def free_port(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex((HOST, port)) != 0
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--peers", default=",".join(ALL_PEERS))
+    p.add_argument("--workloads", default=",".join(ALL_WORKLOADS))
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--workers", type=int, default=1,
+                   help="runworker processes for ours and channels1 (default 1)")
+    p.add_argument("--server-cpus", default="0")
+    p.add_argument("--client-cpus", default="1")
+    p.add_argument("--redis-port", type=int, default=6399,
+                   help="port of the Redis the peers share (default: a private one on 6399)")
+    p.add_argument("--external-redis", action="store_true",
+                   help="use a Redis already running on --redis-port instead of starting one")
+    p.add_argument("--base-port", type=int, default=8710)
+    p.add_argument("--ours-python", default=os.environ.get("BENCH_OURS_PYTHON",
+                                                          "/work/venv/bin/python"))
+    p.add_argument("--http-duration", type=int, default=10)
+    p.add_argument("--http-concurrency", default="1,10,100")
+    p.add_argument("--ws-duration", type=float, default=8.0)
+    p.add_argument("--broadcast-sockets", type=int, default=500)
+    p.add_argument("--broadcasts", type=int, default=7)
+    p.add_argument("--idle-sockets", type=int, default=1000)
+    p.add_argument("--no-markdown", action="store_true", help="write the JSON only")
+    p.add_argument("--merge", action="append", default=[], metavar="JSON",
+                   help="take peers missing from this run from an earlier raw result")
+    args = p.parse_args(argv)
+    args.peer_list = [x for x in args.peers.split(",") if x]
+    args.workload_list = [x for x in args.workloads.split(",") if x]
+    args.http_concurrency = [int(x) for x in args.http_concurrency.split(",")]
+    bad = set(args.peer_list) - set(ALL_PEERS) | set(args.workload_list) - set(ALL_WORKLOADS)
+    if bad:
+        p.error(f"unknown: {', '.join(sorted(bad))}")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    peers = build_peers(args)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    doc: dict = {
+        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "command": "python bench/peers/run.py " + shlex.join(sys.argv[1:] if argv is None
+                                                            else argv),
+        "runs": args.runs,
+        "workers": args.workers,
+        "server_cpus": args.server_cpus,
+        "client_cpus": args.client_cpus,
+        "workloads": args.workload_list,
+        "peers": {},
+        "not_measured": {},
+    }
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    raw_path = RESULTS_DIR / f"{stamp}.json"
+    doc["raw_file"] = str(raw_path.relative_to(REPO))
+
+    active = []
+    for name in args.peer_list:
+        peer = peers[name]
+        if not peer.python.exists():
+            doc["not_measured"][name] = f"no interpreter at {peer.python} (run setup_peers.sh)"
+            continue
+        if not free_port(peer.port):
+            doc["not_measured"][name] = f"port {peer.port} busy"
+            continue
+        doc["peers"][name] = {"title": peer.title, "versions": versions(peer), "runs": [],
+                              "errors": []}
+        active.append(peer)
+
+    with Redis(args.redis_port, args.server_cpus, not args.external_redis) as redis:
+        doc["redis_version"] = redis.version()
+        for run in range(args.runs):
+            for peer in active:
+                entry = doc["peers"][peer.name]
+                result: dict = {"run": run + 1}
+                print(f"[run {run + 1}/{args.runs}] {peer.name}", file=sys.stderr, flush=True)
+                try:
+                    with Running(peer, args.server_cpus, redis) as running:
+                        wls = args.workload_list
+                        if peer.name in HTTP_ONLY:
+                            wls = [w for w in wls if w == "http"]
+                        # memory first: measured on a fresh, warmed-up server
+                        for wl in sorted(wls, key=lambda w: w != "memory"):
+                            t0 = time.monotonic()
+                            if wl == "memory":
+                                urllib.request.urlopen(
+                                    f"http://{HOST}:{peer.port}/hello/", timeout=10).read()
+                                result[wl] = workload_memory(peer, args, running)
+                            else:
+                                result[wl] = globals()[f"workload_{wl}"](peer, args)
+                            dead = running.check_alive()
+                            if dead:
+                                result.setdefault("died", []).extend(dead)
+                            print(f"    {wl}: {time.monotonic() - t0:.0f}s "
+                                  f"{json.dumps(short(wl, result[wl]))}",
+                                  file=sys.stderr, flush=True)
+                except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+                    result["error"] = str(exc)
+                    entry["errors"].append(f"run {run + 1}: {exc}")
+                    print(f"    error: {exc}", file=sys.stderr, flush=True)
+                entry["runs"].append(result)
+                entry["summary"] = summarize([r for r in entry["runs"] if "error" not in r])
+                raw_path.write_text(json.dumps(doc, indent=1))
+
+    for merge in args.merge:
+        old = json.loads(Path(merge).read_text())
+        for name, data in old.get("peers", {}).items():
+            if name not in doc["peers"]:
+                data["title"] += f" (from {Path(merge).name})"
+                doc["peers"][name] = data
+    raw_path.write_text(json.dumps(doc, indent=1))
+    print(f"raw results: {raw_path}", file=sys.stderr)
+    if not args.no_markdown:
+        RESULTS_MD.write_text(render_markdown(doc))
+        print(f"table: {RESULTS_MD}", file=sys.stderr)
+    return 0
+
+
+def short(wl: str, res: dict) -> dict:
+    """A one-line digest of a workload result for the progress log."""
+    if not isinstance(res, dict):
+        return {}
+    if wl == "http":
+        return {k: [v.get("rps"), v.get("p50_ms"), v.get("p99_ms")] for k, v in res.items()}
+    if wl == "ws":
+        return {k: [v.get("msgs_per_s"), v.get("p50_ms"), v.get("p99_ms"), v.get("failures"),
+                    v.get("error", "")[:80]] for k, v in res.items()}
+    if wl == "broadcast":
+        return {k: res.get(k) for k in ("open", "fraction_delivered_median",
+                                        "time_to_all_p50_ms", "error")}
+    if wl == "memory":
+        return {k: res.get(k) for k in ("sockets_open", "kib_per_socket",
+                                        "all_processes_kib_per_socket")}
+    return {}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
