@@ -30,10 +30,13 @@ NON_OPTION_KEYS = ("BACKEND", "ROUTING", "TEST")
 
 
 def backend_settings() -> dict[str, dict[str, Any]]:
-    """The ``CHANNEL_BACKENDS`` setting, or ``{}`` when it is absent."""
+    """``CHANNEL_BACKENDS``, else a mapped 1.x ``CHANNEL_LAYERS``, else ``{}``."""
     configured = getattr(settings, "CHANNEL_BACKENDS", None)
     if configured is None:
-        return {}
+        # A Channels 1.x project: map its CHANNEL_LAYERS (logged once).
+        from .legacy import legacy_backend_settings
+
+        return legacy_backend_settings()
     if not isinstance(configured, dict):
         raise ImproperlyConfiguredBackend(
             f"CHANNEL_BACKENDS must be a dict of alias: config, not {type(configured).__name__}"
