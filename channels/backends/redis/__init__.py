@@ -222,12 +222,13 @@ class RedisChannelBackend(BaseChannelBackend):
                         f"lost the connection to Redis at {shard.ident} during {what} "
                         f"({down.error}); it may or may not have been done"
                     ) from down
-                if time.monotonic() + delay > deadline:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
                     raise BackendUnavailable(
                         f"cannot reach Redis at {shard.ident} for {what}: {down.error} "
                         f"(retried for {self.send_retry_time:g} s)"
                     ) from down
-                time.sleep(delay)
+                time.sleep(min(delay, remaining))
                 delay = min(delay * 2, 0.5)
 
     # --- receiving -----------------------------------------------------------
