@@ -167,3 +167,15 @@ class RawWebSocket:
 def run(coro):
     """Run a coroutine to completion (tests are synchronous)."""
     return asyncio.run(asyncio.wait_for(coro, 60))
+
+
+def wait_until(predicate, timeout: float = 20.0, interval: float = 0.05) -> None:
+    """Poll ``predicate`` until true; fail after ``timeout`` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
