@@ -31,7 +31,7 @@ CHANNEL_BACKENDS = {
         "BACKEND": os.environ.get("CHANNELS_TEST_BACKEND", "database"),
         "ROUTING": "echo_project.routing.channel_routing",
         # Roomy enough for 1 MiB messages and the 1,000-socket test.
-        "MAX_MESSAGE_SIZE": 4 * 1024 * 1024,
+        "MAX_MESSAGE_SIZE": int(os.environ.get("CHANNELS_TEST_MAX_MESSAGE_SIZE", 4 * 1024 * 1024)),
         "CHANNEL_CAPACITY": {"websocket.connect": 2000, "websocket.disconnect": 2000},
     }
 }
