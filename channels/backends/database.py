@@ -160,6 +160,8 @@ class DatabaseChannelBackend(BaseChannelBackend):
         self._listen_retry_at = 0.0
         # Whether a thread is blocked in notifies(); guarded by _signal.cond.
         self._listening = False
+        # Per thread: the current sleep between polls (SQLite).
+        self._poll = threading.local()
 
     # --- sending ----------------------------------------------------------------
 
@@ -250,15 +252,21 @@ class DatabaseChannelBackend(BaseChannelBackend):
             # LISTEN before the first look, so a message committed between
             # the look and the wait still wakes us.
             self._ensure_listener()
-        delay = self.POLL_MIN
+        # The poll backoff carries over between calls of one thread, so a
+        # worker looping on short blocking receives stays at the slow rate
+        # while idle instead of restarting at POLL_MIN every call.
+        delay = getattr(self._poll, "delay", self.POLL_MIN)
         while True:
             seq = self._signal.seq
             found = self._run(lambda conn, attempt: self._pop(conn, inboxes, full_names))
             self._maybe_cleanup()
             if found is not None:
+                self._poll.delay = self.POLL_MIN
                 return found
             remaining = deadline - time.monotonic()
             if remaining <= 0:
+                if timeout > 0:
+                    self._poll.delay = delay
                 return None, None
             if self._postgres and self._listen_conn is not None:
                 self._wait_for_notify(wake_on, seq, remaining)

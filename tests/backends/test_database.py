@@ -230,6 +230,47 @@ class TestDatabaseBackendPostgres(DatabaseBackendTests):
         assert got == [(None, None)]
         assert other.receive_many(["conf.theirs"]) == ("conf.theirs", {"n": 1})
 
+    def test_threads_share_one_listen_connection(self, backend):
+        """Several threads blocked on one backend object, each on its own
+        channel: every one wakes for its message."""
+        sender = self.other()
+        names = [f"conf.thread{i}" for i in range(4)]
+        got = {}
+
+        def receive(name):
+            got[name] = backend.receive_many([name], block=True, timeout=20)
+            connections.close_all()
+
+        threads = [threading.Thread(target=receive, args=(name,)) for name in names]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.3)
+        for name in reversed(names):
+            sender.send(name, {"to": name})
+            time.sleep(0.05)
+        for thread in threads:
+            thread.join()
+        assert got == {name: (name, {"to": name}) for name in names}
+
+    def test_lost_listen_connection_is_replaced(self, backend):
+        assert backend.receive_many(["conf.relisten"], block=True, timeout=0.1) == (None, None)
+        old = backend._listen_conn
+        killer = connections.create_connection("postgres")
+        try:
+            with killer.cursor() as cursor:
+                cursor.execute("SELECT pg_terminate_backend(%s)", [old.info.backend_pid])
+        finally:
+            killer.close()
+        sender = self.other()
+        timer = threading.Timer(0.5, sender.send, args=("conf.relisten", {"n": 1}))
+        timer.start()
+        try:
+            got = backend.receive_many(["conf.relisten"], block=True, timeout=20)
+        finally:
+            timer.join()
+        assert got == ("conf.relisten", {"n": 1})
+        assert backend._listen_conn is not None and backend._listen_conn is not old
+
     def test_concurrent_senders_never_overshoot_capacity(self, backend):
         # One backend object per thread, made up front (self.other() flushes).
         senders = [self.other(CAPACITY=5) for _ in range(6)]
