@@ -110,11 +110,12 @@ def channel_session_user_from_http(func: Callable) -> Callable:
 
 def channel_and_http_session_user_from_http(func: Callable) -> Callable:
     """``channel_and_http_session`` plus the user copy of ``channel_session_user_from_http``."""
-    return channel_and_http_session(
-        consumer_decorator(
-            func, lambda m: (_copy_http_user(m), _user_from_channel_session(m))[-1]
-        )
-    )
+    return channel_and_http_session(consumer_decorator(func, _copy_and_load_user))
+
+
+def _copy_and_load_user(message) -> bool:
+    _copy_http_user(message)
+    return _user_from_channel_session(message)
 
 
 # ---------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Security helpers for consumers (the Channels 1.x ``channels.security`` API)."""
