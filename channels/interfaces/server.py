@@ -105,10 +105,12 @@ class Server:
 
         return d.addCallback(listening_on)
 
-    def run(self, on_listening: Any = None) -> int:
+    def run(self, on_listening: Any = None, install_signal_handlers: bool = True) -> int:
         """Start and run the reactor until SIGTERM/SIGINT (graceful).
 
         ``on_listening(ports)`` is called once every endpoint listens.
+        Outside the main thread (Django's autoreloader) pass
+        ``install_signal_handlers=False``.
         Returns the exit status: 0, or 1 if an endpoint could not listen.
         """
 
@@ -125,7 +127,7 @@ class Server:
 
         self.exit_code = 0
         self.reactor.callWhenRunning(started)
-        self.reactor.run()
+        self.reactor.run(installSignalHandlers=install_signal_handlers)
         return self.exit_code
 
     def shutdown(self) -> defer.Deferred:

@@ -47,3 +47,12 @@ LOGGING = {
     "handlers": {"stderr": {"class": "logging.StreamHandler"}},
     "loggers": {"django.request": {"handlers": ["stderr"], "level": "ERROR"}},
 }
+
+# runserver tests: DEBUG with static files, or no backend at all.
+if os.environ.get("CHANNELS_TEST_DEBUG"):
+    DEBUG = True
+    INSTALLED_APPS.append("django.contrib.staticfiles")  # after "channels": ours wins
+    STATIC_URL = "/static/"
+    STATICFILES_DIRS = [os.path.join(os.path.dirname(__file__), "static")]
+if os.environ.get("CHANNELS_TEST_NO_BACKEND"):
+    del CHANNEL_BACKENDS
