@@ -383,9 +383,11 @@ class RedisChannelBackend(BaseChannelBackend):
                     cancel.wait(min(wait, remaining))
                     continue
                 try:
-                    reply = shard.command(
-                        "BLPOP", *keys, _seconds(remaining), read_timeout=remaining + READ_MARGIN
-                    )
+                    reply = shard.request(
+                        [("BLPOP", *keys, _seconds(remaining))],
+                        read_timeout=remaining + READ_MARGIN,
+                        pooled=True,  # this thread lives for one receive only
+                    )[0]
                 except ShardDown:
                     continue
                 if reply is not None:

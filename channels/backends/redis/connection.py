@@ -15,8 +15,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -42,6 +44,8 @@ _SCHEMES = ("redis", "rediss", "unix")
 #: up to the maximum: quick to notice a restart, gentle on a server that is down.
 BACKOFF_START = 0.05
 BACKOFF_MAX = 1.0
+#: A thread's connection idle longer than this is checked before use.
+STALE_CHECK_AFTER = 0.05
 
 
 class HostSpec:
@@ -182,6 +186,9 @@ class Shard:
         # Receivers back off while a server is down; senders always try.
         self._down_until = 0.0
         self._backoff = 0.0
+        self._local = threading.local()
+        # Every thread's own connection, so close() can close them all.
+        self._own: weakref.WeakSet = weakref.WeakSet()
 
     @property
     def pool(self) -> redis.ConnectionPool:
@@ -194,39 +201,79 @@ class Shard:
                 pool = self._pool
         return pool
 
-    def request(self, commands: Iterable[tuple], read_timeout: float | None = None) -> list[Any]:
+    def request(
+        self, commands: Iterable[tuple], read_timeout: float | None = None, pooled: bool = False
+    ) -> list[Any]:
         """Send ``commands`` pipelined on one connection; return their replies.
 
         An error reply is returned as its ``ResponseError``; a network
         failure raises :class:`ShardDown`. ``read_timeout`` overrides the
         socket timeout while waiting for the replies (blocking pops).
+
+        The calling thread's own connection is used, which saves the pool's
+        locking and bookkeeping on every message (a third of the time of a
+        send); ``pooled`` borrows one from the pool instead, for short-lived
+        threads that must not each open a connection of their own.
         """
         commands = list(commands)
+        if not pooled:
+            return self._exchange(self._own_connection(), commands, read_timeout)
         pool = self.pool
         try:
             conn = pool.get_connection()
         except NETWORK_ERRORS as exc:
             raise self._failed(exc, sent=False) from exc
         try:
-            try:
-                conn.send_packed_command(conn.pack_commands(commands))
-            except NETWORK_ERRORS as exc:
-                # The server never got a whole command: nothing was executed.
-                conn.disconnect()
-                raise self._failed(exc, sent=False) from exc
-            replies = []
-            read_kwargs = {} if read_timeout is None else {"timeout": read_timeout}
-            for _ in commands:
-                try:
-                    replies.append(conn.read_response(**read_kwargs))
-                except ResponseError as exc:
-                    replies.append(exc)
-                except NETWORK_ERRORS as exc:
-                    conn.disconnect()
-                    raise self._failed(exc, sent=True) from exc
+            return self._exchange(conn, commands, read_timeout)
         finally:
             pool.release(conn)
-        self._succeeded()
+
+    def _own_connection(self) -> Any:
+        """This thread's connection, checked for staleness after idling."""
+        local = self._local
+        conn = getattr(local, "conn", None)
+        pid = os.getpid()
+        if conn is None or local.pid != pid:
+            # (After a fork the parent's socket is not ours to use.)
+            pool = self.pool
+            conn = pool.connection_class(**pool.connection_kwargs)
+            local.conn, local.pid, local.used = conn, pid, 0.0
+            with self._lock:
+                self._own.add(conn)
+        now = time.monotonic()
+        try:
+            # A connection that idled may have been closed by a restarted
+            # server: find out before sending, when retrying is still safe.
+            # Skipped while busy, where it would cost a third of a send.
+            if now - local.used > STALE_CHECK_AFTER and conn.is_connected and conn.can_read():
+                conn.disconnect()
+            if not conn.is_connected:
+                conn.connect()
+        except NETWORK_ERRORS as exc:
+            conn.disconnect()
+            raise self._failed(exc, sent=False) from exc
+        local.used = now
+        return conn
+
+    def _exchange(self, conn: Any, commands: list[tuple], read_timeout: float | None) -> list:
+        try:
+            conn.send_packed_command(conn.pack_commands(commands), check_health=False)
+        except NETWORK_ERRORS as exc:
+            # The server never got a whole command: nothing was executed.
+            conn.disconnect()
+            raise self._failed(exc, sent=False) from exc
+        replies = []
+        read_kwargs = {} if read_timeout is None else {"timeout": read_timeout}
+        for _ in commands:
+            try:
+                replies.append(conn.read_response(**read_kwargs))
+            except ResponseError as exc:
+                replies.append(exc)
+            except NETWORK_ERRORS as exc:
+                conn.disconnect()
+                raise self._failed(exc, sent=True) from exc
+        if self._backoff:
+            self._succeeded()
         return replies
 
     def command(self, *args: Any, read_timeout: float | None = None) -> Any:
@@ -274,6 +321,10 @@ class Shard:
         """Close every idle connection; the pool reconnects on next use."""
         if self._pool is not None:
             self._pool.disconnect()
+        with self._lock:
+            own = list(self._own)
+        for conn in own:
+            conn.disconnect()
 
 
 def default_connection_kwargs(user: Any) -> dict:
