@@ -2,16 +2,28 @@
 
 ``ChannelTestCase`` runs every configured backend alias on an in-memory
 backend for the duration of each test; ``Client`` sends messages, runs
-consumers through the project's routing, and reads replies::
+consumers through the project's routing, and reads replies; ``WSClient``
+adds paths, headers, cookies and login; ``apply_routes`` swaps the routing::
 
     class ChatTests(ChannelTestCase):
         def test_echo(self):
-            client = Client()
-            client.send_and_consume("websocket.receive", {"text": "hi"})
-            self.assertEqual(client.receive(), {"text": "hi"})
+            client = WSClient()
+            client.send_and_consume("websocket.connect", path="/chat/")
+            client.send_and_consume("websocket.receive", text={"say": "hi"}, path="/chat/")
+            self.assertEqual(client.receive(), {"said": "hi"})
 """
 
 from .base import ChannelTestCase, ChannelTestCaseMixin, TransactionChannelTestCase
 from .client import Client
+from .routes import apply_routes
+from .websocket import HttpClient, WSClient
 
-__all__ = ["ChannelTestCase", "ChannelTestCaseMixin", "TransactionChannelTestCase", "Client"]
+__all__ = [
+    "ChannelTestCase",
+    "ChannelTestCaseMixin",
+    "TransactionChannelTestCase",
+    "Client",
+    "WSClient",
+    "HttpClient",
+    "apply_routes",
+]

@@ -2,21 +2,79 @@
 
 from __future__ import annotations
 
+import logging
+
 from ..backends.registry import DEFAULT_CHANNEL_BACKEND, channel_backends
+from ..exceptions import ChannelSocketException, ConsumeLater, DenyConnection
+from ..message import Message
 from ..names import random_suffix
-from ..workers.routing import load_router
-from ..workers.worker import Worker
+from ..outbox import Outbox
+from ..routing import Router
+from ..workers.worker import Worker, run_consumer
+from .routes import router_for
+
+logger = logging.getLogger("channels.worker")
+
+
+class _TestWorker:
+    """The worker's handling of one message, optionally raising the consumer's errors.
+
+    The flow exceptions (``ConsumeLater``, ``DenyConnection``, ...) are
+    answered by the worker's own code, so tests see exactly what a worker
+    does; any other exception is logged as the worker logs it, or raised.
+    """
+
+    def __init__(self, backend, router: Router) -> None:
+        # No channel selection nor heartbeat: a test may consume any channel.
+        self.backend = backend
+        self.router = router
+
+    def handle_strict(
+        self, channel: str, content: dict, fail_on_none: bool, raise_exceptions: bool
+    ) -> None:
+        message = Message(content, channel, self.backend)
+        found = self.router.match(message)
+        if found is None:
+            if channel == "websocket.connect" or not fail_on_none:
+                Worker.handle_unrouted(self, message)
+                return
+            raise AssertionError(f"no route matches the message on {channel}: {content!r}")
+        consumer, kwargs = found
+        try:
+            with Outbox():
+                run_consumer(consumer, message, kwargs)
+        except ConsumeLater:
+            Worker.requeue(self, message)
+        except DenyConnection:
+            Worker.deny(self, message)
+        except ChannelSocketException as exc:
+            exc.run(message)
+        except Exception:
+            if raise_exceptions:
+                raise
+            logger.exception("consumer %r raised on %s", consumer, channel)
 
 
 class Client:
     """Plays the interface server: sends messages, runs their consumers, reads replies.
 
     Each client has its own reply channel, added to every message it sends
-    that has none.
+    that has none. Consumers run as the worker runs them (routing, outbox,
+    ``DenyConnection``, ``ConsumeLater``). A consumer's exception is logged
+    and the client goes on, as the worker does; with
+    ``raise_exceptions = True`` (the default of :class:`WSClient`, as in
+    Channels 1.x) it reaches the test instead.
     """
 
-    def __init__(self, alias: str = DEFAULT_CHANNEL_BACKEND) -> None:
+    #: Raise a consumer's exception in the test instead of logging it.
+    raise_exceptions = False
+
+    def __init__(
+        self, alias: str = DEFAULT_CHANNEL_BACKEND, raise_exceptions: bool | None = None
+    ) -> None:
         self.alias = alias
+        if raise_exceptions is not None:
+            self.raise_exceptions = raise_exceptions
         # An inbox of its own, so clients never read each other's replies.
         self._inbox = f"test.client.{random_suffix()}!"
         self.reply_channel = self.backend.new_channel(self._inbox)
@@ -26,22 +84,34 @@ class Client:
         """The (in-memory, under ``ChannelTestCase``) backend of ``alias``."""
         return channel_backends[self.alias]
 
+    #: Channels 1.x name of :attr:`backend`.
+    channel_layer = backend
+
     def send(self, to: str, content: dict | None = None) -> None:
         """Send a message to channel ``to``, with this client's reply channel."""
         content = dict(content or {})
         content.setdefault("reply_channel", self.reply_channel)
         self.backend.send(to, content)
 
+    def get_next_message(self, channel: str) -> Message | None:
+        """The next message waiting on ``channel``, or None."""
+        name, content = self.backend.receive_many([channel])
+        return None if name is None else Message(content, name, self.backend)
+
     def consume(self, channel: str, fail_on_none: bool = True) -> bool:
-        """Run the consumer for the next message on ``channel``, as a worker would."""
-        router = load_router(self.alias)
-        worker = Worker(self.backend, router, only_channels=[channel])
+        """Run the consumer for the next message on ``channel``, as a worker would.
+
+        Returns whether there was a message; with ``fail_on_none`` a missing
+        message or route fails the test.
+        """
         name, content = self.backend.receive_many([channel])
         if name is None:
             if fail_on_none:
                 raise AssertionError(f"no message waiting on {channel}")
             return False
-        worker.handle(name, content)
+        _TestWorker(self.backend, router_for(self.alias)).handle_strict(
+            name, content, fail_on_none, self.raise_exceptions
+        )
         return True
 
     def send_and_consume(
