@@ -225,9 +225,9 @@ def main(argv: list[str] | None = None) -> int:
     idle.add_argument("--settle", type=float, default=2.0)
     idle.add_argument("--hold", type=float, default=120.0, help="longest wait for stdin")
     args = parser.parse_args(argv)
-    result = asyncio.run({"echo": mode_echo, "broadcast": mode_broadcast, "idle": mode_idle}[
-        args.mode
-    ](args))
+    result = asyncio.run(
+        {"echo": mode_echo, "broadcast": mode_broadcast, "idle": mode_idle}[args.mode](args)
+    )
     if result is not None:
         print(json.dumps(result))
     return 0

@@ -44,7 +44,7 @@ LOGS = VENVS / "logs"
 LOADGEN_WS = HERE / "loadgen_ws.py"
 HOST = "127.0.0.1"
 
-ALL_PEERS = ["ours", "channels4", "channels1", "uvicorn"]
+ALL_PEERS = ["ours", "channels4", "channels1", "channels1sync", "uvicorn"]
 ALL_WORKLOADS = ["http", "ws", "broadcast", "memory"]
 HTTP_ONLY = {"uvicorn"}
 
@@ -84,8 +84,16 @@ def build_peers(args) -> dict[str, Peer]:
             procs=[
                 (
                     "runwsserver",
-                    [str(ours_py), "manage.py", "runwsserver", "--accept-all",
-                     "--no-compression", "--ping-interval", "0", f"{HOST}:{port}"],
+                    [
+                        str(ours_py),
+                        "manage.py",
+                        "runwsserver",
+                        "--accept-all",
+                        "--no-compression",
+                        "--ping-interval",
+                        "0",
+                        f"{HOST}:{port}",
+                    ],
                     True,
                 ),
                 *[
@@ -106,28 +114,51 @@ def build_peers(args) -> dict[str, Peer]:
             procs=[
                 (
                     "daphne",
-                    [bin_("channels4", "daphne"), "-b", HOST, "-p", str(port + 1),
-                     "--ping-interval", "3600", "c4proj.asgi:application"],
+                    [
+                        bin_("channels4", "daphne"),
+                        "-b",
+                        HOST,
+                        "-p",
+                        str(port + 1),
+                        "--ping-interval",
+                        "3600",
+                        "c4proj.asgi:application",
+                    ],
                     True,
                 )
             ],
             redis_db=11,
-            packages=["channels", "daphne", "channels_redis", "Django", "Twisted", "autobahn",
-                      "redis", "msgpack"],
+            packages=[
+                "channels",
+                "daphne",
+                "channels_redis",
+                "Django",
+                "Twisted",
+                "autobahn",
+                "redis",
+                "msgpack",
+            ],
             port=port + 1,
-            env={"BENCH_REDIS_URL": f"{redis_url}/11",
-                 "DJANGO_SETTINGS_MODULE": "c4proj.settings"},
+            env={"BENCH_REDIS_URL": f"{redis_url}/11", "DJANGO_SETTINGS_MODULE": "c4proj.settings"},
         ),
         "channels1": Peer(
             name="channels1",
-            title="Channels 1.x + Daphne 1.x + asgi_redis",
+            title="Channels 1.x + Daphne 1.x + asgi_redis (txredisapi reader)",
             python=venv("channels1"),
             cwd=PROJECTS / "channels1",
             procs=[
                 (
                     "daphne",
-                    [bin_("channels1", "daphne"), "-b", HOST, "-p", str(port + 2),
-                     "--ping-interval", "3600", "c1proj.asgi:channel_layer"],
+                    [
+                        bin_("channels1", "daphne"),
+                        "-b",
+                        HOST,
+                        "-p",
+                        str(port + 2),
+                        "--ping-interval",
+                        "3600",
+                        "c1proj.asgi:channel_layer",
+                    ],
                     True,
                 ),
                 *[
@@ -136,11 +167,62 @@ def build_peers(args) -> dict[str, Peer]:
                 ],
             ],
             redis_db=12,
-            packages=["channels", "daphne", "asgi_redis", "asgiref", "Django", "Twisted",
-                      "autobahn", "redis", "txredisapi", "msgpack-python"],
+            packages=[
+                "channels",
+                "daphne",
+                "asgi_redis",
+                "asgiref",
+                "Django",
+                "Twisted",
+                "autobahn",
+                "redis",
+                "txredisapi",
+                "msgpack-python",
+            ],
             port=port + 2,
-            env={"BENCH_REDIS_URL": f"{redis_url}/12",
-                 "DJANGO_SETTINGS_MODULE": "c1proj.settings"},
+            env={"BENCH_REDIS_URL": f"{redis_url}/12", "DJANGO_SETTINGS_MODULE": "c1proj.settings"},
+        ),
+        "channels1sync": Peer(
+            name="channels1sync",
+            title="Channels 1.x, daphne --force-sync (polling reader, as without txredisapi)",
+            python=venv("channels1"),
+            cwd=PROJECTS / "channels1",
+            procs=[
+                (
+                    "daphne",
+                    [
+                        bin_("channels1", "daphne"),
+                        "-b",
+                        HOST,
+                        "-p",
+                        str(port + 4),
+                        "--ping-interval",
+                        "3600",
+                        "--force-sync",
+                        "c1proj.asgi:channel_layer",
+                    ],
+                    True,
+                ),
+                *[
+                    (f"runworker{i}", [str(venv("channels1")), "manage.py", "runworker"], False)
+                    for i in range(args.workers)
+                ],
+            ],
+            redis_db=14,
+            packages=[
+                "channels",
+                "daphne",
+                "asgi_redis",
+                "asgiref",
+                "Django",
+                "Twisted",
+                "autobahn",
+                "redis",
+                "txredisapi",
+                "msgpack-python",
+            ],
+            port=port + 4,
+            env={"BENCH_REDIS_URL": f"{redis_url}/14", "DJANGO_SETTINGS_MODULE": "c1proj.settings"},
         ),
         "uvicorn": Peer(
             name="uvicorn",
@@ -150,8 +232,17 @@ def build_peers(args) -> dict[str, Peer]:
             procs=[
                 (
                     "uvicorn",
-                    [bin_("uvicorn", "uvicorn"), "--host", HOST, "--port", str(port + 3),
-                     "--log-level", "warning", "--no-access-log", "uvproj.asgi:application"],
+                    [
+                        bin_("uvicorn", "uvicorn"),
+                        "--host",
+                        HOST,
+                        "--port",
+                        str(port + 3),
+                        "--log-level",
+                        "warning",
+                        "--no-access-log",
+                        "uvproj.asgi:application",
+                    ],
                     True,
                 )
             ],
@@ -182,8 +273,9 @@ def versions(peer: Peer) -> dict[str, str]:
         "print(json.dumps(out))\n"
     )
     try:
-        out = subprocess.run([str(peer.python), "-c", code], capture_output=True, text=True,
-                             timeout=60, check=True).stdout
+        out = subprocess.run(
+            [str(peer.python), "-c", code], capture_output=True, text=True, timeout=60, check=True
+        ).stdout
         return json.loads(out)
     except (OSError, subprocess.SubprocessError, ValueError) as exc:
         return {"error": str(exc)[:200]}
@@ -200,18 +292,36 @@ class Redis:
         cmd = ["redis-cli", "-h", HOST, "-p", str(self.port)]
         if db is not None:
             cmd += ["-n", str(db)]
-        return subprocess.run([*cmd, *argv], capture_output=True, text=True,
-                              timeout=30).stdout.strip()
+        return subprocess.run(
+            [*cmd, *argv], capture_output=True, text=True, timeout=30
+        ).stdout.strip()
 
     def __enter__(self):
         if self.start_it:
             LOGS.mkdir(parents=True, exist_ok=True)
             log = open(LOGS / "redis.log", "w")  # noqa: SIM115 - closed with the process
             self.proc = subprocess.Popen(
-                taskset(self.cpus, ["redis-server", "--bind", HOST, "--port", str(self.port),
-                                    "--save", "", "--appendonly", "no", "--databases", "16",
-                                    "--maxclients", "10000"]),
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                taskset(
+                    self.cpus,
+                    [
+                        "redis-server",
+                        "--bind",
+                        HOST,
+                        "--port",
+                        str(self.port),
+                        "--save",
+                        "",
+                        "--appendonly",
+                        "no",
+                        "--databases",
+                        "16",
+                        "--maxclients",
+                        "10000",
+                    ],
+                ),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         deadline = time.monotonic() + 15
         while self.cli("ping") != "PONG":
@@ -261,9 +371,14 @@ class Running:
         # workers first, so the interface finds someone to talk to
         for label, argv, is_iface in sorted(peer.procs, key=lambda p: p[2]):
             log = open(LOGS / f"{peer.name}-{label}.log", "w")  # noqa: SIM115
-            proc = subprocess.Popen(taskset(self.cpus, argv), cwd=peer.cwd, env=env,
-                                    stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                taskset(self.cpus, argv),
+                cwd=peer.cwd,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
             self.procs.append((label, proc, is_iface))
         try:
             self.wait_ready()
@@ -299,8 +414,11 @@ class Running:
         return [proc.pid for _, proc, _ in self.procs]
 
     def check_alive(self) -> list[str]:
-        return [f"{label} exited {proc.returncode}" for label, proc, _ in self.procs
-                if proc.poll() is not None]
+        return [
+            f"{label} exited {proc.returncode}"
+            for label, proc, _ in self.procs
+            if proc.poll() is not None
+        ]
 
     def __exit__(self, *exc):
         # interface first (it drains its connections), then the workers
@@ -343,15 +461,27 @@ def workload_http(peer: Peer, args) -> dict:
     url = f"http://{HOST}:{peer.port}/hello/"
     out: dict = {}
     # warm-up: import everything, fill caches (bounded: 2 s)
-    subprocess.run(taskset(args.client_cpus, ["wrk", "-t1", "-c10", "-d2s", url]),
-                   capture_output=True, text=True, timeout=60)
+    subprocess.run(
+        taskset(args.client_cpus, ["wrk", "-t1", "-c10", "-d2s", url]),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     for conc in args.http_concurrency:
-        cmd = taskset(args.client_cpus, [
-            "wrk", "-t1", f"-c{conc}", f"-d{args.http_duration}s", "--timeout", "5s",
-            "--latency", url,
-        ])
-        proc = subprocess.run(cmd, capture_output=True, text=True,
-                              timeout=args.http_duration + 60)
+        cmd = taskset(
+            args.client_cpus,
+            [
+                "wrk",
+                "-t1",
+                f"-c{conc}",
+                f"-d{args.http_duration}s",
+                "--timeout",
+                "5s",
+                "--latency",
+                url,
+            ],
+        )
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.http_duration + 60)
         res = parse_wrk(proc.stdout)
         res["cmd"] = shlex.join(cmd)
         out[f"c{conc}"] = res
@@ -368,8 +498,10 @@ def run_loadgen(args, argv: list[str], timeout: float) -> dict:
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
-        return {"error": f"loadgen exited {proc.returncode}: {proc.stderr[-800:]}",
-                "cmd": shlex.join(cmd)}
+        return {
+            "error": f"loadgen exited {proc.returncode}: {proc.stderr[-800:]}",
+            "cmd": shlex.join(cmd),
+        }
     res = json.loads(lines[-1])
     res["cmd"] = shlex.join(cmd)
     return res
@@ -381,8 +513,17 @@ def workload_ws(peer: Peer, args) -> dict:
     for clients in (1, 50):
         out[f"clients{clients}"] = run_loadgen(
             args,
-            ["echo", "--url", url, "--clients", str(clients),
-             "--duration", str(args.ws_duration), "--warmup", "1"],
+            [
+                "echo",
+                "--url",
+                url,
+                "--clients",
+                str(clients),
+                "--duration",
+                str(args.ws_duration),
+                "--warmup",
+                "1",
+            ],
             timeout=args.ws_duration + 90,
         )
         time.sleep(1)
@@ -393,8 +534,17 @@ def workload_broadcast(peer: Peer, args) -> dict:
     url = f"ws://{HOST}:{peer.port}/ws/broadcast/"
     return run_loadgen(
         args,
-        ["broadcast", "--url", url, "--sockets", str(args.broadcast_sockets),
-         "--broadcasts", str(args.broadcasts), "--timeout", "5"],
+        [
+            "broadcast",
+            "--url",
+            url,
+            "--sockets",
+            str(args.broadcast_sockets),
+            "--broadcasts",
+            str(args.broadcasts),
+            "--timeout",
+            "5",
+        ],
         timeout=args.broadcasts * 6 + 120,
     )
 
@@ -405,9 +555,22 @@ def workload_memory(peer: Peer, args, running: Running) -> dict:
     all_pids = running.all_pids()
     time.sleep(1)
     before = {pid: rss_kib(pid) for pid in all_pids}
-    cmd = taskset(args.client_cpus, [client_python(), str(LOADGEN_WS), "idle", "--url", url,
-                                     "--sockets", str(args.idle_sockets), "--settle", "3",
-                                     "--hold", "120"])
+    cmd = taskset(
+        args.client_cpus,
+        [
+            client_python(),
+            str(LOADGEN_WS),
+            "idle",
+            "--url",
+            url,
+            "--sockets",
+            str(args.idle_sockets),
+            "--settle",
+            "3",
+            "--hold",
+            "120",
+        ],
+    )
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()
@@ -427,7 +590,8 @@ def workload_memory(peer: Peer, args, running: Running) -> dict:
     return {
         "sockets_open": n,
         "still_open_at_end": json.loads(tail.strip().splitlines()[-1]).get("still_open")
-        if tail.strip() else None,
+        if tail.strip()
+        else None,
         "interface_rss_before_kib": sum(before[p] for p in pids),
         "interface_rss_after_kib": sum(after[p] for p in pids),
         "kib_per_socket": round(iface_delta / n, 2) if n else None,
@@ -447,6 +611,7 @@ def med(values):
 
 def summarize(runs: list[dict]) -> dict:
     """Medians over runs of the figures that go into the table."""
+
     def col(*path):
         vals = []
         for r in runs:
@@ -468,8 +633,7 @@ def summarize(runs: list[dict]) -> dict:
     s["bc_fraction"] = col("broadcast", "fraction_delivered_median")
     s["bc_all_p50_ms"] = col("broadcast", "time_to_all_p50_ms")
     s["bc_first_p50_ms"] = med(
-        [med([x.get("first_ms") for x in r.get("broadcast", {}).get("rounds", [])])
-         for r in runs]
+        [med([x.get("first_ms") for x in r.get("broadcast", {}).get("rounds", [])]) for r in runs]
     )
     s["mem_kib"] = col("memory", "kib_per_socket")
     s["mem_all_kib"] = col("memory", "all_processes_kib_per_socket")
@@ -517,6 +681,30 @@ ROWS = [
 ]
 
 
+# Targets for ours from issue 6 (key -> (bound, "min" or "max")).
+TARGETS = {
+    "http_c1_p50_ms": (1.0, "max"),
+    "http_c10_rps": (1700, "min"),
+    "http_c10_p99_ms": (40.0, "max"),
+    "ws50_msgs_per_s": (6500, "min"),
+    "bc_fraction": (1.0, "min"),
+    "bc_all_p50_ms": (50.0, "max"),
+    "mem_kib": (12.0, "max"),
+}
+NOTES = HERE / "results_notes.md"
+
+
+def target_cell(key: str, value) -> str:
+    if key not in TARGETS:
+        return ""
+    bound, kind = TARGETS[key]
+    sign = "≥" if kind == "min" else "≤"
+    if value is None:
+        return f"{sign} {bound:g}"
+    ok = value >= bound if kind == "min" else value <= bound
+    return f"{sign} {bound:g} {'(met)' if ok else '(missed)'}"
+
+
 def render_markdown(doc: dict) -> str:
     peers = doc["peers"]
     names = [p for p in ALL_PEERS if p in peers]
@@ -536,9 +724,12 @@ def render_markdown(doc: dict) -> str:
         "A ratio is ours / peer.",
         "",
     ]
+    has_ours = "ours" in names
     header = "| workload | " + " | ".join(peers[n]["title"] for n in names)
-    header += "".join(f" | ours / {n}" for n in others if "ours" in names) + " |"
-    lines += [header, "|" + "---|" * (1 + len(names) + (len(others) if "ours" in names else 0))]
+    header += "".join(f" | ours / {n}" for n in others if has_ours)
+    header += " | target for ours (issue 6) |" if has_ours else " |"
+    ncols = 1 + len(names) + (len(others) + 1 if has_ours else 0)
+    lines += [header, "|" + "---|" * ncols]
     for label, key, digits, unit, hib in ROWS:
         cells = [fmt(summaries[n].get(key), digits, unit) for n in names]
         if all(c == "—" for c in cells):
@@ -549,6 +740,7 @@ def render_markdown(doc: dict) -> str:
                 f" | {ratio(summaries['ours'].get(key), summaries[n].get(key), hib)}"
                 for n in others
             )
+            row += f" | {target_cell(key, summaries['ours'].get(key))}"
         lines.append(row + " |")
     lines += ["", "## Errors seen (medians per run)", ""]
     any_err = False
@@ -589,6 +781,8 @@ def render_markdown(doc: dict) -> str:
         "wrk / load generator commands).",
         "",
     ]
+    if NOTES.exists():
+        lines += [NOTES.read_text().rstrip(), ""]
     return "\n".join(lines)
 
 
@@ -603,8 +797,13 @@ def machine_info() -> dict:
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-    return {"node": platform.node(), "cpus": os.cpu_count(), "cpu_model": model,
-            "platform": platform.platform(), "python": platform.python_version()}
+    return {
+        "node": platform.node(),
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
 
 
 def free_port(port: int) -> bool:
@@ -617,17 +816,29 @@ def parse_args(argv):
     p.add_argument("--peers", default=",".join(ALL_PEERS))
     p.add_argument("--workloads", default=",".join(ALL_WORKLOADS))
     p.add_argument("--runs", type=int, default=3)
-    p.add_argument("--workers", type=int, default=1,
-                   help="runworker processes for ours and channels1 (default 1)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="runworker processes for ours and channels1 (default 1)",
+    )
     p.add_argument("--server-cpus", default="0")
     p.add_argument("--client-cpus", default="1")
-    p.add_argument("--redis-port", type=int, default=6399,
-                   help="port of the Redis the peers share (default: a private one on 6399)")
-    p.add_argument("--external-redis", action="store_true",
-                   help="use a Redis already running on --redis-port instead of starting one")
+    p.add_argument(
+        "--redis-port",
+        type=int,
+        default=6399,
+        help="port of the Redis the peers share (default: a private one on 6399)",
+    )
+    p.add_argument(
+        "--external-redis",
+        action="store_true",
+        help="use a Redis already running on --redis-port instead of starting one",
+    )
     p.add_argument("--base-port", type=int, default=8710)
-    p.add_argument("--ours-python", default=os.environ.get("BENCH_OURS_PYTHON",
-                                                          "/work/venv/bin/python"))
+    p.add_argument(
+        "--ours-python", default=os.environ.get("BENCH_OURS_PYTHON", "/work/venv/bin/python")
+    )
     p.add_argument("--http-duration", type=int, default=10)
     p.add_argument("--http-concurrency", default="1,10,100")
     p.add_argument("--ws-duration", type=float, default=8.0)
@@ -635,8 +846,13 @@ def parse_args(argv):
     p.add_argument("--broadcasts", type=int, default=7)
     p.add_argument("--idle-sockets", type=int, default=1000)
     p.add_argument("--no-markdown", action="store_true", help="write the JSON only")
-    p.add_argument("--merge", action="append", default=[], metavar="JSON",
-                   help="take peers missing from this run from an earlier raw result")
+    p.add_argument(
+        "--merge",
+        action="append",
+        default=[],
+        metavar="JSON",
+        help="take peers missing from this run from an earlier raw result",
+    )
     args = p.parse_args(argv)
     args.peer_list = [x for x in args.peers.split(",") if x]
     args.workload_list = [x for x in args.workloads.split(",") if x]
@@ -647,15 +863,23 @@ def parse_args(argv):
     return args
 
 
+def _interrupted(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
+    # stop cleanly (every peer process we started) on SIGTERM, and on SIGINT
+    # even when started in the background (where SIGINT is ignored)
+    signal.signal(signal.SIGTERM, _interrupted)
+    signal.signal(signal.SIGINT, _interrupted)
     peers = build_peers(args)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     doc: dict = {
         "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "machine": machine_info(),
-        "command": "python bench/peers/run.py " + shlex.join(sys.argv[1:] if argv is None
-                                                            else argv),
+        "command": "python bench/peers/run.py "
+        + shlex.join(sys.argv[1:] if argv is None else argv),
         "runs": args.runs,
         "workers": args.workers,
         "server_cpus": args.server_cpus,
@@ -665,7 +889,7 @@ def main(argv=None) -> int:
         "not_measured": {},
     }
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    raw_path = RESULTS_DIR / f"{stamp}.json"
+    raw_path = RESULTS_DIR / f"peers-{stamp}.json"
     doc["raw_file"] = str(raw_path.relative_to(REPO))
 
     active = []
@@ -677,8 +901,12 @@ def main(argv=None) -> int:
         if not free_port(peer.port):
             doc["not_measured"][name] = f"port {peer.port} busy"
             continue
-        doc["peers"][name] = {"title": peer.title, "versions": versions(peer), "runs": [],
-                              "errors": []}
+        doc["peers"][name] = {
+            "title": peer.title,
+            "versions": versions(peer),
+            "runs": [],
+            "errors": [],
+        }
         active.append(peer)
 
     with Redis(args.redis_port, args.server_cpus, not args.external_redis) as redis:
@@ -698,16 +926,20 @@ def main(argv=None) -> int:
                             t0 = time.monotonic()
                             if wl == "memory":
                                 urllib.request.urlopen(
-                                    f"http://{HOST}:{peer.port}/hello/", timeout=10).read()
+                                    f"http://{HOST}:{peer.port}/hello/", timeout=10
+                                ).read()
                                 result[wl] = workload_memory(peer, args, running)
                             else:
                                 result[wl] = globals()[f"workload_{wl}"](peer, args)
                             dead = running.check_alive()
                             if dead:
                                 result.setdefault("died", []).extend(dead)
-                            print(f"    {wl}: {time.monotonic() - t0:.0f}s "
-                                  f"{json.dumps(short(wl, result[wl]))}",
-                                  file=sys.stderr, flush=True)
+                            print(
+                                f"    {wl}: {time.monotonic() - t0:.0f}s "
+                                f"{json.dumps(short(wl, result[wl]))}",
+                                file=sys.stderr,
+                                flush=True,
+                            )
                 except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
                     result["error"] = str(exc)
                     entry["errors"].append(f"run {run + 1}: {exc}")
@@ -737,14 +969,26 @@ def short(wl: str, res: dict) -> dict:
     if wl == "http":
         return {k: [v.get("rps"), v.get("p50_ms"), v.get("p99_ms")] for k, v in res.items()}
     if wl == "ws":
-        return {k: [v.get("msgs_per_s"), v.get("p50_ms"), v.get("p99_ms"), v.get("failures"),
-                    v.get("error", "")[:80]] for k, v in res.items()}
+        return {
+            k: [
+                v.get("msgs_per_s"),
+                v.get("p50_ms"),
+                v.get("p99_ms"),
+                v.get("failures"),
+                v.get("error", "")[:80],
+            ]
+            for k, v in res.items()
+        }
     if wl == "broadcast":
-        return {k: res.get(k) for k in ("open", "fraction_delivered_median",
-                                        "time_to_all_p50_ms", "error")}
+        return {
+            k: res.get(k)
+            for k in ("open", "fraction_delivered_median", "time_to_all_p50_ms", "error")
+        }
     if wl == "memory":
-        return {k: res.get(k) for k in ("sockets_open", "kib_per_socket",
-                                        "all_processes_kib_per_socket")}
+        return {
+            k: res.get(k)
+            for k in ("sockets_open", "kib_per_socket", "all_processes_kib_per_socket")
+        }
     return {}
 
 

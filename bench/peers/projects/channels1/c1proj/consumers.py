@@ -28,3 +28,7 @@ def broadcast_disconnect(message):
 
 def accept(message):
     message.reply_channel.send({"accept": True})
+
+
+def nothing(message):
+    """Echo sockets leave no state behind: nothing to do on disconnect."""

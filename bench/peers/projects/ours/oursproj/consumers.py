@@ -28,3 +28,7 @@ def broadcast_receive(message):
 
 def broadcast_disconnect(message):
     Group(GROUP).discard(message.reply_channel)
+
+
+def nothing(message):
+    """Echo sockets leave no state behind: nothing to do on disconnect."""
