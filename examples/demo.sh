@@ -8,7 +8,11 @@ venv="${CHANNELS_VENV:-$root/.venv}"
 addr="${1:-127.0.0.1:8000}"
 
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/python" -m pip install --quiet -e "$root"
+# Install (again) only when pyproject.toml changed since the last install.
+stamp="$venv/.channels-installed"
+if [ ! -f "$stamp" ] || [ "$root/pyproject.toml" -nt "$stamp" ]; then
+  "$venv/bin/python" -m pip install --quiet -e "$root" && touch "$stamp"
+fi
 py="$venv/bin/python"
 cd "$root/examples/chatdemo"
 "$py" manage.py migrate --noinput -v 0

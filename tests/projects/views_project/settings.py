@@ -62,3 +62,9 @@ LOGGING = {
     "loggers": {"django.request": {"handlers": ["stderr"], "level": "ERROR"}},
 }
 CHANNELS_HTTP_TIMEOUT = float(os.environ.get("CHANNELS_HTTP_TIMEOUT", "30"))
+if os.environ.get("CHANNELS_TEST_HTTP_CAPACITY"):
+    CHANNEL_BACKENDS["default"]["CHANNEL_CAPACITY"] = {
+        "http.request": int(os.environ["CHANNELS_TEST_HTTP_CAPACITY"])
+    }
+if os.environ.get("CHANNELS_TEST_EXPIRY"):
+    CHANNEL_BACKENDS["default"]["EXPIRY"] = float(os.environ["CHANNELS_TEST_EXPIRY"])
