@@ -21,7 +21,8 @@ Waiting for a message:
   connection that LISTENs on :attr:`DatabaseChannelBackend.NOTIFY_CHANNEL`.
   ``send`` NOTIFYs in the same transaction as its INSERT, with the inbox name
   as payload, so a blocked receiver wakes when (and only when) a message for
-  one of its channels commits. An idle worker makes no queries at all.
+  one of its channels commits. An idle worker makes one query per receive
+  call and otherwise sleeps in the kernel.
 * SQLite has no notifications: a blocked receiver polls with a backoff from
   :attr:`~DatabaseChannelBackend.POLL_MIN` to
   :attr:`~DatabaseChannelBackend.POLL_MAX`, and senders in the same process
@@ -218,7 +219,7 @@ class DatabaseChannelBackend(BaseChannelBackend):
             # Serialize senders to this channel until commit, so two of them
             # cannot both see room for one more message.
             cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                "SELECT pg_advisory_xact_lock(%s::integer, hashtext(%s))",
                 [_ADVISORY_LOCK_CLASS, channel],
             )
         attempt.maybe_written = True

@@ -151,6 +151,25 @@ class DatabaseBackendTests(BackendConformance):
         backend.send("conf.drop", {"n": 2})
         assert backend.receive_many(["conf.drop"]) == ("conf.drop", {"n": 2})
 
+    def test_unreachable_database_is_backend_unavailable(self, backend):
+        connection = connections[self.db_alias]
+        connection.close()
+        saved = dict(connection.settings_dict)
+        if connection.vendor == "postgresql":
+            connection.settings_dict["PORT"] = "1"  # nothing listens there
+        else:
+            connection.settings_dict["NAME"] = "/nonexistent-dir/channels.sqlite3"
+        try:
+            with pytest.raises(BackendUnavailable, match="unavailable"):
+                backend.send("conf.down", {"n": 1})
+            with pytest.raises(BackendUnavailable, match="unavailable"):
+                backend.receive_many(["conf.down"])
+        finally:
+            connection.close()
+            connection.settings_dict.update(saved)
+        backend.send("conf.down", {"n": 2})
+        assert backend.receive_many(["conf.down"]) == ("conf.down", {"n": 2})
+
     def test_missing_tables_are_a_clear_error(self, backend):
         unmigrated = self.make_backend()
         unmigrated._messages = "channels_no_such_table"
