@@ -237,8 +237,9 @@ class ChannelWebSocketFactory(WebSocketServerFactory):
     protocol = ChannelWebSocketProtocol
 
     def __init__(self, server: Server) -> None:
-        super().__init__()
-        self.server = server
+        # Autobahn's own ``server`` attribute is the Server header's value.
+        super().__init__(server="channels")
+        self.interface = server
         self.pending_info: dict | None = None
         options = server.options
 
@@ -266,7 +267,7 @@ class ChannelWebSocketFactory(WebSocketServerFactory):
     def buildProtocol(self, addr: Any) -> ChannelWebSocketProtocol:
         """Attach the upgraded request's details to the new protocol."""
         proto = super().buildProtocol(addr)
-        proto.server = self.server
+        proto.server = self.interface
         proto.info = self.pending_info or {}
         proto.client_for_log = proto.info.get("client")
         return proto
