@@ -3,19 +3,26 @@
 Channels 1.x promised that a consumer's sends are delivered together after
 the consumer finishes, so a consumer that fails half-way sends nothing. The
 worker opens an :class:`Outbox` around each consumer; ``Channel.send`` and
-``Group.send`` put messages in the open outbox of the current thread, unless
+``Group.send`` put messages in the open outbox of the current context, unless
 ``immediately=True`` or no outbox is open (code outside a consumer).
+
+The open outbox is a context variable, not a thread-local: asgiref carries
+context variables into the event loop thread of an ``async def`` consumer, so
+its sends are deferred too, and flushed from the worker's own thread (where
+the database backend may use its connection; it cannot from the loop).
 """
 
 from __future__ import annotations
 
-import threading
+import contextvars
 import time
 from collections.abc import Callable
 
 from .exceptions import ChannelFull
 
-_local = threading.local()
+_current: contextvars.ContextVar[Outbox | None] = contextvars.ContextVar(
+    "channels_outbox", default=None
+)
 
 #: How long a flush keeps retrying a full channel before giving up.
 FULL_RETRY_SECONDS = 2.0
@@ -32,12 +39,11 @@ class Outbox:
         self._pending.append((send, target))
 
     def __enter__(self) -> Outbox:
-        self._outer = getattr(_local, "outbox", None)
-        _local.outbox = self
+        self._token = _current.set(self)
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        _local.outbox = self._outer
+        _current.reset(self._token)
         if exc_type is None:
             self.flush()
         else:
@@ -69,8 +75,8 @@ class Outbox:
 
 
 def current_outbox() -> Outbox | None:
-    """The outbox open on this thread, if a consumer is running."""
-    return getattr(_local, "outbox", None)
+    """The outbox open in this context, if a consumer is running."""
+    return _current.get()
 
 
 def deliver(send: Callable[[], object], target: str, immediately: bool) -> None:

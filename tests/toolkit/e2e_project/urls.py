@@ -1,0 +1,3 @@
+"""No views: the end-to-end tests speak channel messages."""
+
+urlpatterns = []
