@@ -30,10 +30,10 @@ def router_for(alias: str = DEFAULT_CHANNEL_BACKEND) -> Router:
     if not stack:
         return load_router(alias)
     router = Router(stack[-1])
-    if "http.request" not in router.channels:
-        from ..handler import ViewConsumer
+    from ..handler import ViewConsumer
 
-        router.add_route(route("http.request", ViewConsumer()))
+    # As load_router does: views take the HTTP requests no route takes.
+    router.add_route(route("http.request", ViewConsumer()))
     return router
 
 

@@ -10,15 +10,16 @@ from ..routing import Router, route
 def load_router(alias: str = DEFAULT_CHANNEL_BACKEND) -> Router:
     """The routing of backend ``alias``, with Django's views on ``http.request``.
 
-    As in Channels 1.x, a project that does not route ``http.request`` itself
-    gets the view handler there, so plain Django views keep working.
+    As in Channels 1.x, ``http.request`` messages that no route of the
+    project takes go to the view handler, so plain Django views keep working
+    beside, say, a long-poll consumer routed on one path.
     """
     config = channel_backends.config(alias)
     if "ROUTING" not in config:
         raise ImproperlyConfiguredBackend(f"CHANNEL_BACKENDS[{alias!r}] has no ROUTING")
     router = Router(config["ROUTING"])
-    if "http.request" not in router.channels:
-        from ..handler import ViewConsumer
+    from ..handler import ViewConsumer
 
-        router.add_route(route("http.request", ViewConsumer()))
+    # Last, so any route of the project's own wins (first match wins).
+    router.add_route(route("http.request", ViewConsumer()))
     return router

@@ -1,6 +1,7 @@
 """Every example in docs/consumers.rst runs (docs/examples/*.py)."""
 
 from django.contrib.auth.models import User
+from django.test import override_settings
 
 from channels import Group
 from channels.test import ChannelTestCase, WSClient, apply_routes
@@ -42,6 +43,7 @@ class ClassBasedExample(ChannelTestCase):
         assert Group("clock").channels() == [dash.reply_channel]
 
 
+@override_settings(ROOT_URLCONF="views_project.urls")
 class EventsExample(ChannelTestCase):
     @apply_routes(events.channel_routing)
     def test_prices(self):
@@ -53,6 +55,13 @@ class EventsExample(ChannelTestCase):
             "content": b"event: price\ndata: 12.50\n\n",
             "more_content": True,
         }
+
+
+    @apply_routes(events.channel_routing)
+    def test_other_paths_still_go_to_django_views(self):
+        client = WSClient()
+        client.send_and_consume("http.request", {"method": "GET"}, path="/hello/")
+        assert client.receive(json=False)["content"] == b"Hello, channels!"
 
 
 def test_counter_routing_is_valid():
