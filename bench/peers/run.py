@@ -363,8 +363,8 @@ def stop_process(proc: subprocess.Popen, timeout: float = 10.0) -> None:
 class Running:
     """A peer's processes, started pinned, stopped on exit."""
 
-    def __init__(self, peer: Peer, cpus: str, redis: Redis | None):
-        self.peer, self.cpus, self.redis = peer, cpus, redis
+    def __init__(self, peer: Peer, cpus: str, redis: Redis | None, capacity: int | None = None):
+        self.peer, self.cpus, self.redis, self.capacity = peer, cpus, redis, capacity
         self.procs: list[tuple[str, subprocess.Popen, bool]] = []
 
     def __enter__(self):
@@ -372,6 +372,9 @@ class Running:
         if peer.redis_db is not None and self.redis is not None:
             self.redis.cli("flushdb", db=peer.redis_db)
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(peer.cwd), **peer.env}
+        env.pop("BENCH_CAPACITY", None)
+        if self.capacity:
+            env["BENCH_CAPACITY"] = str(self.capacity)
         env.pop("VIRTUAL_ENV", None)
         LOGS.mkdir(parents=True, exist_ok=True)
         # workers first, so the interface finds someone to talk to
@@ -725,7 +728,8 @@ def render_markdown(doc: dict) -> str:
         f"Medians of {doc['runs']} runs; server processes and Redis pinned to CPU "
         f"`{doc['server_cpus']}`, load generators (wrk, asyncio `websockets` client) to "
         f"CPU `{doc['client_cpus']}`; loopback only. "
-        f"Workers per split-architecture peer: {doc['workers']}.",
+        f"Workers per split-architecture peer: {doc['workers']}; channel capacity: "
+        f"{doc.get('capacity', '?')}.",
         "Lower is better for latencies and memory, higher for rates and fractions. "
         "A ratio is ours / peer.",
         "",
@@ -851,6 +855,12 @@ def parse_args(argv):
     p.add_argument("--broadcast-sockets", type=int, default=500)
     p.add_argument("--broadcasts", type=int, default=7)
     p.add_argument("--idle-sockets", type=int, default=1000)
+    p.add_argument(
+        "--capacity",
+        type=int,
+        default=None,
+        help="channel capacity for every peer's backend (default: each backend's own)",
+    )
     p.add_argument("--no-markdown", action="store_true", help="write the JSON only")
     p.add_argument(
         "--merge",
@@ -888,6 +898,7 @@ def main(argv=None) -> int:
         + shlex.join(sys.argv[1:] if argv is None else argv),
         "runs": args.runs,
         "workers": args.workers,
+        "capacity": args.capacity or "each backend's default",
         "server_cpus": args.server_cpus,
         "client_cpus": args.client_cpus,
         "workloads": args.workload_list,
@@ -920,10 +931,10 @@ def main(argv=None) -> int:
         for run in range(args.runs):
             for peer in active:
                 entry = doc["peers"][peer.name]
-                result: dict = {"run": run + 1}
+                result: dict = {"run": run + 1, "loadavg_before": os.getloadavg()}
                 print(f"[run {run + 1}/{args.runs}] {peer.name}", file=sys.stderr, flush=True)
                 try:
-                    with Running(peer, args.server_cpus, redis) as running:
+                    with Running(peer, args.server_cpus, redis, args.capacity) as running:
                         wls = args.workload_list
                         if peer.name in HTTP_ONLY:
                             wls = [w for w in wls if w == "http"]

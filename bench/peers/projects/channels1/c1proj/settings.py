@@ -19,7 +19,10 @@ CHANNEL_LAYERS = {
         "ROUTING": "c1proj.routing.channel_routing",
         "CONFIG": {
             "hosts": [os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")],
-            "capacity": 1000,
         },
     }
 }
+
+# The backend's default capacity unless BENCH_CAPACITY says otherwise.
+if os.environ.get("BENCH_CAPACITY"):
+    CHANNEL_LAYERS["default"]["CONFIG"]["capacity"] = int(os.environ["BENCH_CAPACITY"])

@@ -18,7 +18,10 @@ CHANNEL_LAYERS = {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
             "hosts": [os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")],
-            "capacity": 1000,
         },
     }
 }
+
+# The backend's default capacity unless BENCH_CAPACITY says otherwise.
+if os.environ.get("BENCH_CAPACITY"):
+    CHANNEL_LAYERS["default"]["CONFIG"]["capacity"] = int(os.environ["BENCH_CAPACITY"])

@@ -17,6 +17,9 @@ CHANNEL_BACKENDS = {
         "BACKEND": "channels.backends.redis.RedisChannelBackend",
         "HOSTS": [os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")],
         "ROUTING": "oursproj.routing.channel_routing",
-        "CAPACITY": 1000,
     }
 }
+
+# The backend's default capacity unless BENCH_CAPACITY says otherwise.
+if os.environ.get("BENCH_CAPACITY"):
+    CHANNEL_BACKENDS["default"]["CAPACITY"] = int(os.environ["BENCH_CAPACITY"])
