@@ -71,5 +71,8 @@ if os.environ.get("CHANNELS_DEMO_REDIS"):
     }
 
 USE_TZ = True
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+TIME_ZONE = "UTC"
 STATIC_URL = "static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

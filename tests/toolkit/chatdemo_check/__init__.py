@@ -1,0 +1,1 @@
+"""A script run inside the chat demo project by ``test_chatdemo.py``."""
