@@ -111,3 +111,31 @@ class ConsumerSemantics(ChannelTestCase):
 def test_channel_send_refuses_non_dicts():
     with pytest.raises(TypeError, match="only send dicts"):
         Channel("x", channel_backend=object()).send(["not", "a", "dict"])
+
+
+def broken_view_consumer(message):
+    raise RuntimeError("routed http.request consumer failed")
+
+
+@override_settings(
+    CHANNEL_BACKENDS={
+        "default": {
+            "BACKEND": "memory",
+            "ROUTING": [
+                route("http.request", broken_view_consumer),
+                route("websocket.connect", broken_view_consumer),
+            ],
+        }
+    }
+)
+class FailureReplies(ChannelTestCase):
+    def test_failing_http_consumer_answers_500_instead_of_a_timeout(self):
+        client = Client()
+        client.send_and_consume("http.request", {"path": "/", "method": "GET"})
+        reply = client.receive()
+        assert reply["status"] == 500
+
+    def test_failing_connect_consumer_refuses_the_socket(self):
+        client = Client()
+        client.send_and_consume("websocket.connect", {"path": "/"})
+        assert client.receive() == {"close": True}

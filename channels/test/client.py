@@ -3,56 +3,34 @@
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
+
+from django.core import signals
+from django.db import close_old_connections
 
 from ..backends.registry import DEFAULT_CHANNEL_BACKEND, channel_backends
-from ..exceptions import ChannelSocketException, ConsumeLater, DenyConnection
 from ..message import Message
 from ..names import random_suffix
-from ..outbox import Outbox
-from ..routing import Router
-from ..workers.worker import Worker, run_consumer
+from ..workers.dispatch import Dispatcher
 from .routes import router_for
 
 logger = logging.getLogger("channels.worker")
 
 
-class _TestWorker:
-    """The worker's handling of one message, optionally raising the consumer's errors.
+@contextmanager
+def connections_kept_open():
+    """Keep the view handler's request signals from closing the test's connections.
 
-    The flow exceptions (``ConsumeLater``, ``DenyConnection``, ...) are
-    answered by the worker's own code, so tests see exactly what a worker
-    does; any other exception is logged as the worker logs it, or raised.
+    Django's own test client does the same: a test case's transaction holds
+    the database connection open across requests.
     """
-
-    def __init__(self, backend, router: Router) -> None:
-        # No channel selection nor heartbeat: a test may consume any channel.
-        self.backend = backend
-        self.router = router
-
-    def handle_strict(
-        self, channel: str, content: dict, fail_on_none: bool, raise_exceptions: bool
-    ) -> None:
-        message = Message(content, channel, self.backend)
-        found = self.router.match(message)
-        if found is None:
-            if channel == "websocket.connect" or not fail_on_none:
-                Worker.handle_unrouted(self, message)
-                return
-            raise AssertionError(f"no route matches the message on {channel}: {content!r}")
-        consumer, kwargs = found
-        try:
-            with Outbox():
-                run_consumer(consumer, message, kwargs)
-        except ConsumeLater:
-            Worker.requeue(self, message)
-        except DenyConnection:
-            Worker.deny(self, message)
-        except ChannelSocketException as exc:
-            exc.run(message)
-        except Exception:
-            if raise_exceptions:
-                raise
-            logger.exception("consumer %r raised on %s", consumer, channel)
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
 
 
 class Client:
@@ -109,9 +87,15 @@ class Client:
             if fail_on_none:
                 raise AssertionError(f"no message waiting on {channel}")
             return False
-        _TestWorker(self.backend, router_for(self.alias)).handle_strict(
-            name, content, fail_on_none, self.raise_exceptions
-        )
+        dispatcher = Dispatcher(self.backend, router_for(self.alias), manage_connections=False)
+        if (
+            fail_on_none
+            and name != "websocket.connect"
+            and dispatcher.router.match_content(name, content) is None
+        ):
+            raise AssertionError(f"no route matches the message on {name}: {content!r}")
+        with connections_kept_open():
+            dispatcher.handle(name, content, raise_exceptions=self.raise_exceptions)
         return True
 
     def send_and_consume(

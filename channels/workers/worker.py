@@ -8,28 +8,16 @@ the message in hand finish, then ``run()`` returns.
 from __future__ import annotations
 
 import fnmatch
-import inspect
 import logging
 import threading
-import time
 from collections.abc import Iterable
 
-from asgiref.sync import async_to_sync
-from django.db import close_old_connections
-
 from ..backends.base import BaseChannelBackend
-from ..exceptions import ChannelSocketException, ConsumeLater, DenyConnection
-from ..message import Message
-from ..outbox import Outbox
 from ..routing import Router
+from .dispatch import Dispatcher
 from .heartbeat import PROBE_CHANNEL, WorkerHeartbeat
 
 logger = logging.getLogger("channels.worker")
-
-#: How many times a message may be put back with ``ConsumeLater``.
-CONSUME_LATER_LIMIT = 50
-#: Key in a requeued message's content that counts its ``ConsumeLater`` turns.
-RETRIES_KEY = "__retries__"
 
 
 class NoChannelsToServe(Exception):
@@ -67,6 +55,7 @@ class Worker:
         self.backend = backend
         self.router = router
         self.channels = select_channels(router.channels, only_channels, exclude_channels)
+        self.dispatcher = Dispatcher(backend, router)
         self.heartbeat = WorkerHeartbeat(backend, self.channels)
         # Probes come last so they never jump the queue of real work.
         self._receive_from = [*self.channels, PROBE_CHANNEL]
@@ -113,81 +102,6 @@ class Worker:
 
     def handle(self, channel: str, content: dict) -> None:
         """Route one message and run its consumer, logging any failure."""
-        message = Message(content, channel, self.backend)
-        found = self.router.match(message)
-        if found is None:
-            self.handle_unrouted(message)
-            return
-        consumer, kwargs = found
-        started = time.perf_counter()
-        close_old_connections()
-        try:
-            with Outbox():
-                run_consumer(consumer, message, kwargs)
-        except ConsumeLater:
-            self.requeue(message)
-        except DenyConnection:
-            self.deny(message)
-        except ChannelSocketException as exc:
-            exc.run(message)
-        except Exception:
-            logger.exception("consumer %s raised on %s", _name(consumer), channel)
-        finally:
-            close_old_connections()
-            elapsed = time.perf_counter() - started
+        elapsed = self.dispatcher.handle(channel, content)
+        if elapsed is not None:
             self.heartbeat.consumed(elapsed)
-        logger.debug(
-            "%s %s -> %s in %.1f ms",
-            channel,
-            content.get("path", ""),
-            _name(consumer),
-            elapsed * 1000,
-        )
-
-    def handle_unrouted(self, message: Message) -> None:
-        """No route matched: accept a WebSocket (Channels 1.x default), else log."""
-        if message.channel.name == "websocket.connect" and message.reply_channel:
-            message.reply_channel.send({"accept": True}, immediately=True)
-            return
-        logger.warning(
-            "no route matches message on %s (path=%r); dropped",
-            message.channel.name,
-            message.content.get("path"),
-        )
-
-    def deny(self, message: Message) -> None:
-        """``DenyConnection``: close the socket (the server answers 403)."""
-        if message.reply_channel is None:
-            logger.error("DenyConnection raised for a message without reply_channel")
-            return
-        message.reply_channel.send({"close": True}, immediately=True)
-
-    def requeue(self, message: Message) -> None:
-        """``ConsumeLater``: put the message back at the end of its channel."""
-        content = dict(message.content)
-        content[RETRIES_KEY] = content.get(RETRIES_KEY, 0) + 1
-        if content[RETRIES_KEY] > CONSUME_LATER_LIMIT:
-            logger.error(
-                "message on %s dropped: ConsumeLater raised %d times",
-                message.channel.name,
-                CONSUME_LATER_LIMIT,
-            )
-            return
-        try:
-            self.backend.send(message.channel.name, content)
-        except Exception:
-            logger.exception("could not requeue message on %s", message.channel.name)
-
-
-def run_consumer(consumer, message: Message, kwargs: dict) -> None:
-    """Call a consumer, running an ``async def`` one to completion."""
-    # A class-based consumer may define ``async def __call__``.
-    call = consumer if inspect.isfunction(consumer) else type(consumer).__call__
-    if inspect.iscoroutinefunction(consumer) or inspect.iscoroutinefunction(call):
-        async_to_sync(consumer)(message, **kwargs)
-    else:
-        consumer(message, **kwargs)
-
-
-def _name(consumer) -> str:
-    return getattr(consumer, "__qualname__", None) or type(consumer).__qualname__

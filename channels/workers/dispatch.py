@@ -1,0 +1,158 @@
+"""Running one message: route it, run its consumer, answer its failures.
+
+The worker loop and the test client share this, so a test sees exactly what
+a worker does: consumer atomicity (the outbox), ``ConsumeLater``,
+``DenyConnection``, ``ChannelSocketException``, async consumers, and the
+replies sent when a consumer fails.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+
+from asgiref.sync import async_to_sync
+from django.db import close_old_connections
+
+from ..backends.base import BaseChannelBackend
+from ..exceptions import ChannelSocketException, ConsumeLater, DenyConnection
+from ..message import Message
+from ..outbox import Outbox
+from ..routing import Router
+
+logger = logging.getLogger("channels.worker")
+
+#: How many times a message may be put back with ``ConsumeLater``.
+CONSUME_LATER_LIMIT = 50
+#: Key in a requeued message's content that counts its ``ConsumeLater`` turns.
+RETRIES_KEY = "__retries__"
+
+
+class Dispatcher:
+    """Finds and runs the consumer of each message of one backend."""
+
+    def __init__(
+        self, backend: BaseChannelBackend, router: Router, manage_connections: bool = True
+    ) -> None:
+        self.backend = backend
+        self.router = router
+        # Close stale database connections around each consumer, as Django's
+        # request signals do for views. Test clients turn it off: a test's
+        # transaction must survive the consumer.
+        self.manage_connections = manage_connections
+
+    def handle(self, channel: str, content: dict, raise_exceptions: bool = False) -> float | None:
+        """Route one message and run its consumer.
+
+        Returns the seconds the consumer took, or None if no route matched.
+        A consumer's exception is logged (or raised, with
+        ``raise_exceptions``, which test clients use).
+        """
+        message = Message(content, channel, self.backend)
+        found = self.router.match(message)
+        if found is None:
+            self.handle_unrouted(message)
+            return None
+        consumer, kwargs = found
+        started = time.perf_counter()
+        if self.manage_connections:
+            close_old_connections()
+        try:
+            with Outbox():
+                run_consumer(consumer, message, kwargs)
+        except ConsumeLater:
+            self.requeue(message)
+        except DenyConnection:
+            self.deny(message)
+        except ChannelSocketException as exc:
+            exc.run(message)
+        except Exception:
+            if raise_exceptions:
+                raise
+            logger.exception("consumer %s raised on %s", _name(consumer), channel)
+            self.answer_failure(message)
+        finally:
+            if self.manage_connections:
+                close_old_connections()
+            elapsed = time.perf_counter() - started
+        logger.debug(
+            "%s %s -> %s in %.1f ms",
+            channel,
+            content.get("path", ""),
+            _name(consumer),
+            elapsed * 1000,
+        )
+        return elapsed
+
+    def handle_unrouted(self, message: Message) -> None:
+        """No route matched: accept a WebSocket (Channels 1.x default), else log."""
+        if message.channel.name == "websocket.connect" and message.reply_channel:
+            message.reply_channel.send({"accept": True}, immediately=True)
+            return
+        logger.warning(
+            "no route matches message on %s (path=%r); dropped",
+            message.channel.name,
+            message.content.get("path"),
+        )
+
+    def answer_failure(self, message: Message) -> None:
+        """Tell the client a consumer failed, rather than leave it to time out.
+
+        The failed consumer's own sends were discarded with its outbox, so
+        nothing has reached the client yet: an HTTP request gets a 500, a
+        WebSocket being opened is refused.
+        """
+        if message.reply_channel is None:
+            return
+        if message.channel.name == "http.request":
+            reply = {
+                "status": 500,
+                "content": b"Internal Server Error",
+                "headers": [[b"content-type", b"text/plain; charset=utf-8"]],
+            }
+        elif message.channel.name == "websocket.connect":
+            reply = {"close": True}
+        else:
+            return
+        try:
+            message.reply_channel.send(reply, immediately=True)
+        except Exception:
+            logger.warning("could not send the failure reply", exc_info=True)
+
+    def deny(self, message: Message) -> None:
+        """``DenyConnection``: close the socket (the server answers 403)."""
+        if message.reply_channel is None:
+            logger.error("DenyConnection raised for a message without reply_channel")
+            return
+        message.reply_channel.send({"close": True}, immediately=True)
+
+    def requeue(self, message: Message) -> None:
+        """``ConsumeLater``: put the message back at the end of its channel."""
+        content = dict(message.content)
+        content[RETRIES_KEY] = content.get(RETRIES_KEY, 0) + 1
+        if content[RETRIES_KEY] > CONSUME_LATER_LIMIT:
+            logger.error(
+                "message on %s dropped: ConsumeLater raised %d times",
+                message.channel.name,
+                CONSUME_LATER_LIMIT,
+            )
+            return
+        try:
+            self.backend.send(message.channel.name, content)
+        except Exception:
+            logger.exception("could not requeue message on %s", message.channel.name)
+
+
+def run_consumer(consumer, message: Message, kwargs: dict) -> None:
+    """Call a consumer, running an ``async def`` one to completion."""
+    # A class-based consumer may define ``async def __call__``.
+    call = consumer if inspect.isfunction(consumer) else type(consumer).__call__
+    if inspect.iscoroutinefunction(consumer) or inspect.iscoroutinefunction(call):
+        async_to_sync(consumer)(message, **kwargs)
+    else:
+        consumer(message, **kwargs)
+
+
+def _name(consumer) -> str:
+    return getattr(consumer, "__qualname__", None) or type(consumer).__qualname__
