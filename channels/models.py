@@ -57,3 +57,19 @@ class GroupMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} in {self.group_name}"
+
+
+class Heartbeat(models.Model):
+    """The latest heartbeat of one worker or interface server (``channels status``)."""
+
+    ident = models.CharField(max_length=200, unique=True)
+    #: The heartbeat record, encoded like a message.
+    content = models.BinaryField()
+    #: Unix timestamp (seconds) after which the process counts as gone.
+    expires = models.FloatField(db_index=True)
+
+    class Meta:
+        db_table = "channels_heartbeat"
+
+    def __str__(self) -> str:
+        return f"heartbeat of {self.ident}"

@@ -149,10 +149,11 @@ class DatabaseChannelBackend(BaseChannelBackend):
         self._postgres = self.vendor == "postgresql"
         if self._postgres:
             self._psycopg = _import_psycopg()
-        from ..models import GroupMembership, QueuedMessage
+        from ..models import GroupMembership, Heartbeat, QueuedMessage
 
         self._messages = QueuedMessage._meta.db_table
         self._groups = GroupMembership._meta.db_table
+        self._heartbeat_table = Heartbeat._meta.db_table
         self._signal = _signal_for(db_alias)
         # PostgreSQL LISTEN connection: made on the first blocking receive.
         self._listen_lock = threading.Lock()
@@ -443,6 +444,51 @@ class DatabaseChannelBackend(BaseChannelBackend):
             )
         )
 
+    # --- operations (channel stats, heartbeats) -----------------------------------
+
+    def _channel_stats(self) -> list[tuple[str, int, float | None]]:
+        now = time.time()
+
+        def stats(connection, attempt):
+            with connection.cursor() as cursor:
+                # A message's age is its expiry minus EXPIRY, taken backwards.
+                cursor.execute(
+                    f"SELECT inbox, count(*), min(expires) FROM {self._messages} "
+                    "WHERE expires > %s GROUP BY inbox",
+                    [now],
+                )
+                return [
+                    (inbox, count, max(0.0, now - (oldest - self.expiry)))
+                    for inbox, count, oldest in cursor.fetchall()
+                ]
+
+        return self._run(stats)
+
+    def _record_heartbeat(self, ident: str, data: bytes, ttl: float) -> None:
+        from ..models import Heartbeat
+
+        self._run(
+            lambda conn, attempt: Heartbeat.objects.using(self.db_alias).bulk_create(
+                [Heartbeat(ident=ident, content=data, expires=time.time() + ttl)],
+                update_conflicts=True,
+                unique_fields=["ident"],
+                update_fields=["content", "expires"],
+            )
+        )
+
+    def _heartbeats(self) -> list[bytes]:
+        from ..models import Heartbeat
+
+        return self._run(
+            lambda conn, attempt: [
+                bytes(data)
+                for data in Heartbeat.objects.using(self.db_alias)
+                .filter(expires__gt=time.time())
+                .order_by("ident")
+                .values_list("content", flat=True)
+            ]
+        )
+
     # --- housekeeping -------------------------------------------------------------
 
     def _flush(self) -> None:
@@ -450,6 +496,7 @@ class DatabaseChannelBackend(BaseChannelBackend):
             with self._write_transaction(connection) as cursor:
                 cursor.execute(f"DELETE FROM {self._messages}")
                 cursor.execute(f"DELETE FROM {self._groups}")
+                cursor.execute(f"DELETE FROM {self._heartbeat_table}")
 
         self._run(delete_all)
 
@@ -485,7 +532,7 @@ class DatabaseChannelBackend(BaseChannelBackend):
         connection = connections[self.db_alias]
         try:
             with connection.cursor() as cursor:
-                for table in (self._messages, self._groups):
+                for table in (self._messages, self._groups, self._heartbeat_table):
                     cursor.execute(
                         f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} "
                         f"WHERE expires <= %s LIMIT {int(self.CLEANUP_BATCH)}{lock})",

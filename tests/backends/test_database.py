@@ -22,7 +22,7 @@ from channels.backends.database import DatabaseChannelBackend
 from channels.exceptions import BackendUnavailable, ImproperlyConfiguredBackend
 
 from .child import build_backend_in_child
-from .conformance import BackendConformance
+from .conformance import BackendConformance, OpsConformance
 
 # Spawned children import this module before they configure Django, so it
 # imports no models and not conftest (which would configure other settings).
@@ -53,7 +53,7 @@ def require_postgres() -> None:
     pytest.skip(reason)
 
 
-class DatabaseBackendTests(BackendConformance):
+class DatabaseBackendTests(BackendConformance, OpsConformance):
     """The suite plus database-specific tests, for one ``DB_ALIAS``."""
 
     db_alias = "default"
