@@ -60,14 +60,25 @@ def status(alias: str, as_json: bool) -> None:
                 p.get("id"),
                 p.get("pid"),
                 f"{now - p.get('beat', now):.1f}s ago",
-                p.get("handled", p.get("connections", "")),
-                f"{100 * p['busy']:.0f}%" if "busy" in p else "",
+                _load(p),
+                f"{100 * p['busy']:.0f}%" if "busy" in p else "-",
             )
-            for p in processes
+            for p in sorted(processes, key=lambda p: (str(p.get("kind")), str(p.get("id"))))
         ]
-        click.echo(table(["kind", "id", "pid", "heartbeat", "handled/conns", "busy (1 min)"], rows))
+        click.echo(table(["kind", "id", "pid", "heartbeat", "load", "busy (1 min)"], rows))
     else:
         click.echo("  no live workers or interface servers")
+
+
+def _load(process: dict) -> str:
+    """What a process is carrying: messages handled, or connections held."""
+    if "handled" in process:
+        return f"{process['handled']} handled"
+    if "connections" in process:
+        return (
+            f"{process['connections']} ws, {process.get('http_in_flight', 0)} http in flight"
+        )
+    return "-"
 
 
 @click.command()

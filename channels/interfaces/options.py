@@ -71,3 +71,5 @@ class ServerOptions:
     send_threads: int = 8
     #: Retry-After seconds on a 503 for a full http.request channel.
     retry_after: int = 2
+    #: Seconds between heartbeats for ``channels status`` (0 disables).
+    heartbeat_interval: float = 5.0

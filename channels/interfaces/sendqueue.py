@@ -106,7 +106,7 @@ class SendQueue:
         item = self._pending[0]
         server = self._server
         d = deferToThreadPool(
-            server.reactor, server.send_pool, server.backend.send, item.channel, item.message
+            server.reactor, server.send_pool, server.backend_send, item.channel, item.message
         )
         d.addCallbacks(self._sent, self._failed, errbackArgs=(item,))
 

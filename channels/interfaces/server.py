@@ -32,8 +32,10 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.python.threadpool import ThreadPool
 
 from ..backends.base import BaseChannelBackend
+from .heartbeat import InterfaceHeartbeat
 from .http_protocol import ChannelHTTP, ChannelHTTPFactory, ChannelRequest
 from .inbox import InboxReader
+from .metrics import NullInterfaceMetrics
 from .options import ServerOptions
 from .ws_protocol import (
     GOING_AWAY,
@@ -57,6 +59,7 @@ class Server:
         *,
         reactor: Any = None,
         access_log: IO[str] | None = None,
+        metrics: NullInterfaceMetrics | None = None,
     ) -> None:
         if reactor is None:
             from twisted.internet import reactor
@@ -70,6 +73,10 @@ class Server:
         self.routes: dict[str, Any] = {}
         #: open connections, HTTP or WebSocket
         self.connections: set[Any] = set()
+        #: how many of them are of each kind, and HTTP requests awaiting workers
+        #: (plain ints: metrics read them from their own thread)
+        self.open_connections = {"websocket": 0, "http": 0}
+        self.http_in_flight = 0
         #: send queues with messages still to send (shutdown waits on them)
         self.active_queues: set[Any] = set()
         #: replies that arrived for connections already gone
@@ -80,6 +87,11 @@ class Server:
         self.send_pool = ThreadPool(
             minthreads=1, maxthreads=self.options.send_threads, name="channels-send"
         )
+        self.metrics = metrics or NullInterfaceMetrics()
+        self.metrics.watch(self)
+        #: backend.send, timed and counted when metrics are on (send threads)
+        self.backend_send = self.metrics.wrap_send(backend.send)
+        self.heartbeat = InterfaceHeartbeat(self, self.options.heartbeat_interval)
         self.reader = InboxReader(backend, self.inbox, self._deliver)
         self.http_factory = ChannelHTTPFactory(self)
         self.ws_factory = ChannelWebSocketFactory(self)
@@ -101,6 +113,7 @@ class Server:
             self.ports = ports
             for port in ports:
                 logger.info("listening on %s", port.getHost())
+            self.heartbeat.start()
             return ports
 
         return d.addCallback(listening_on)
@@ -186,6 +199,7 @@ class Server:
         return d
 
     def _stop_threads(self) -> defer.Deferred:
+        self.heartbeat.stop()
         self.reader.stop()
 
         def stop_blocking() -> None:
@@ -210,11 +224,15 @@ class Server:
 
     def connection_opened(self, conn: Any) -> None:
         """Count an open connection."""
-        self.connections.add(conn)
+        if conn not in self.connections:
+            self.connections.add(conn)
+            self.open_connections[_kind(conn)] += 1
 
     def connection_closed(self, conn: Any) -> None:
         """Uncount a connection; fire the shutdown wait when the last goes."""
-        self.connections.discard(conn)
+        if conn in self.connections:
+            self.connections.discard(conn)
+            self.open_connections[_kind(conn)] -= 1
         if self.stopping and not self.connections:
             self._fire_drained()
 
@@ -224,11 +242,14 @@ class Server:
 
     def register(self, channel: str, conn: Any) -> None:
         """Route replies on ``channel`` to ``conn``."""
+        if channel not in self.routes and isinstance(conn, ChannelRequest):
+            self.http_in_flight += 1
         self.routes[channel] = conn
 
     def unregister(self, channel: str) -> None:
         """Replies on ``channel`` are dropped from now on."""
-        self.routes.pop(channel, None)
+        if isinstance(self.routes.pop(channel, None), ChannelRequest):
+            self.http_in_flight -= 1
 
     def _deliver(self, channel: str, message: dict) -> None:
         # Runs in the inbox thread.
@@ -237,6 +258,7 @@ class Server:
     def dispatch(self, channel: str, message: dict) -> None:
         """Hand a reply to its connection (reactor thread)."""
         conn = self.routes.get(channel)
+        self.metrics.reply(conn is not None)
         if conn is None:
             self.dropped_replies += 1
             return
@@ -293,6 +315,7 @@ class Server:
 
     def log_access(self, request: ChannelRequest) -> None:
         """One line per HTTP request, in the Common Log Format."""
+        self.metrics.http_response(request.code)
         if self.access_log is None:
             return
         client = getattr(request, "client_for_log", None)
@@ -312,6 +335,7 @@ class Server:
 
     def log_error(self, channel: ChannelHTTP, status: int) -> None:
         """Log a request refused before its head was complete."""
+        self.metrics.http_response(status)
         if self.access_log is not None:
             peer = channel.transport.getPeer() if channel.transport else None
             self._log_line([getattr(peer, "host", "-")], "-", status)
@@ -327,6 +351,10 @@ class Server:
             self.access_log.flush()
         except (OSError, ValueError):
             pass
+
+
+def _kind(conn: Any) -> str:
+    return "websocket" if isinstance(conn, ChannelWebSocketProtocol) else "http"
 
 
 def _text(value: Any) -> str:

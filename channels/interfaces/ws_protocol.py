@@ -67,6 +67,7 @@ class ChannelWebSocketProtocol(WebSocketServerProtocol):
         origin = _header(headers, b"origin")
         if origin is not None and not server.origin_allowed(origin.decode("latin-1")):
             logger.warning("refused WebSocket from Origin %r", origin)
+            server.metrics.websocket_refused(403)
             raise ConnectionDeny(403, "Origin not allowed")
         self.reply_channel = server.new_reply_channel()
         server.register(self.reply_channel, self)
@@ -112,6 +113,7 @@ class ChannelWebSocketProtocol(WebSocketServerProtocol):
         accept, self._accept = self._accept, None
         self._cancel_connect_timer()
         if accept is not None:
+            self.server.metrics.websocket_refused(code)
             accept.errback(ConnectionDeny(code, reason))
 
     def _cancel_connect_timer(self) -> None:

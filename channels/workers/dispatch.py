@@ -20,6 +20,7 @@ from ..exceptions import ChannelSocketException, ConsumeLater, DenyConnection
 from ..message import Message
 from ..outbox import Outbox
 from ..routing import Router
+from .metrics import NullWorkerMetrics
 
 logger = logging.getLogger("channels.worker")
 
@@ -33,10 +34,15 @@ class Dispatcher:
     """Finds and runs the consumer of each message of one backend."""
 
     def __init__(
-        self, backend: BaseChannelBackend, router: Router, manage_connections: bool = True
+        self,
+        backend: BaseChannelBackend,
+        router: Router,
+        manage_connections: bool = True,
+        metrics: NullWorkerMetrics | None = None,
     ) -> None:
         self.backend = backend
         self.router = router
+        self.metrics = metrics or NullWorkerMetrics()
         # Close stale database connections around each consumer, as Django's
         # request signals do for views. Test clients turn it off: a test's
         # transaction must survive the consumer.
@@ -52,20 +58,27 @@ class Dispatcher:
         message = Message(content, channel, self.backend)
         found = self.router.match(message)
         if found is None:
+            self.metrics.handled(channel, "unrouted", None)
             self.handle_unrouted(message)
             return None
         consumer, kwargs = found
         started = time.perf_counter()
+        outcome = "error"  # unless the consumer returns or raises one of ours
         if self.manage_connections:
             close_old_connections()
         try:
             with Outbox():
                 run_consumer(consumer, message, kwargs)
+            outcome = "ok"
         except ConsumeLater:
+            outcome = "requeued"
             self.requeue(message)
         except DenyConnection:
+            outcome = "denied"
             self.deny(message)
         except ChannelSocketException as exc:
+            # The consumer chose to answer its client this way: not a failure.
+            outcome = "ok"
             exc.run(message)
         except Exception:
             if raise_exceptions:
@@ -76,6 +89,7 @@ class Dispatcher:
             if self.manage_connections:
                 close_old_connections()
             elapsed = time.perf_counter() - started
+            self.metrics.handled(channel, outcome, elapsed)
         logger.debug(
             "%s %s -> %s in %.1f ms",
             channel,

@@ -16,6 +16,7 @@ from ..backends.base import BaseChannelBackend
 from ..routing import Router
 from .dispatch import Dispatcher
 from .heartbeat import PROBE_CHANNEL, WorkerHeartbeat
+from .metrics import NullWorkerMetrics
 
 logger = logging.getLogger("channels.worker")
 
@@ -51,11 +52,13 @@ class Worker:
         router: Router,
         only_channels: Iterable[str] | None = None,
         exclude_channels: Iterable[str] | None = None,
+        metrics: NullWorkerMetrics | None = None,
     ) -> None:
         self.backend = backend
         self.router = router
         self.channels = select_channels(router.channels, only_channels, exclude_channels)
-        self.dispatcher = Dispatcher(backend, router)
+        self.metrics = metrics or NullWorkerMetrics()
+        self.dispatcher = Dispatcher(backend, router, metrics=self.metrics)
         self.heartbeat = WorkerHeartbeat(backend, self.channels)
         # Probes come last so they never jump the queue of real work.
         self._receive_from = [*self.channels, PROBE_CHANNEL]
@@ -95,6 +98,7 @@ class Worker:
         if channel is None:
             return False
         if channel == PROBE_CHANNEL:
+            self.metrics.probe(content)
             self.heartbeat.answer_probe(content)
             return True
         self.handle(channel, content)

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from channels.backends.registry import DEFAULT_CHANNEL_BACKEND, channel_backends
 from channels.exceptions import ImproperlyConfiguredBackend
+from channels.workers.metrics import MetricsUnavailable, NullWorkerMetrics, WorkerMetrics
 from channels.workers.routing import load_router
 from channels.workers.worker import NoChannelsToServe, Worker
 
@@ -43,15 +44,30 @@ class Command(BaseCommand):
             metavar="PATTERN",
             help="Do not serve channels matching these glob patterns.",
         )
+        parser.add_argument(
+            "--metrics-port",
+            type=int,
+            default=None,
+            metavar="PORT",
+            help="Serve Prometheus metrics at http://ADDR:PORT/metrics "
+            "(needs prometheus_client: pip install 'channels[metrics]').",
+        )
+        parser.add_argument(
+            "--metrics-addr",
+            default="127.0.0.1",
+            metavar="ADDR",
+            help="Address the metrics endpoint listens on (default: %(default)s).",
+        )
 
     def handle(self, *args, alias, only_channels, exclude_channels, verbosity, **options):
         self.configure_logging(verbosity)
         if not channel_backends.configured:
             raise CommandError("CHANNEL_BACKENDS is not set: there is nothing for a worker to do.")
+        metrics = self.start_metrics(options.get("metrics_port"), options.get("metrics_addr"))
         try:
             backend = channel_backends[alias]
             router = load_router(alias)
-            worker = Worker(backend, router, only_channels, exclude_channels)
+            worker = Worker(backend, router, only_channels, exclude_channels, metrics=metrics)
         except (ImproperlyConfiguredBackend, NoChannelsToServe) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(
@@ -72,6 +88,20 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, request_stop)
         worker.run()
         backend.close()
+
+    def start_metrics(self, port: int | None, addr: str | None) -> NullWorkerMetrics:
+        """The worker's metrics, served on ``addr:port`` when a port is given."""
+        if port is None:
+            return NullWorkerMetrics()
+        try:
+            metrics = WorkerMetrics()
+            metrics.serve(port, addr or "127.0.0.1")
+        except MetricsUnavailable as exc:
+            raise CommandError(str(exc)) from exc
+        except OSError as exc:
+            raise CommandError(f"cannot serve metrics on {addr}:{port}: {exc}") from exc
+        self.stdout.write(f"Metrics on http://{addr}:{port}/metrics")
+        return metrics
 
     @staticmethod
     def configure_logging(verbosity: int) -> None:

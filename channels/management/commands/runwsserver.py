@@ -256,6 +256,20 @@ class Command(BaseCommand):
             help="Serve plain HTTP too, not only WebSocket upgrades.",
         )
         add_server_arguments(parser)
+        parser.add_argument(
+            "--metrics-port",
+            type=int,
+            default=None,
+            metavar="PORT",
+            help="Serve Prometheus metrics at http://ADDR:PORT/metrics "
+            "(needs prometheus_client: pip install 'channels[metrics]').",
+        )
+        parser.add_argument(
+            "--metrics-addr",
+            default="127.0.0.1",
+            metavar="ADDR",
+            help="Address the metrics endpoint listens on (default: %(default)s).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         configure_logging(options["verbosity"])
@@ -275,6 +289,7 @@ class Command(BaseCommand):
             endpoints_for(options),
             server_options(options, options["accept_all"]),
             access_log=open_access_log(options.get("access_log")),
+            metrics=self.start_metrics(options.get("metrics_port"), options.get("metrics_addr")),
         )
 
         def listening(ports: list) -> None:
@@ -287,3 +302,23 @@ class Command(BaseCommand):
         backend.close()
         if code:
             raise CommandError("the interface server could not start")
+
+    def start_metrics(self, port: int | None, addr: str | None) -> Any:
+        """The server's metrics, served on ``addr:port`` when a port is given."""
+        from channels.interfaces.metrics import (
+            InterfaceMetrics,
+            MetricsUnavailable,
+            NullInterfaceMetrics,
+        )
+
+        if port is None:
+            return NullInterfaceMetrics()
+        try:
+            metrics = InterfaceMetrics()
+            metrics.serve(port, addr or "127.0.0.1")
+        except MetricsUnavailable as exc:
+            raise CommandError(str(exc)) from exc
+        except OSError as exc:
+            raise CommandError(f"cannot serve metrics on {addr}:{port}: {exc}") from exc
+        self.stdout.write(f"Metrics on http://{addr}:{port}/metrics")
+        return metrics

@@ -1,0 +1,99 @@
+"""The interface server's heartbeat, listed by ``channels status``.
+
+Every few seconds the reactor takes a snapshot of the server (open
+WebSockets, HTTP connections and requests in flight) and a send thread
+records it in the backend with a time to live of three intervals, so a
+server that dies drops off the list by itself. Backends without the ops
+extension (``NotImplementedError``) simply get no heartbeats.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from typing import TYPE_CHECKING, Any
+
+from twisted.internet.task import LoopingCall
+from twisted.internet.threads import deferToThreadPool
+
+if TYPE_CHECKING:
+    from .server import Server
+
+logger = logging.getLogger("channels.interfaces")
+
+
+class InterfaceHeartbeat:
+    """Publishes one :class:`~.server.Server`'s heartbeat every ``interval`` seconds."""
+
+    def __init__(self, server: Server, interval: float) -> None:
+        self.server = server
+        self.interval = interval
+        host = socket.gethostname()
+        # The inbox name is already unique per process; reuse its token.
+        token = server.inbox.split(".", 1)[1].rstrip("!")
+        self.ident = f"interface.{host}.{os.getpid()}.{token[:6]}"
+        self.host = host
+        self.started = time.time()
+        self._loop: LoopingCall | None = None
+        self._in_flight = False
+
+    def start(self) -> None:
+        """Beat now, then every interval (reactor thread)."""
+        if self.interval <= 0:
+            return
+        self._loop = LoopingCall(self.beat)
+        self._loop.clock = self.server.reactor
+        self._loop.start(self.interval, now=True)
+
+    def stop(self) -> None:
+        """Stop beating; the last heartbeat expires on its own."""
+        if self._loop is not None and self._loop.running:
+            self._loop.stop()
+        self._loop = None
+
+    def record(self) -> dict[str, Any]:
+        """A snapshot of the server for ``channels status`` (reactor thread)."""
+        server = self.server
+        return {
+            "id": self.ident,
+            "kind": "interface",
+            "host": self.host,
+            "pid": os.getpid(),
+            "inbox": server.inbox,
+            "listening": [str(port.getHost()) for port in server.ports],
+            "connections": server.open_connections["websocket"],
+            "http_connections": server.open_connections["http"],
+            "http_in_flight": server.http_in_flight,
+            "accept_all": server.options.accept_all,
+            "stopping": server.stopping,
+            "started": self.started,
+            "beat": time.time(),
+        }
+
+    def beat(self) -> None:
+        """Record one heartbeat from a send thread (backend calls block)."""
+        if self._in_flight:
+            return  # the backend is slow; don't pile heartbeats up behind it
+        self._in_flight = True
+        d = deferToThreadPool(
+            self.server.reactor,
+            self.server.send_pool,
+            self.server.backend.record_heartbeat,
+            self.record(),
+            3 * self.interval,
+        )
+        d.addErrback(self._failed)
+        d.addBoth(self._done)
+
+    def _done(self, _result: object) -> None:
+        self._in_flight = False
+
+    def _failed(self, failure: Any) -> None:
+        if failure.check(NotImplementedError):
+            logger.debug("%r keeps no heartbeats", self.server.backend)
+            self.stop()
+        else:
+            # Advisory only: a backend hiccup must not disturb connections.
+            logger.warning("could not record heartbeat: %s", failure.getErrorMessage())

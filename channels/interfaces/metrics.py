@@ -1,0 +1,196 @@
+"""Prometheus metrics of an interface server (``runwsserver --metrics-port``).
+
+Optional: ``prometheus_client`` is needed only when metrics are turned on
+(``pip install channels[metrics]``). With metrics off the server holds a
+:class:`NullInterfaceMetrics`: its methods do nothing and
+:meth:`~NullInterfaceMetrics.wrap_send` hands the backend's ``send`` back
+unwrapped, so the send path costs nothing extra.
+
+Metrics, in one registry of their own (served with the process collectors):
+
+``channels_interface_connections{kind}``
+    open connections, ``kind`` is ``websocket`` or ``http`` (gauge).
+``channels_interface_http_in_flight``
+    HTTP requests relayed to workers and not yet answered (gauge).
+``channels_interface_http_responses_total{status}``
+    HTTP responses by status code: 503 is back-pressure (a full
+    ``http.request`` channel), 504 a worker that did not answer in time.
+``channels_interface_websocket_refused_total{status}``
+    WebSocket handshakes refused: 403 (Origin or the consumer said no),
+    503 (``websocket.connect`` full or backend down), 504 (no answer in time).
+``channels_interface_messages_sent_total{channel}``
+    messages sent to the backend (body chunk channels counted as
+    ``http.request.body``).
+``channels_interface_channel_full_total{channel}``
+    sends refused with ``ChannelFull`` (WebSocket frames are retried, so one
+    frame may count several times).
+``channels_interface_send_seconds``
+    how long one backend ``send`` took (histogram).
+``channels_interface_replies_total{outcome}``
+    messages received from the process inbox: ``delivered`` to a connection,
+    or ``dropped`` because it had gone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..exceptions import ChannelFull
+
+#: Buckets for backend send latency, in seconds.
+SEND_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1)
+
+_KNOWN_CHANNELS = frozenset(
+    ["http.request", "websocket.connect", "websocket.receive", "websocket.disconnect"]
+)
+
+
+class MetricsUnavailable(Exception):
+    """Metrics were asked for but ``prometheus_client`` is not installed."""
+
+
+def channel_label(channel: str) -> str:
+    """A bounded label for ``channel``: per-request body channels share one."""
+    if channel in _KNOWN_CHANNELS:
+        return channel
+    if channel.startswith("http.request.body"):
+        return "http.request.body"
+    return "other"
+
+
+class NullInterfaceMetrics:
+    """Metrics turned off: every method is a no-op."""
+
+    enabled = False
+
+    def watch(self, server: Any) -> None:
+        """Read gauges from ``server`` at scrape time (no-op)."""
+
+    def wrap_send(self, send: Callable[[str, dict], None]) -> Callable[[str, dict], None]:
+        """The backend's ``send`` as is."""
+        return send
+
+    def http_response(self, status: int) -> None:
+        """Count one HTTP response (no-op)."""
+
+    def websocket_refused(self, status: int) -> None:
+        """Count one refused WebSocket handshake (no-op)."""
+
+    def reply(self, delivered: bool) -> None:
+        """Count one message from the inbox (no-op)."""
+
+
+class InterfaceMetrics(NullInterfaceMetrics):
+    """The interface server's Prometheus metrics."""
+
+    enabled = True
+
+    def __init__(self) -> None:
+        prometheus = _import_prometheus()
+        self.registry = prometheus.CollectorRegistry()
+        prometheus.ProcessCollector(registry=self.registry)
+        prometheus.PlatformCollector(registry=self.registry)
+        r = self.registry
+        self.connections = prometheus.Gauge(
+            "channels_interface_connections", "Open connections.", ["kind"], registry=r
+        )
+        self.in_flight = prometheus.Gauge(
+            "channels_interface_http_in_flight",
+            "HTTP requests relayed to workers and not yet answered.",
+            registry=r,
+        )
+        self.responses = prometheus.Counter(
+            "channels_interface_http_responses",
+            "HTTP responses by status code (503: channel full, 504: worker timeout).",
+            ["status"],
+            registry=r,
+        )
+        self.ws_refused = prometheus.Counter(
+            "channels_interface_websocket_refused",
+            "WebSocket handshakes refused, by HTTP status.",
+            ["status"],
+            registry=r,
+        )
+        self.sent = prometheus.Counter(
+            "channels_interface_messages_sent",
+            "Messages sent to the channel backend.",
+            ["channel"],
+            registry=r,
+        )
+        self.full = prometheus.Counter(
+            "channels_interface_channel_full",
+            "Sends refused because the channel was full.",
+            ["channel"],
+            registry=r,
+        )
+        self.send_seconds = prometheus.Histogram(
+            "channels_interface_send_seconds",
+            "Seconds one backend send took.",
+            buckets=SEND_BUCKETS,
+            registry=r,
+        )
+        self.replies = prometheus.Counter(
+            "channels_interface_replies",
+            "Messages received from the process inbox, delivered or dropped.",
+            ["outcome"],
+            registry=r,
+        )
+        # Export both label values from the start, at zero.
+        for outcome in ("delivered", "dropped"):
+            self.replies.labels(outcome)
+
+    def watch(self, server: Any) -> None:
+        """Read the connection gauges from ``server``'s counters at scrape time."""
+        # The reactor thread keeps these ints; reading one from the scrape
+        # thread is atomic, unlike walking the server's sets.
+        for kind in ("websocket", "http"):
+            self.connections.labels(kind).set_function(
+                lambda kind=kind: server.open_connections[kind]
+            )
+        self.in_flight.set_function(lambda: server.http_in_flight)
+
+    def wrap_send(self, send: Callable[[str, dict], None]) -> Callable[[str, dict], None]:
+        """``send`` that counts and times itself (runs in the send threads)."""
+        sent, full, seconds = self.sent, self.full, self.send_seconds
+
+        def measured_send(channel: str, message: dict) -> None:
+            started = time.perf_counter()
+            try:
+                send(channel, message)
+            except ChannelFull:
+                full.labels(channel_label(channel)).inc()
+                raise
+            finally:
+                seconds.observe(time.perf_counter() - started)
+            sent.labels(channel_label(channel)).inc()
+
+        return measured_send
+
+    def http_response(self, status: int) -> None:
+        """Count one HTTP response."""
+        self.responses.labels(str(status)).inc()
+
+    def websocket_refused(self, status: int) -> None:
+        """Count one refused WebSocket handshake."""
+        self.ws_refused.labels(str(status)).inc()
+
+    def reply(self, delivered: bool) -> None:
+        """Count one message from the inbox."""
+        self.replies.labels("delivered" if delivered else "dropped").inc()
+
+    def serve(self, port: int, addr: str = "127.0.0.1") -> Any:
+        """Serve ``/metrics`` on ``addr:port`` from a daemon thread."""
+        prometheus = _import_prometheus()
+        return prometheus.start_http_server(port, addr=addr, registry=self.registry)
+
+
+def _import_prometheus() -> Any:
+    try:
+        import prometheus_client
+    except ImportError as exc:
+        raise MetricsUnavailable(
+            "metrics need the prometheus_client package: pip install 'channels[metrics]'"
+        ) from exc
+    return prometheus_client
