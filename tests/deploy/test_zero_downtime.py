@@ -1,0 +1,353 @@
+"""Deploys drop nothing: workers restart under load, no connection or message
+is lost.
+
+Real processes on a Redis of their own: 2 interface servers
+(``runwsserver --accept-all``), 3 workers, 500 WebSockets spread over both
+servers, each sending a numbered message, waiting for its echo and sending
+the next, plus a few HTTP clients requesting in a loop. Meanwhile every
+worker is restarted with SIGTERM one at a time (rolling), then all three are
+stopped at once and three new ones started with new code (another
+REPLY_PREFIX). Passing means: no WebSocket closed, every message answered
+exactly once, every HTTP request answered 200, and everything sent once the
+old workers were gone answered by the new code.
+
+Run with ``-s`` to see the figures (sockets, messages, requests, timings).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import random
+import resource
+import secrets
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from tests.backends.redis_servers import start_servers
+from tests.processes import Process, free_port, manage, project_env, wait_for_port
+
+pytestmark = [pytest.mark.redis, pytest.mark.timeout(300)]
+
+SOCKETS = 500
+SERVERS = 2
+WORKERS = 3
+#: Seconds each WebSocket client pauses between two round trips (jittered).
+PAUSE = 1.0
+#: Concurrent HTTP clients, each requesting in a loop with a short pause.
+HTTP_CLIENTS = 8
+HTTP_PAUSE = 0.05
+#: Longer than any worker outage; the interface servers wait as long for a
+#: reply (--http-timeout) and the backend keeps messages longer (EXPIRY 120).
+REPLY_TIMEOUT = 90.0
+#: Upper bound on messages per socket (the loops are bounded in count too).
+MAX_PER_SOCKET = 200
+
+
+@dataclass
+class Tally:
+    """Everything the clients saw."""
+
+    connected: int = 0
+    #: (socket, seq) -> number of replies carrying that message's text.
+    answers: collections.Counter = field(default_factory=collections.Counter)
+    #: (socket, seq, sent at, answered at, prefix, pid) per answered message.
+    replies: list = field(default_factory=list)
+    sent: set = field(default_factory=set)
+    unexpected: list = field(default_factory=list)
+    lost: list = field(default_factory=list)
+    dropped: list = field(default_factory=list)
+    #: (sent at, answered at, status, prefix, pid) per HTTP request.
+    http: list = field(default_factory=list)
+    http_errors: list = field(default_factory=list)
+
+
+class Deployment:
+    """The deploy project on one Redis: interface servers and workers."""
+
+    def __init__(self, tmp: Path, redis_url: str) -> None:
+        self.tmp = tmp
+        self.prefix = "deploy-" + secrets.token_hex(4) + ":"
+        self.env = project_env(
+            "deploy_project.settings",
+            DEPLOY_REDIS=redis_url,
+            DEPLOY_PREFIX=self.prefix,
+            DEPLOY_SQLITE=str(tmp / "db.sqlite3"),
+        )
+        self.servers: list[tuple[Process, int]] = []
+        self.workers: list[Process] = []
+        self.retired: list[Process] = []
+        self.count = 0
+
+    def _log(self, name: str) -> Path:
+        self.count += 1
+        return self.tmp / f"{self.count:02d}-{name}.log"
+
+    def start_server(self) -> int:
+        port = free_port()
+        argv = manage(
+            "runwsserver", f"127.0.0.1:{port}", "--accept-all", "-v", "1",
+            "--http-timeout", str(REPLY_TIMEOUT),
+        )  # fmt: skip
+        proc = Process(argv, self.env, self._log("server"))
+        self.servers.append((proc, port))
+        proc.wait_for_output("Listening on")
+        wait_for_port(port)
+        return port
+
+    def spawn_worker(self, version: str) -> Process:
+        """Start a worker answering with ``version`` (not waited for)."""
+        env = dict(self.env, REPLY_PREFIX=version)
+        proc = Process(manage("runworker", "-v", "1"), env, self._log(f"worker-{version}"))
+        self.workers.append(proc)
+        return proc
+
+    def stop_worker(self, proc: Process, timeout: float = 30, signalled: bool = False) -> int:
+        """SIGTERM (unless sent already) and wait: the worker finishes the
+        message in hand and exits."""
+        if not signalled:
+            proc.signal(signal.SIGTERM)
+        code = proc.wait(timeout)
+        self.workers.remove(proc)
+        self.retired.append(proc)
+        return code
+
+    def logs(self) -> str:
+        procs = [p for p, _ in self.servers] + self.workers + self.retired
+        return "\n".join(f"--- {p.log_path.name}\n{p.output()[-3000:]}" for p in procs)
+
+    def stop(self) -> None:
+        for proc in self.workers:
+            proc.stop()
+        for proc, _ in self.servers:
+            proc.stop()
+        for proc in self.retired:
+            proc.stop()
+
+
+def raise_fd_limit(needed: int) -> None:
+    """500 client sockets, the servers' and the workers' inherit this."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < 2 * SOCKETS + 200:
+        pytest.skip(f"open file limit {soft} is too low for {SOCKETS} sockets")
+
+
+async def ws_client(index: int, url: str, tally: Tally, opened, stop: asyncio.Event) -> None:
+    """Open a socket, then round trips until ``stop``; check the tail is quiet."""
+    ws = await connect(
+        url, open_timeout=60, ping_interval=None, compression=None, close_timeout=10
+    )
+    tally.connected += 1
+    if tally.connected == SOCKETS:
+        opened.set()
+    loop = asyncio.get_running_loop()
+    rng = random.Random(index)
+    try:
+        await opened.wait()
+        await asyncio.sleep(rng.uniform(0, PAUSE))
+        seq = 0
+        while not stop.is_set() and seq < MAX_PER_SOCKET:
+            seq += 1
+            text = f"{index}:{seq}"
+            sent_at = loop.time()
+            tally.sent.add((index, seq))
+            await ws.send(text)
+            deadline = sent_at + REPLY_TIMEOUT
+            while True:
+                try:
+                    reply = await asyncio.wait_for(ws.recv(), max(0.01, deadline - loop.time()))
+                except TimeoutError:
+                    tally.lost.append((index, seq))
+                    return
+                prefix, pid, body = reply.split("|", 2)
+                answered = tuple(int(x) for x in body.split(":"))
+                tally.answers[answered] += 1
+                if body == text:
+                    tally.replies.append((index, seq, sent_at, loop.time(), prefix, pid))
+                    break
+                tally.unexpected.append((index, seq, reply))
+            await asyncio.sleep(rng.uniform(0.5 * PAUSE, 1.5 * PAUSE))
+        # Nothing more may come: a late reply would be a duplicate.
+        try:
+            extra = await asyncio.wait_for(ws.recv(), 2.0)
+            tally.unexpected.append((index, seq, extra))
+            tally.answers[tuple(int(x) for x in extra.split("|", 2)[2].split(":"))] += 1
+        except TimeoutError:
+            pass
+    except ConnectionClosed as closed:
+        tally.dropped.append((index, closed.rcvd.code if closed.rcvd else None))
+        return
+    await ws.close()
+
+
+async def http_client(
+    index: int, base: str, tally: Tally, stop: asyncio.Event, limit: int = 5000
+) -> None:
+    """Requests one after the other until ``stop``; every one must be a 200."""
+    loop = asyncio.get_running_loop()
+    async with httpx.AsyncClient(base_url=base, timeout=REPLY_TIMEOUT + 10) as client:
+        for n in range(limit):
+            if stop.is_set():
+                return
+            sent_at = loop.time()
+            try:
+                response = await client.get("/hello/", params={"n": f"{index}:{n}"})
+            except httpx.HTTPError as exc:
+                tally.http_errors.append((index, n, repr(exc)))
+                continue
+            prefix, pid, body = (response.text.split("|", 2) + ["", ""])[:3]
+            if body != f"{index}:{n}":
+                tally.http_errors.append((index, n, response.status_code, response.text[:200]))
+            tally.http.append((sent_at, loop.time(), response.status_code, prefix, pid))
+            await asyncio.sleep(HTTP_PAUSE)
+
+
+def test_workers_restart_under_load_drop_nothing(tmp_path):
+    raise_fd_limit(4096)
+    [redis_server] = start_servers(1)
+    deploy = Deployment(tmp_path, redis_server.url)
+    # Our own server, but flush our prefix anyway: a clean slate.
+    keys = redis.Redis.from_url(redis_server.url)
+    for key in keys.scan_iter(match=deploy.prefix + "*"):
+        keys.delete(key)
+    try:
+        ports = [deploy.start_server() for _ in range(SERVERS)]
+        for proc in [deploy.spawn_worker("v1") for _ in range(WORKERS)]:
+            proc.wait_for_output("serving")
+        figures, tally = asyncio.run(scenario(deploy, ports))
+        check(deploy, figures, tally)
+    except BaseException:
+        print(deploy.logs())
+        raise
+    finally:
+        deploy.stop()
+        redis_server.cleanup()
+
+
+async def scenario(deploy: Deployment, ports: list[int]) -> tuple[dict, Tally]:
+    tally = Tally()
+    loop = asyncio.get_running_loop()
+    opened, stop = asyncio.Event(), asyncio.Event()
+    figures: dict = {"sockets": SOCKETS, "servers": SERVERS, "workers": WORKERS}
+    t0 = loop.time()
+
+    clients = []
+    for start in range(0, SOCKETS, 50):
+        batch = [
+            asyncio.create_task(
+                ws_client(i, f"ws://127.0.0.1:{ports[i % SERVERS]}/echo/", tally, opened, stop)
+            )
+            for i in range(start, min(start + 50, SOCKETS))
+        ]
+        clients += batch
+        await asyncio.sleep(0.1)
+    await asyncio.wait_for(opened.wait(), 60)
+    figures["connect_s"] = round(loop.time() - t0, 2)
+    http = [
+        asyncio.create_task(
+            http_client(i, f"http://127.0.0.1:{ports[i % SERVERS]}", tally, stop)
+        )
+        for i in range(HTTP_CLIENTS)
+    ]
+    await asyncio.sleep(3)  # steady state on the first workers
+
+    def failed_early() -> None:
+        done = [t for t in clients + http if t.done()]
+        for task in done:
+            task.result()  # an exception in a client: fail with it
+        assert not done, f"{len(done)} clients ended before the deploy was over"
+
+    # Rolling: one worker at a time, its replacement serving before the next.
+    t_roll = loop.time()
+    for old in list(deploy.workers):
+        code = await asyncio.to_thread(deploy.stop_worker, old)
+        assert code == 0, old.output()
+        new = deploy.spawn_worker("v1")
+        await asyncio.to_thread(new.wait_for_output, "serving")
+        await asyncio.sleep(1)
+        failed_early()
+    figures["rolling_restart_s"] = round(loop.time() - t_roll, 2)
+    await asyncio.sleep(2)
+
+    # All at once, with new code: nobody serves until the new workers start.
+    olds = list(deploy.workers)
+    t_down = loop.time()
+    for old in olds:
+        old.signal(signal.SIGTERM)
+    for old in olds:
+        code = await asyncio.to_thread(deploy.stop_worker, old, signalled=True)
+        assert code == 0, old.output()
+    t_gone = loop.time()
+    await asyncio.sleep(1)  # a real outage: requests and frames pile up
+    news = [deploy.spawn_worker("v2") for _ in range(WORKERS)]
+    for new in news:
+        await asyncio.to_thread(new.wait_for_output, "serving")
+    t_up = loop.time()
+    figures["stop_all_s"] = round(t_gone - t_down, 2)
+    figures["outage_s"] = round(t_up - t_gone, 2)
+    new_pids = {str(p.popen.pid) for p in news}
+    await asyncio.sleep(5)  # every socket makes a few round trips on the new code
+    failed_early()
+    stop.set()
+    await asyncio.wait_for(asyncio.gather(*clients, *http), REPLY_TIMEOUT + 30)
+    figures["total_s"] = round(loop.time() - t0, 2)
+    figures.update(t_gone=t_gone, t_up=t_up, new_pids=sorted(new_pids))
+    return figures, tally
+
+
+def check(deploy: Deployment, figures: dict, tally: Tally) -> None:
+    t_gone, t_up, new_pids = figures.pop("t_gone"), figures.pop("t_up"), set(figures["new_pids"])
+    during_outage = [r for r in tally.replies if t_gone <= r[2] < t_up]
+    waited = [r for r in tally.replies if r[2] < t_up <= r[3]]
+    http_waited = [h for h in tally.http if h[0] < t_up <= h[1]]
+    after = [r for r in tally.replies if r[2] >= t_gone]
+    http_outage = [h for h in tally.http if t_gone <= h[0] < t_up]
+    http_after = [h for h in tally.http if h[0] >= t_gone]
+    figures.update(
+        messages_sent=len(tally.sent),
+        messages_answered=len(tally.replies),
+        messages_sent_during_outage=len(during_outage),
+        messages_waiting_for_new_workers=len(waited),
+        http_requests=len(tally.http),
+        http_requests_waiting_for_new_workers=len(http_waited),
+        http_requests_sent_during_outage=len(http_outage),
+        slowest_reply_s=round(max(r[3] - r[2] for r in tally.replies), 2),
+        slowest_http_s=round(max(h[1] - h[0] for h in tally.http), 2),
+    )
+    print(json.dumps(figures, indent=1))
+    assert tally.connected == SOCKETS
+    assert tally.dropped == [], f"{len(tally.dropped)} sockets closed: {tally.dropped[:10]}"
+    assert tally.lost == [], f"{len(tally.lost)} messages unanswered: {tally.lost[:10]}"
+    assert tally.unexpected == [], f"unexpected replies: {tally.unexpected[:10]}"
+    assert set(tally.answers) == tally.sent
+    assert all(count == 1 for count in tally.answers.values())
+    assert len(tally.replies) == len(tally.sent)
+    assert tally.http_errors == [], tally.http_errors[:10]
+    assert {h[2] for h in tally.http} == {200}
+    # The outage was real: frames and requests waited for the new workers.
+    assert during_outage and http_outage
+    # Once the old workers were gone, only the new code answered...
+    assert {(r[4], r[5] in new_pids) for r in after} == {("v2", True)}
+    assert {(h[3], h[4] in new_pids) for h in http_after} == {("v2", True)}
+    # ...and every socket talked to it.
+    assert {r[0] for r in after} == set(range(SOCKETS))
+    # Before that, only the old code.
+    assert {r[4] for r in tally.replies if r[3] < t_gone} == {"v1"}
+    for proc in deploy.retired:
+        assert proc.popen.returncode == 0
+        assert "Traceback" not in proc.output(), proc.output()
+    for proc, _ in deploy.servers:
+        assert proc.popen.poll() is None
+        assert "Traceback" not in proc.output(), proc.output()
