@@ -34,6 +34,11 @@ CHANNEL_BACKENDS = {
         "CHANNEL_CAPACITY": {"ops.unserved": 40},
     }
 }
+if os.environ.get("CHANNELS_TEST_HTTP_CAPACITY"):
+    # Small, so a test can fill http.request and see the 503.
+    CHANNEL_BACKENDS["default"]["CHANNEL_CAPACITY"]["http.request"] = int(
+        os.environ["CHANNELS_TEST_HTTP_CAPACITY"]
+    )
 if os.environ.get("CHANNELS_TEST_REDIS"):
     CHANNEL_BACKENDS["default"]["HOSTS"] = [os.environ["CHANNELS_TEST_REDIS"]]
     CHANNEL_BACKENDS["default"]["PREFIX"] = os.environ.get("CHANNELS_TEST_PREFIX", "ops")
