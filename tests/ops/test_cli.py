@@ -39,9 +39,11 @@ def processes_by_kind(status: dict) -> dict[str, list[dict]]:
 def test_status_lists_waiting_channels_and_every_process(deployment):
     deployment.send("ops.unserved", {"n": 1}, count=7)
     status = wait_until(
-        lambda: (s := deployment.cli_json("status"))
-        and len(processes_by_kind(s).get("worker", [])) == 2
-        and s
+        lambda: (
+            (s := deployment.cli_json("status"))
+            and len(processes_by_kind(s).get("worker", [])) == 2
+            and s
+        )
     )
 
     # --json: the channel with its depth, capacity and age; both kinds of process.
@@ -101,9 +103,7 @@ def test_status_counts_open_websockets_of_the_interface_server(deployment):
 def test_latency_probes_are_answered_by_both_workers(deployment):
     done = deployment.cli("latency", "-n", "40", "--interval", "0.01")
     assert done.returncode == 0, done.stderr
-    ((probes, answered, lost, workers, p50, p95, p99, worst),) = table_rows(
-        done.stdout, "probes"
-    )
+    ((probes, answered, lost, workers, p50, p95, p99, worst),) = table_rows(done.stdout, "probes")
     assert (probes, answered, lost, workers) == ("40", "40", "0", "2")
     assert 0 < float(p50) <= float(p95) <= float(p99) <= float(worst) < 5000
 

@@ -103,9 +103,11 @@ def test_counters_follow_the_traffic(deployment):
     )  # fmt: skip
 
     server_after = wait_until(
-        lambda: (s := scrape(server_port))
-        and value(s, "channels_interface_connections", kind="websocket") == 0
-        and s
+        lambda: (
+            (s := scrape(server_port))
+            and value(s, "channels_interface_connections", kind="websocket") == 0
+            and s
+        )
     )
     grew = lambda name, **labels: delta(server_after, server_before, name, **labels)  # noqa: E731
     assert grew("channels_interface_http_responses_total", status="200") == 15
@@ -117,13 +119,15 @@ def test_counters_follow_the_traffic(deployment):
     assert sent == {"http.request": 15, "websocket.connect": 2, "websocket.receive": 4}
     # websocket.disconnect may still be on its way; both sockets send one.
     wait_until(
-        lambda: delta(
-            scrape(server_port),
-            server_before,
-            "channels_interface_messages_sent_total",
-            channel="websocket.disconnect",
+        lambda: (
+            delta(
+                scrape(server_port),
+                server_before,
+                "channels_interface_messages_sent_total",
+                channel="websocket.disconnect",
+            )
+            == 2
         )
-        == 2
     )
     assert grew("channels_interface_send_seconds_count") >= 21
     # Replies: 15 responses, 1 accept + 4 echoes, 1 close for /deny/.
