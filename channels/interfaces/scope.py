@@ -73,17 +73,17 @@ def apply_proxy_headers(
         return client, scheme
     if client is not None and not _trusted(client[0], trusted):
         return client, scheme
-    values = {}
+    # Several lines of one header are one comma-separated list (RFC 9110
+    # 5.3): a proxy that adds its own X-Forwarded-For line after the
+    # client's must be the one believed, so keep every line, in order.
+    values: dict[bytes, bytes] = {}
     for name, value in headers:
-        values.setdefault(name, value)
+        values[name] = values[name] + b"," + value if name in values else value
     forwarded = values.get(b"x-forwarded-for") or values.get(b"x-real-ip")
     if forwarded:
         host = forwarded.split(b",")[-1].strip().decode("latin-1")
-        port = (
-            int(values.get(b"x-forwarded-port", b"0") or 0)
-            if _digits(values.get(b"x-forwarded-port"))
-            else 0
-        )
+        port_value = values.get(b"x-forwarded-port", b"").split(b",")[-1].strip()
+        port = int(port_value) if _digits(port_value) and int(port_value) < 65536 else 0
         client = [host, port]
     proto = values.get(b"x-forwarded-proto")
     if proto:

@@ -21,13 +21,14 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import socket
 import time
 from collections.abc import Iterable
 from typing import IO, Any
 
 from autobahn.twisted.resource import WebSocketResource
 from twisted.internet import defer
-from twisted.internet.endpoints import serverFromString
+from twisted.internet.endpoints import AdoptedStreamServerEndpoint, serverFromString
 from twisted.internet.threads import deferToThreadPool
 from twisted.python.threadpool import ThreadPool
 
@@ -103,8 +104,14 @@ class Server:
         self.send_pool.start()
         self.reader.start()
         self.reactor.addSystemEventTrigger("before", "shutdown", self.shutdown)
+        # maybeDeferred: a description that cannot be parsed fails the
+        # Deferred (exit 1 in run()) instead of raising past it.
         listening = [
-            serverFromString(self.reactor, description).listen(self.http_factory)
+            defer.maybeDeferred(
+                lambda description=description: server_endpoint(self.reactor, description).listen(
+                    self.http_factory
+                )
+            )
             for description in self.endpoints
         ]
         d = defer.gatherResults(listening, consumeErrors=True)
@@ -351,6 +358,22 @@ class Server:
             self.access_log.flush()
         except (OSError, ValueError):
             pass
+
+
+def server_endpoint(reactor: Any, description: str) -> Any:
+    """A listening endpoint from a Twisted description, or ``fd:fileno=N:domain=D``.
+
+    Twisted's string syntax has no endpoint for an already listening socket
+    handed over by a supervisor (only ``systemd:``, which needs LISTEN_FDS),
+    so ``fd:`` builds Twisted's adopted-socket endpoint here.
+    """
+    if not description.startswith("fd:"):
+        return serverFromString(reactor, description)
+    fields = dict(part.split("=", 1) for part in description.split(":")[1:])
+    family = {"INET": socket.AF_INET, "INET6": socket.AF_INET6, "UNIX": socket.AF_UNIX}[
+        fields.get("domain", "INET")
+    ]
+    return AdoptedStreamServerEndpoint(reactor, int(fields["fileno"]), family)
 
 
 def _kind(conn: Any) -> str:

@@ -43,14 +43,21 @@ def tcp_endpoint(addr: str, port: int) -> str:
 
 def fd_endpoint(fd: int) -> str:
     """A Twisted endpoint description for a socket inherited from a supervisor."""
-    sock = socket.socket(fileno=fd)
     try:
-        family = sock.family
+        sock = socket.socket(fileno=fd)
+    except OSError as exc:
+        # Not open, or not a socket (a file, a pipe): say so, not a traceback.
+        raise CommandError(f"file descriptor {fd} is not a usable socket: {exc.strerror}") from exc
+    try:
+        family, kind = sock.family, sock.type
+        listening = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
     finally:
         sock.detach()  # keep the descriptor open for Twisted
     domain = {socket.AF_INET: "INET", socket.AF_INET6: "INET6", socket.AF_UNIX: "UNIX"}.get(family)
-    if domain is None:
-        raise CommandError(f"file descriptor {fd} is not a TCP or UNIX socket")
+    if domain is None or kind != socket.SOCK_STREAM:
+        raise CommandError(f"file descriptor {fd} is not a TCP or UNIX stream socket")
+    if not listening:
+        raise CommandError(f"file descriptor {fd} is a socket that is not listening")
     return f"fd:fileno={fd}:domain={domain}"
 
 

@@ -19,10 +19,17 @@ def meta(message):
 
 
 def ws_connect(message):
-    """Accept, except on /deny/ (DenyConnection: the handshake gets a 403)."""
+    """Accept, except on /deny/ (DenyConnection: the handshake gets a 403).
+
+    On /meta/ the first frame tells what ``websocket.connect`` carried.
+    """
     if message["path"].startswith("/deny"):
         raise DenyConnection
-    message.reply_channel.send({"accept": True})
+    reply = {"accept": True}
+    if message["path"].startswith("/meta"):
+        fields = ["client", "server", "scheme", "path", "root_path"]
+        reply["text"] = json.dumps({name: message.get(name) for name in fields})
+    message.reply_channel.send(reply)
 
 
 def ws_receive(message):

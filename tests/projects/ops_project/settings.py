@@ -39,6 +39,7 @@ if os.environ.get("CHANNELS_TEST_HTTP_CAPACITY"):
     CHANNEL_BACKENDS["default"]["CHANNEL_CAPACITY"]["http.request"] = int(
         os.environ["CHANNELS_TEST_HTTP_CAPACITY"]
     )
-if os.environ.get("CHANNELS_TEST_REDIS"):
+# CI exports CHANNELS_TEST_REDIS for the whole suite: only a Redis backend takes it.
+if os.environ.get("CHANNELS_TEST_REDIS") and "redis" in CHANNEL_BACKENDS["default"]["BACKEND"]:
     CHANNEL_BACKENDS["default"]["HOSTS"] = [os.environ["CHANNELS_TEST_REDIS"]]
     CHANNEL_BACKENDS["default"]["PREFIX"] = os.environ.get("CHANNELS_TEST_PREFIX", "ops")

@@ -1,6 +1,6 @@
 """Django views of the ops project (reached through ``http.request``)."""
 
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.urls import path
 
 
@@ -9,4 +9,18 @@ def hello(request):
     return HttpResponse(b"hello\n", content_type="text/plain")
 
 
-urlpatterns = [path("", hello)]
+def whoami(request):
+    """What a Django view sees of the client, after any proxy headers."""
+    return JsonResponse(
+        {
+            "remote_addr": request.META.get("REMOTE_ADDR"),
+            "remote_port": request.META.get("REMOTE_PORT"),
+            "scheme": request.scheme,
+            "secure": request.is_secure(),
+            "script_name": request.META.get("SCRIPT_NAME"),
+            "path": request.path,
+        }
+    )
+
+
+urlpatterns = [path("", hello), path("whoami/", whoami)]
