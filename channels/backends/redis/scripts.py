@@ -187,6 +187,24 @@ return false
 """
 )
 
+#: KEYS: inbox list, its count hash. ARGV: now, n. Pops up to n live
+#: messages of one process inbox at once (only the owning process reads an
+#: inbox, so it may hold them in memory), counting each off its channel.
+POP_BATCH = (
+    _LIB
+    + """
+local now, n, out = tonumber(ARGV[1]), tonumber(ARGV[2]), {}
+while #out < n do
+  local e = redis.call('lpop', KEYS[1])
+  if not e then break end
+  local exp, ch = parse(e)
+  if ch ~= '' then uncount(KEYS[2], ch) end
+  if exp > now then out[#out + 1] = e end
+end
+return out
+"""
+)
+
 #: KEYS: count hash. ARGV: channel. Counts off a message that a blocking
 #: pop (which cannot run inside a script) took from a process inbox.
 ACK = (
@@ -259,6 +277,7 @@ SCRIPTS = {
     for name, source in {
         "send": SEND,
         "pop": POP,
+        "pop_batch": POP_BATCH,
         "ack": ACK,
         "group_add": GROUP_ADD,
         "group_members": GROUP_MEMBERS,
