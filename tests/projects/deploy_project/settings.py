@@ -40,3 +40,6 @@ CHANNEL_BACKENDS = {
         },
     }
 }
+if os.environ.get("DEPLOY_DEFAULT_CAPACITY"):
+    # To see what the defaults (100 per channel) do to the same deploy.
+    del CHANNEL_BACKENDS["default"]["CHANNEL_CAPACITY"]
