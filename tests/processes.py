@@ -14,6 +14,10 @@ ROOT = Path(__file__).resolve().parent.parent
 PROJECTS = ROOT / "tests" / "projects"
 
 
+#: Environment variables that configure the test run, not the test projects.
+SUITE_ONLY_VARIABLES = ("CHANNELS_TEST_REDIS", "CHANNELS_TEST_PREFIX", "CHANNELS_TEST_BACKEND")
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as sock:
@@ -24,6 +28,11 @@ def free_port() -> int:
 def project_env(settings_module: str, **extra: str) -> dict:
     """Environment for a child process running one of the test projects."""
     env = dict(os.environ)
+    # CI exports these for the test suite itself; a project gets them only
+    # when a test passes them in ``extra``, so a database-backed project never
+    # picks up the suite's Redis by accident.
+    for name in SUITE_ONLY_VARIABLES:
+        env.pop(name, None)
     env["DJANGO_SETTINGS_MODULE"] = settings_module
     env["PYTHONPATH"] = os.pathsep.join([str(PROJECTS), str(ROOT), env.get("PYTHONPATH", "")])
     env["PYTHONUNBUFFERED"] = "1"

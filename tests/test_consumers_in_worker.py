@@ -64,13 +64,18 @@ class ConsumerSemantics(ChannelTestCase):
         assert self.get_next_message("out.one", require=True).content == {"n": 1}
         assert self.get_next_message("out.two", require=True).content == {"n": 2}
 
+    def test_client_raises_consumer_errors_like_channels_1(self):
+        with pytest.raises(RuntimeError, match="half-way"):
+            Client().send_and_consume("test.atomic", {"fail": True})
+        assert self.get_next_message("out.one") is None
+
     def test_a_failing_consumer_sends_nothing(self):
-        Client().send_and_consume("test.atomic", {"fail": True})
+        Client(raise_exceptions=False).send_and_consume("test.atomic", {"fail": True})
         assert self.get_next_message("out.one") is None
         assert self.get_next_message("out.two") is None
 
     def test_immediately_bypasses_the_outbox(self):
-        Client().send_and_consume("test.immediate", {})
+        Client(raise_exceptions=False).send_and_consume("test.immediate", {})
         assert self.get_next_message("out.one", require=True).content == {"n": 1}
 
     def test_deny_connection_closes_the_socket(self):
@@ -130,12 +135,12 @@ def broken_view_consumer(message):
 )
 class FailureReplies(ChannelTestCase):
     def test_failing_http_consumer_answers_500_instead_of_a_timeout(self):
-        client = Client()
+        client = Client(raise_exceptions=False)
         client.send_and_consume("http.request", {"path": "/", "method": "GET"})
         reply = client.receive()
         assert reply["status"] == 500
 
     def test_failing_connect_consumer_refuses_the_socket(self):
-        client = Client()
+        client = Client(raise_exceptions=False)
         client.send_and_consume("websocket.connect", {"path": "/"})
         assert client.receive() == {"close": True}

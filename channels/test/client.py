@@ -38,14 +38,13 @@ class Client:
 
     Each client has its own reply channel, added to every message it sends
     that has none. Consumers run as the worker runs them (routing, outbox,
-    ``DenyConnection``, ``ConsumeLater``). A consumer's exception is logged
-    and the client goes on, as the worker does; with
-    ``raise_exceptions = True`` (the default of :class:`WSClient`, as in
-    Channels 1.x) it reaches the test instead.
+    ``DenyConnection``, ``ConsumeLater``). A consumer's exception reaches the
+    test, as in Channels 1.x; with ``raise_exceptions=False`` it is logged and
+    answered as a worker would (500 for HTTP, refusal for a WebSocket).
     """
 
     #: Raise a consumer's exception in the test instead of logging it.
-    raise_exceptions = False
+    raise_exceptions = True
 
     def __init__(
         self, alias: str = DEFAULT_CHANNEL_BACKEND, raise_exceptions: bool | None = None
