@@ -12,6 +12,7 @@ exactly once, every HTTP request answered 200, and everything sent once the
 old workers were gone answered by the new code.
 
 Run with ``-s`` to see the figures (sockets, messages, requests, timings).
+CHANNELS_DEPLOY_SHARDS=N runs it on N Redis servers (sharded channels).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
+import os
 import random
 import resource
 import secrets
@@ -50,6 +52,8 @@ HTTP_PAUSE = 0.05
 REPLY_TIMEOUT = 90.0
 #: Upper bound on messages per socket (the loops are bounded in count too).
 MAX_PER_SOCKET = 200
+#: Redis servers the channels are sharded over.
+SHARDS = int(os.environ.get("CHANNELS_DEPLOY_SHARDS", "1"))
 
 
 @dataclass
@@ -214,12 +218,13 @@ async def http_client(
 
 def test_workers_restart_under_load_drop_nothing(tmp_path):
     raise_fd_limit(4096)
-    [redis_server] = start_servers(1)
-    deploy = Deployment(tmp_path, redis_server.url)
-    # Our own server, but flush our prefix anyway: a clean slate.
-    keys = redis.Redis.from_url(redis_server.url)
-    for key in keys.scan_iter(match=deploy.prefix + "*"):
-        keys.delete(key)
+    redis_servers = start_servers(SHARDS)
+    deploy = Deployment(tmp_path, ",".join(server.url for server in redis_servers))
+    # Our own servers, but flush our prefix anyway: a clean slate.
+    for server in redis_servers:
+        keys = redis.Redis.from_url(server.url)
+        for key in keys.scan_iter(match=deploy.prefix + "*"):
+            keys.delete(key)
     try:
         ports = [deploy.start_server() for _ in range(SERVERS)]
         for proc in [deploy.spawn_worker("v1") for _ in range(WORKERS)]:
@@ -231,7 +236,8 @@ def test_workers_restart_under_load_drop_nothing(tmp_path):
         raise
     finally:
         deploy.stop()
-        redis_server.cleanup()
+        for server in redis_servers:
+            server.cleanup()
 
 
 async def scenario(deploy: Deployment, ports: list[int]) -> tuple[dict, Tally]:

@@ -1,7 +1,7 @@
 """The zero-downtime deploy test project: a WebSocket echo and an HTTP view
 whose replies carry the "code version" (REPLY_PREFIX), over Redis.
 
-DEPLOY_REDIS (a redis:// URL) and DEPLOY_PREFIX (key prefix) choose where
+DEPLOY_REDIS (redis:// URLs, comma-separated: shards) and DEPLOY_PREFIX (key prefix) choose where
 the channels live; REPLY_PREFIX (read by the consumers at import) is the
 version a worker answers with, so "new code" is deployed by starting
 workers with another value.
@@ -26,7 +26,7 @@ CHANNEL_BACKENDS = {
     "default": {
         "BACKEND": "channels.backends.redis.RedisChannelBackend",
         "ROUTING": "deploy_project.routing.channel_routing",
-        "HOSTS": [os.environ.get("DEPLOY_REDIS", "redis://127.0.0.1:6379/0")],
+        "HOSTS": os.environ.get("DEPLOY_REDIS", "redis://127.0.0.1:6379/0").split(","),
         "PREFIX": os.environ.get("DEPLOY_PREFIX", "deploy:"),
         # Messages wait out a deploy: longer than any outage of the workers.
         "EXPIRY": 120,
