@@ -52,6 +52,8 @@ HTTP_PAUSE = 0.05
 REPLY_TIMEOUT = 90.0
 #: Upper bound on messages per socket (the loops are bounded in count too).
 MAX_PER_SOCKET = 200
+#: Seconds the slow view takes (in progress when its worker gets SIGTERM).
+SLOW = 1.5
 #: Redis servers the channels are sharded over.
 SHARDS = int(os.environ.get("CHANNELS_DEPLOY_SHARDS", "1"))
 
@@ -216,6 +218,17 @@ async def http_client(
             await asyncio.sleep(HTTP_PAUSE)
 
 
+async def slow_request(port: int, n: int) -> tuple[int, str, float]:
+    """(status, version, seconds) of one /slow/ request."""
+    async with httpx.AsyncClient(timeout=REPLY_TIMEOUT + 10) as client:
+        started = asyncio.get_running_loop().time()
+        response = await client.get(
+            f"http://127.0.0.1:{port}/slow/", params={"n": f"slow:{n}", "s": SLOW}
+        )
+        elapsed = asyncio.get_running_loop().time() - started
+        return response.status_code, response.text.split("|", 1)[0], round(elapsed, 2)
+
+
 def test_workers_restart_under_load_drop_nothing(tmp_path):
     raise_fd_limit(4096)
     redis_servers = start_servers(SHARDS)
@@ -284,6 +297,9 @@ async def scenario(deploy: Deployment, ports: list[int]) -> tuple[dict, Tally]:
     await asyncio.sleep(2)
 
     # All at once, with new code: nobody serves until the new workers start.
+    # Slow requests first, so the workers are told to stop mid-consumer.
+    slow = [asyncio.create_task(slow_request(ports[i % SERVERS], i)) for i in range(WORKERS)]
+    await asyncio.sleep(SLOW / 3)
     olds = list(deploy.workers)
     t_down = loop.time()
     for old in olds:
@@ -307,6 +323,7 @@ async def scenario(deploy: Deployment, ports: list[int]) -> tuple[dict, Tally]:
     await asyncio.wait_for(asyncio.gather(*clients, *http), REPLY_TIMEOUT + 30)
     figures["total_s"] = round(loop.time() - t0, 2)
     figures.update(t_gone=t_gone, t_spawn=t_spawn, new_pids=sorted(new_pids))
+    figures["slow"] = await asyncio.gather(*slow)
     return figures, tally
 
 
@@ -338,6 +355,9 @@ def check(deploy: Deployment, figures: dict, tally: Tally) -> None:
     assert len(tally.replies) == len(tally.sent)
     assert tally.http_errors == [], tally.http_errors[:10]
     assert {h[2] for h in tally.http} == {200}
+    # Workers stopped mid-consumer finished it (old code, after SIGTERM).
+    assert {status for status, _, _ in figures["slow"]} == {200}, figures["slow"]
+    assert "v1" in {version for _, version, _ in figures["slow"]}, figures["slow"]
     # The outage was real: frames and requests waited for the new workers.
     assert len(waited) >= SOCKETS // 10 and http_waited, (len(waited), len(http_waited))
     # Once the old workers were gone, only the new code answered...

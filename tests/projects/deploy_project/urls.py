@@ -1,4 +1,8 @@
-"""The deploy project's one view: ``/hello/?n=N`` -> ``"<REPLY_PREFIX>|<pid>|N"``."""
+"""The deploy project's views: ``/hello/?n=N`` -> ``"<REPLY_PREFIX>|<pid>|N"``,
+and ``/slow/?n=N&s=S``, the same after S seconds (a consumer in progress
+when its worker is told to stop)."""
+
+import time
 
 from django.http import HttpResponse
 from django.urls import path
@@ -12,4 +16,9 @@ def hello(request):
     )
 
 
-urlpatterns = [path("hello/", hello)]
+def slow(request):
+    time.sleep(float(request.GET.get("s", "1")))
+    return hello(request)
+
+
+urlpatterns = [path("hello/", hello), path("slow/", slow)]
