@@ -126,9 +126,13 @@ class ChannelWebSocketProtocol(WebSocketServerProtocol):
     def reply(self, message: dict) -> None:
         """Apply one message from the consumer: accept, send, close."""
         if self._accept is not None:
-            if message.get("close"):
+            close = message.get("close")
+            if close is True or (close and not isinstance(close, int)):
                 return self._deny(403, "Connection rejected")
-            if not (message.get("accept") or "text" in message or "bytes" in message):
+            # A close *code* before accept (e.g. 4001, not logged in) opens the
+            # socket and closes it at once: a refused handshake would show the
+            # browser only 1006, never the code.
+            if not (close or message.get("accept") or "text" in message or "bytes" in message):
                 return
             accept, self._accept = self._accept, None
             self._cancel_connect_timer()

@@ -70,6 +70,11 @@ def test_websocket_echo_binary_large_subprotocol_close(stack):
             async with connect(url + "/reject/"):
                 pass
         assert rejected.value.response.status_code == 403
+        # A close code instead of True at connect reaches the client as that code.
+        async with connect(url + "/refuse/4001/") as ws:
+            with pytest.raises(websockets.ConnectionClosed) as refused:
+                await ws.recv()
+            assert refused.value.rcvd.code == 4001
         async with connect(url + "/close/4123/") as ws:
             await ws.send("bye")
             with pytest.raises(websockets.ConnectionClosed) as closed:

@@ -1,6 +1,7 @@
 """WebSocket consumers of the echo project.
 
-Paths: ``/echo/`` echoes; ``/reject/`` refuses the connection; ``/room/``
+Paths: ``/echo/`` echoes; ``/reject/`` refuses the connection (403),
+``/refuse/<code>/`` closes it at connect with that code; ``/room/``
 joins group "room" and relays every message to it; ``/close/<code>/``
 closes with that code on the first message; ``/watch/`` receives one text
 line per disconnect elsewhere ("disconnect <path> <code>").
@@ -14,6 +15,10 @@ def ws_connect(message):
     path = message["path"]
     if path.startswith("/reject"):
         message.reply_channel.send({"close": True})
+        return
+    if path.startswith("/refuse/"):
+        # /refuse/<code>/: refuse with a close code the client must see.
+        message.reply_channel.send({"close": int(path.split("/")[2])})
         return
     if path.startswith("/room"):
         Group("room").add(message.reply_channel)
