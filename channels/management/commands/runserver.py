@@ -26,7 +26,8 @@ from django.db import connections
 from channels.backends.registry import DEFAULT_CHANNEL_BACKEND, channel_backends
 from channels.interfaces.options import ServerOptions
 
-from .runwsserver import configure_logging, tcp_endpoint
+from ..process_setup import configure_logging
+from .runwsserver import tcp_endpoint
 
 
 def static_view_consumer():

@@ -14,6 +14,8 @@ from channels.workers.metrics import MetricsUnavailable, NullWorkerMetrics, Work
 from channels.workers.routing import load_router
 from channels.workers.worker import NoChannelsToServe, Worker
 
+from ..process_setup import add_metrics_arguments, configure_logging
+
 
 class Command(BaseCommand):
     help = (
@@ -44,23 +46,10 @@ class Command(BaseCommand):
             metavar="PATTERN",
             help="Do not serve channels matching these glob patterns.",
         )
-        parser.add_argument(
-            "--metrics-port",
-            type=int,
-            default=None,
-            metavar="PORT",
-            help="Serve Prometheus metrics at http://ADDR:PORT/metrics "
-            "(needs prometheus_client: pip install 'channels[metrics]').",
-        )
-        parser.add_argument(
-            "--metrics-addr",
-            default="127.0.0.1",
-            metavar="ADDR",
-            help="Address the metrics endpoint listens on (default: %(default)s).",
-        )
+        add_metrics_arguments(parser)
 
     def handle(self, *args, alias, only_channels, exclude_channels, verbosity, **options):
-        self.configure_logging(verbosity)
+        configure_logging(verbosity)
         if not channel_backends.configured:
             raise CommandError("CHANNEL_BACKENDS is not set: there is nothing for a worker to do.")
         metrics = self.start_metrics(options.get("metrics_port"), options.get("metrics_addr"))
@@ -102,15 +91,3 @@ class Command(BaseCommand):
             raise CommandError(f"cannot serve metrics on {addr}:{port}: {exc}") from exc
         self.stdout.write(f"Metrics on http://{addr}:{port}/metrics")
         return metrics
-
-    @staticmethod
-    def configure_logging(verbosity: int) -> None:
-        """Worker logs to stderr: info by default, one line per message at -v 2."""
-        logger = logging.getLogger("channels")
-        if not logger.handlers:
-            handler = logging.StreamHandler(sys.stderr)
-            handler.setFormatter(
-                logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
-            )
-            logger.addHandler(handler)
-        logger.setLevel({0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG))

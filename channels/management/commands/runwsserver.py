@@ -7,7 +7,6 @@ WebSocket always; plain HTTP too with ``--accept-all``.
 
 from __future__ import annotations
 
-import logging
 import re
 import socket
 import sys
@@ -19,6 +18,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from channels.backends.registry import DEFAULT_CHANNEL_BACKEND, channel_backends
 from channels.exceptions import ImproperlyConfiguredBackend
 from channels.interfaces.options import MIB, ServerOptions
+
+from ..process_setup import add_metrics_arguments, configure_logging
 
 DEFAULT_ADDR = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -234,16 +235,6 @@ def open_access_log(path: str | None):
     return open(path, "a", buffering=1)  # noqa: SIM115 - lives as long as the process
 
 
-def configure_logging(verbosity: int) -> None:
-    """Server logs to stderr: warnings by default, more with -v."""
-    logger = logging.getLogger("channels")
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-        logger.addHandler(handler)
-    logger.setLevel({0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG))
-
-
 class Command(BaseCommand):
     help = (
         "Run the interface server (Twisted + Autobahn): it holds WebSocket (and, with "
@@ -263,20 +254,7 @@ class Command(BaseCommand):
             help="Serve plain HTTP too, not only WebSocket upgrades.",
         )
         add_server_arguments(parser)
-        parser.add_argument(
-            "--metrics-port",
-            type=int,
-            default=None,
-            metavar="PORT",
-            help="Serve Prometheus metrics at http://ADDR:PORT/metrics "
-            "(needs prometheus_client: pip install 'channels[metrics]').",
-        )
-        parser.add_argument(
-            "--metrics-addr",
-            default="127.0.0.1",
-            metavar="ADDR",
-            help="Address the metrics endpoint listens on (default: %(default)s).",
-        )
+        add_metrics_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         configure_logging(options["verbosity"])
