@@ -6,7 +6,9 @@
 #   bash bench/peers/profile_ours.sh ws     # 50 WebSocket echo clients
 #
 # Writes collapsed stacks (flamegraph.pl / speedscope input) and a top list
-# of the hottest functions to $OUT (default /tmp/bench-peers/profile).
+# of the hottest functions to $OUT (default /tmp/bench-peers/profile). By default
+# only samples holding the GIL count (PYSPY_FLAGS=--gil): py-spy cannot tell idle
+# threads here, so without it waits in Condition.wait and recv dominate.
 # py-spy comes from PyPI into its own venv ($PYSPY_VENV, default /tmp/pyspy-venv).
 set -euo pipefail
 load="${1:-http}"
@@ -38,10 +40,10 @@ taskset -c 0 "$py" manage.py runwsserver --accept-all --no-compression --ping-in
 spid=$!; pids+=($spid)
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/hello/" >/dev/null && break; sleep 0.2; done
 
-"$pyspy_venv/bin/py-spy" record --pid "$spid" --threads --duration "$((secs + 2))" --rate 250 \
+"$pyspy_venv/bin/py-spy" record --pid "$spid" --threads ${PYSPY_FLAGS---gil} --duration "$((secs + 2))" --rate 250 \
     --format raw -o "$out/server-$load.txt" >/dev/null 2>&1 &
 s1=$!
-"$pyspy_venv/bin/py-spy" record --pid "$wpid" --duration "$((secs + 2))" --rate 250 \
+"$pyspy_venv/bin/py-spy" record --pid "$wpid" ${PYSPY_FLAGS---gil} --duration "$((secs + 2))" --rate 250 \
     --format raw -o "$out/worker-$load.txt" >/dev/null 2>&1 &
 s2=$!
 sleep 1

@@ -280,7 +280,15 @@ def versions(peer: Peer) -> dict[str, str]:
     )
     try:
         out = subprocess.run(
-            [str(peer.python), "-c", code], capture_output=True, text=True, timeout=60, check=True
+            # not from the repository root, whose channels.egg-info would answer
+            # for every venv's "channels"
+            [str(peer.python), "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+            cwd="/",
+            env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
         ).stdout
         return json.loads(out)
     except (OSError, subprocess.SubprocessError, ValueError) as exc:
@@ -752,6 +760,18 @@ def render_markdown(doc: dict) -> str:
             )
             row += f" | {target_cell(key, summaries['ours'].get(key))}"
         lines.append(row + " |")
+    loads = []
+    for n in names:
+        vals = [r.get("loadavg_before", [None])[0] for r in peers[n].get("runs", [])]
+        vals = [f"{v:.1f}" for v in vals if v is not None]
+        if vals:
+            loads.append(f"{n} {'/'.join(vals)}")
+    if loads:
+        lines += [
+            "",
+            "Machine load (1-minute load average when each run of a peer started; other "
+            "sessions share this machine): " + "; ".join(loads) + ".",
+        ]
     lines += ["", "## Errors seen (medians per run)", ""]
     any_err = False
     for n in names:
@@ -863,6 +883,11 @@ def parse_args(argv):
     )
     p.add_argument("--no-markdown", action="store_true", help="write the JSON only")
     p.add_argument(
+        "--render",
+        metavar="JSON",
+        help="only write bench/RESULTS.md again from this raw result (no measuring)",
+    )
+    p.add_argument(
         "--merge",
         action="append",
         default=[],
@@ -885,6 +910,10 @@ def _interrupted(signum, frame):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.render:
+        RESULTS_MD.write_text(render_markdown(json.loads(Path(args.render).read_text())))
+        print(f"table: {RESULTS_MD}", file=sys.stderr)
+        return 0
     # stop cleanly (every peer process we started) on SIGTERM, and on SIGINT
     # even when started in the background (where SIGINT is ignored)
     signal.signal(signal.SIGTERM, _interrupted)
