@@ -3,6 +3,7 @@
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
+from django.core.validators import slug_re
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
@@ -19,9 +20,15 @@ def signup(request: HttpRequest) -> HttpResponse:
 @login_required
 def index(request: HttpRequest) -> HttpResponse:
     """Pick a room."""
-    if request.GET.get("room"):
-        return redirect("room", room=request.GET["room"])
-    return render(request, "chat/index.html")
+    room = request.GET.get("room")
+    if room and slug_re.match(room):
+        return redirect("room", room=room)
+    if room:
+        # Only slugs make room URLs; anything else (typed past the form's
+        # pattern) gets the form back, not a NoReverseMatch 500.
+        error = "Room names use letters, digits, - and _ only."
+        return render(request, "chat/index.html", {"room": room, "error": error}, status=400)
+    return render(request, "chat/index.html", {"room": "lobby"})
 
 
 @login_required

@@ -1,0 +1,1 @@
+"""The chat demo driven by a real (headless) browser."""
