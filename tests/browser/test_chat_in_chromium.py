@@ -334,6 +334,7 @@ def test_two_browsers_chat_and_one_reloads(demo, tmp_path):
         alice.join(ROOM)
         alice.wait_line("alice joined")
         bob.refuse_bad_room("no spaces here")
+        bob.screenshot(tmp_path / "bob-bad-room-name.png")
         bob.join(ROOM)
         bob.wait_line("bob joined")
         alice.wait_line("bob joined")
