@@ -29,13 +29,8 @@ from django.contrib import auth
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ImproperlyConfigured
 
-from .sessions import (
-    SKIP,
-    channel_and_http_session,
-    channel_session,
-    consumer_decorator,
-    http_session,
-)
+from .decorators import SKIP, consumer_decorator
+from .sessions import channel_and_http_session, channel_session, http_session
 
 __all__ = [
     "channel_session_user",

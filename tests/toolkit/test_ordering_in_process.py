@@ -5,7 +5,7 @@ import logging
 
 from django.test import override_settings
 
-from channels.sessions import ORDERING_KEY
+from channels.ordering import ORDERING_KEY
 from channels.test import ChannelTestCase, WSClient
 
 
