@@ -39,7 +39,6 @@ of hosts sharing one database in sync (NTP), as expiry depends on them.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -51,6 +50,7 @@ from django.db import DatabaseError, connections, transaction
 from ..exceptions import BackendUnavailable, ImproperlyConfiguredBackend
 from ..names import inbox_of
 from .base import BaseChannelBackend
+from .database_wakeup import PostgresListener, signal_for
 
 logger = logging.getLogger(__name__)
 
@@ -60,39 +60,6 @@ T = TypeVar("T")
 # check: "chan" in ASCII, so these locks cannot collide with single-key
 # advisory locks the project takes for its own purposes.
 _ADVISORY_LOCK_CLASS = 0x6368616E
-
-
-class _ProcessSignal:
-    """What the receivers of one database alias share inside a process.
-
-    ``seq`` counts wake-ups: a receiver notes it before looking for a message
-    and waits only if it has not moved since, so a send that lands between
-    the look and the wait is never slept through.
-    """
-
-    def __init__(self) -> None:
-        self.cond = threading.Condition()
-        self.seq = 0
-        # Cleanup is per process and alias, not per backend object: many
-        # objects on one database must not each run their own sweeps.
-        self.last_cleanup = 0.0
-
-    def bump(self) -> None:
-        with self.cond:
-            self.seq += 1
-            self.cond.notify_all()
-
-
-_signals: dict[str, _ProcessSignal] = {}
-_signals_lock = threading.Lock()
-
-
-def _signal_for(db_alias: str) -> _ProcessSignal:
-    with _signals_lock:
-        signal = _signals.get(db_alias)
-        if signal is None:
-            signal = _signals[db_alias] = _ProcessSignal()
-        return signal
 
 
 class _Attempt:
@@ -127,8 +94,6 @@ class DatabaseChannelBackend(BaseChannelBackend):
     CLEANUP_BATCH = 5000
     #: The PostgreSQL LISTEN/NOTIFY channel; the payload is the inbox name.
     NOTIFY_CHANNEL = "channels_message"
-    #: After the LISTEN connection fails, poll this long before reconnecting.
-    LISTEN_RETRY_AFTER = 5.0
 
     def __init__(self, alias: str = "default", **options: Any) -> None:
         super().__init__(alias, **options)
@@ -147,21 +112,18 @@ class DatabaseChannelBackend(BaseChannelBackend):
                 f"[{db_alias!r}] is {self.vendor}"
             )
         self._postgres = self.vendor == "postgresql"
-        if self._postgres:
-            self._psycopg = _import_psycopg()
         from ..models import GroupMembership, Heartbeat, QueuedMessage
 
         self._messages = QueuedMessage._meta.db_table
         self._groups = GroupMembership._meta.db_table
         self._heartbeat_table = Heartbeat._meta.db_table
-        self._signal = _signal_for(db_alias)
+        self._signal = signal_for(db_alias)
         # PostgreSQL LISTEN connection: made on the first blocking receive.
-        self._listen_lock = threading.Lock()
-        self._listen_conn: Any = None
-        self._listen_pid = 0
-        self._listen_retry_at = 0.0
-        # Whether a thread is blocked in notifies(); guarded by _signal.cond.
-        self._listening = False
+        self._listener = (
+            PostgresListener(db_alias, self.NOTIFY_CHANNEL, self._signal, repr(self))
+            if self._postgres
+            else None
+        )
         # Per thread: the current sleep between polls (SQLite).
         self._poll = threading.local()
 
@@ -253,7 +215,7 @@ class DatabaseChannelBackend(BaseChannelBackend):
         if timeout > 0 and self._postgres:
             # LISTEN before the first look, so a message committed between
             # the look and the wait still wakes us.
-            self._ensure_listener()
+            self._listener.ensure()
         # The poll backoff carries over between calls of one thread, so a
         # worker looping on short blocking receives stays at the slow rate
         # while idle instead of restarting at POLL_MIN every call.
@@ -270,9 +232,9 @@ class DatabaseChannelBackend(BaseChannelBackend):
                 if timeout > 0:
                     self._poll.delay = delay
                 return None, None
-            if self._postgres and self._listen_conn is not None:
-                self._wait_for_notify(wake_on, seq, remaining)
-            elif self._postgres and self._ensure_listener():
+            if self._listener is not None and self._listener.connection is not None:
+                self._listener.wait(wake_on, seq, remaining)
+            elif self._listener is not None and self._listener.ensure():
                 continue  # listening again after a failure: look before waiting
             else:
                 self._wait_locally(seq, min(delay, remaining))
@@ -316,95 +278,6 @@ class DatabaseChannelBackend(BaseChannelBackend):
         with self._signal.cond:
             if self._signal.seq == seq:
                 self._signal.cond.wait(timeout)
-
-    def _wait_for_notify(self, wake_on: set[str], seq: int, timeout: float) -> None:
-        """Wait for a NOTIFY naming one of ``wake_on``, up to ``timeout``.
-
-        One thread at a time reads the LISTEN connection; it passes every
-        notification on to the others through the process signal, and the
-        others wait on that signal until the reader leaves.
-        """
-        signal = self._signal
-        with signal.cond:
-            if signal.seq != seq:
-                return
-            if self._listening:
-                signal.cond.wait(timeout)
-                return
-            self._listening = True
-        try:
-            with self._listen_lock:
-                conn = self._listen_conn
-                if conn is None:
-                    return
-                end = time.monotonic() + timeout
-                woken = False
-                while not woken:
-                    left = end - time.monotonic()
-                    if left <= 0:
-                        return
-                    for notify in conn.notifies(timeout=left, stop_after=1):
-                        signal.bump()
-                        woken = woken or notify.payload in wake_on
-        except self._psycopg.Error as exc:
-            logger.warning(
-                "channel backend %r lost its LISTEN connection (%s); reconnecting", self, exc
-            )
-            self._drop_listener()
-        finally:
-            with signal.cond:
-                self._listening = False
-                signal.cond.notify_all()
-
-    def _ensure_listener(self) -> bool:
-        """Open the LISTEN connection if needed; False if it cannot be had now."""
-        if self._listen_conn is not None and self._listen_pid == os.getpid():
-            return True
-        if time.monotonic() < self._listen_retry_at:
-            return False
-        with self._listen_lock:
-            if self._listen_pid != os.getpid():
-                # Inherited over fork: the socket belongs to the parent.
-                self._listen_conn = None
-            if self._listen_conn is None:
-                try:
-                    self._listen_conn = self._connect_listener()
-                except self._psycopg.Error as exc:
-                    self._listen_retry_at = time.monotonic() + self.LISTEN_RETRY_AFTER
-                    logger.warning(
-                        "channel backend %r cannot LISTEN (%s); polling for %s s",
-                        self,
-                        exc,
-                        self.LISTEN_RETRY_AFTER,
-                    )
-                    return False
-                self._listen_pid = os.getpid()
-        return True
-
-    def _connect_listener(self):
-        psycopg = self._psycopg
-        params = dict(connections[self.db_alias].get_connection_params())
-        # Django's cursor class and adapters are for its own connection only.
-        params.pop("cursor_factory", None)
-        params.pop("context", None)
-        conn = psycopg.connect(**params, autocommit=True)
-        try:
-            conn.execute(
-                psycopg.sql.SQL("LISTEN {}").format(psycopg.sql.Identifier(self.NOTIFY_CHANNEL))
-            )
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
-    def _drop_listener(self) -> None:
-        with self._listen_lock:
-            conn, self._listen_conn = self._listen_conn, None
-        if conn is not None and self._listen_pid == os.getpid():
-            try:
-                conn.close()
-            except Exception:  # already broken; nothing more to release
-                pass
 
     # --- groups -----------------------------------------------------------------
 
@@ -502,7 +375,8 @@ class DatabaseChannelBackend(BaseChannelBackend):
 
     def close(self) -> None:
         """Close the LISTEN connection (the Django connections are Django's)."""
-        self._drop_listener()
+        if self._listener is not None:
+            self._listener.drop()
 
     def _maybe_cleanup(self) -> None:
         """Delete expired rows, at most every CLEANUP_INTERVAL seconds."""
@@ -607,20 +481,3 @@ class DatabaseChannelBackend(BaseChannelBackend):
 def _missing_table(exc: DatabaseError) -> bool:
     text = str(exc)
     return "no such table" in text or ("relation" in text and "does not exist" in text)
-
-
-def _import_psycopg():
-    try:
-        import psycopg
-        import psycopg.sql  # noqa: F401  (LISTEN statement)
-    except ImportError as exc:
-        raise ImproperlyConfiguredBackend(
-            "DatabaseChannelBackend on PostgreSQL needs psycopg 3.2 or later for "
-            'LISTEN/NOTIFY: pip install "psycopg[binary]>=3.2"'
-        ) from exc
-    version = tuple(int(p) for p in psycopg.__version__.split(".")[:2] if p.isdigit())
-    if version < (3, 2):
-        raise ImproperlyConfiguredBackend(
-            f"DatabaseChannelBackend needs psycopg 3.2 or later, found {psycopg.__version__}"
-        )
-    return psycopg

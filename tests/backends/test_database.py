@@ -228,11 +228,11 @@ class TestDatabaseBackendPostgres(DatabaseBackendTests):
 
     def test_listen_connection_is_separate_and_released(self, backend):
         assert backend.receive_many(["conf.listen"], block=True, timeout=0.1) == (None, None)
-        listener = backend._listen_conn
+        listener = backend._listener.connection
         assert listener is not None and not listener.closed
         assert listener.info.backend_pid != connections["postgres"].connection.info.backend_pid
         backend.close()
-        assert listener.closed and backend._listen_conn is None
+        assert listener.closed and backend._listener.connection is None
 
     def test_notify_for_other_inboxes_does_not_deliver(self, backend):
         other = self.other()
@@ -273,7 +273,7 @@ class TestDatabaseBackendPostgres(DatabaseBackendTests):
 
     def test_lost_listen_connection_is_replaced(self, backend):
         assert backend.receive_many(["conf.relisten"], block=True, timeout=0.1) == (None, None)
-        old = backend._listen_conn
+        old = backend._listener.connection
         killer = connections.create_connection("postgres")
         try:
             with killer.cursor() as cursor:
@@ -288,7 +288,7 @@ class TestDatabaseBackendPostgres(DatabaseBackendTests):
         finally:
             timer.join()
         assert got == ("conf.relisten", {"n": 1})
-        assert backend._listen_conn is not None and backend._listen_conn is not old
+        assert backend._listener.connection is not None and backend._listener.connection is not old
 
     def test_concurrent_senders_never_overshoot_capacity(self, backend):
         # One backend object per thread, made up front (self.other() flushes).
