@@ -74,7 +74,6 @@ import collections
 import itertools
 import logging
 import math
-import queue
 import secrets
 import threading
 import time
@@ -84,6 +83,7 @@ from typing import Any, TypeVar
 from ...exceptions import BackendUnavailable, ImproperlyConfiguredBackend
 from ...names import inbox_of
 from ..base import BaseChannelBackend
+from .blocking import MAX_BLOCK, MIN_BLOCK, READ_MARGIN, blpop_timeout, wait_on_shards
 from .connection import Shard, ShardDown, default_connection_kwargs, parse_hosts
 from .crypto import Sealer, validate_keys
 from .scripts import SCRIPTS
@@ -94,14 +94,6 @@ __all__ = ["RedisChannelBackend"]
 logger = logging.getLogger("channels.backends.redis")
 
 T = TypeVar("T")
-
-#: Longest single blocking pop; longer receive timeouts loop. Keeps a dead
-#: (half-open) connection from hiding for longer than this.
-MAX_BLOCK = 5.0
-#: Extra seconds a blocking pop's reply may take beyond its block time.
-READ_MARGIN = 2.0
-#: BLPOP takes 0 as "forever", so never ask for less than this.
-MIN_BLOCK = 0.01
 
 _SEND, _POP, _ACK = SCRIPTS["send"], SCRIPTS["pop"], SCRIPTS["ack"]
 _POP_BATCH = SCRIPTS["pop_batch"]
@@ -345,7 +337,9 @@ class RedisChannelBackend(BaseChannelBackend):
         block = min(remaining, MAX_BLOCK)
         keys = [self._q + name for name in names]
         try:
-            reply = shard.command("BLPOP", *keys, _seconds(block), read_timeout=block + READ_MARGIN)
+            reply = shard.command(
+                "BLPOP", *keys, blpop_timeout(block), read_timeout=block + READ_MARGIN
+            )
         except ShardDown:
             return None
         if reply is None:
@@ -355,54 +349,13 @@ class RedisChannelBackend(BaseChannelBackend):
     def _block_many(
         self, buckets: list[tuple[Shard, list[str]]], remaining: float
     ) -> tuple[str, bytes] | None:
-        deadline = time.monotonic() + min(remaining, MAX_BLOCK)
-        cancel = threading.Event()
-        results: queue.Queue = queue.Queue()
-        wake = self._w + secrets.token_hex(12)
-        threads = [
-            threading.Thread(
-                target=self._wait_on,
-                args=(
-                    index,
-                    shard,
-                    [self._q + n for n in names] + [wake],
-                    deadline,
-                    cancel,
-                    results,
-                ),
-                name=f"channels-redis-wait-{shard.ident}",
-                daemon=True,
-            )
-            for index, (shard, names) in enumerate(buckets)
-        ]
-        for thread in threads:
-            thread.start()
-        replies: dict[int, list] = {}
-        woken: list[Shard] = []
-        while len(replies) < len(threads):
-            index, reply = results.get()
-            replies[index] = reply
-            if reply is not None and reply[0] != wake.encode() and not cancel.is_set():
-                # A message: end the other waits by ringing their wake-up keys.
-                cancel.set()
-                for other, (shard, _) in enumerate(buckets):
-                    if other not in replies:
-                        woken.append(shard)
-                        try:
-                            shard.request([("LPUSH", wake, b"1"), ("PEXPIRE", wake, 60_000)])
-                        except ShardDown:
-                            pass  # that wait fails on its own and returns
-        for thread in threads:
-            thread.join()
+        waits = [(shard, [self._q + name for name in names]) for shard, names in buckets]
+        replies = wait_on_shards(waits, self._w + secrets.token_hex(12), min(remaining, MAX_BLOCK))
         found = None
-        for index in sorted(replies):
-            reply = replies[index]
-            if reply is None or reply[0] == wake.encode():
-                continue
+        for index, reply in replies:
             shard, names = buckets[index]
-            keys = [self._q + name for name in names]
             if found is None:
-                found = self._accept(shard, names, keys, reply)
+                found = self._accept(shard, names, waits[index][1], reply)
             else:
                 # Popped in the same instant as the winner: put it back at
                 # the head, where the next receive finds it first.
@@ -410,38 +363,7 @@ class RedisChannelBackend(BaseChannelBackend):
                     shard.command("LPUSH", reply[0], reply[1])
                 except ShardDown:
                     logger.warning("lost a message while returning it to %s", shard.ident)
-        for shard in woken:
-            try:
-                shard.command("DEL", wake)
-            except ShardDown:
-                pass  # it expires anyway
         return found
-
-    def _wait_on(self, index, shard, keys, deadline, cancel, results) -> None:
-        """Thread body: wait in BLPOP on one server until a message, the
-        wake-up token, the deadline or cancellation."""
-        reply = None
-        try:
-            while not cancel.is_set():
-                remaining = deadline - time.monotonic()
-                if remaining < MIN_BLOCK:
-                    break
-                wait = shard.backoff_remaining()
-                if wait > 0:
-                    cancel.wait(min(wait, remaining))
-                    continue
-                try:
-                    reply = shard.request(
-                        [("BLPOP", *keys, _seconds(remaining))],
-                        read_timeout=remaining + READ_MARGIN,
-                        pooled=True,  # this thread lives for one receive only
-                    )[0]
-                except ShardDown:
-                    continue
-                if reply is not None:
-                    break
-        finally:
-            results.put((index, reply))
 
     def _accept(
         self, shard: Shard, names: list[str], keys: list[str], reply: list
@@ -656,11 +578,6 @@ class RedisChannelBackend(BaseChannelBackend):
     def __repr__(self) -> str:
         hosts = ", ".join(shard.ident for shard in self.shards)
         return f"<RedisChannelBackend alias={self.alias!r} hosts=[{hosts}] prefix={self.prefix!r}>"
-
-
-def _seconds(value: float) -> str:
-    """A BLPOP timeout: never 0, which would mean forever."""
-    return f"{max(value, MIN_BLOCK):.3f}"
 
 
 def _glob_escape(text: str) -> str:
