@@ -38,6 +38,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..exceptions import ChannelFull
+from ..metrics import PrometheusMetrics
 
 #: Buckets for backend send latency, in seconds.
 SEND_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1)
@@ -45,10 +46,6 @@ SEND_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05
 _KNOWN_CHANNELS = frozenset(
     ["http.request", "websocket.connect", "websocket.receive", "websocket.disconnect"]
 )
-
-
-class MetricsUnavailable(Exception):
-    """Metrics were asked for but ``prometheus_client`` is not installed."""
 
 
 def channel_label(channel: str) -> str:
@@ -82,16 +79,12 @@ class NullInterfaceMetrics:
         """Count one message from the inbox (no-op)."""
 
 
-class InterfaceMetrics(NullInterfaceMetrics):
+class InterfaceMetrics(PrometheusMetrics, NullInterfaceMetrics):
     """The interface server's Prometheus metrics."""
 
-    enabled = True
-
     def __init__(self) -> None:
-        prometheus = _import_prometheus()
-        self.registry = prometheus.CollectorRegistry()
-        prometheus.ProcessCollector(registry=self.registry)
-        prometheus.PlatformCollector(registry=self.registry)
+        super().__init__()
+        prometheus = self.prometheus
         r = self.registry
         self.connections = prometheus.Gauge(
             "channels_interface_connections", "Open connections.", ["kind"], registry=r
@@ -179,18 +172,3 @@ class InterfaceMetrics(NullInterfaceMetrics):
     def reply(self, delivered: bool) -> None:
         """Count one message from the inbox."""
         self.replies.labels("delivered" if delivered else "dropped").inc()
-
-    def serve(self, port: int, addr: str = "127.0.0.1") -> Any:
-        """Serve ``/metrics`` on ``addr:port`` from a daemon thread."""
-        prometheus = _import_prometheus()
-        return prometheus.start_http_server(port, addr=addr, registry=self.registry)
-
-
-def _import_prometheus() -> Any:
-    try:
-        import prometheus_client
-    except ImportError as exc:
-        raise MetricsUnavailable(
-            "metrics need the prometheus_client package: pip install 'channels[metrics]'"
-        ) from exc
-    return prometheus_client

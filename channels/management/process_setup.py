@@ -6,6 +6,11 @@ from __future__ import annotations
 import logging
 import sys
 from argparse import ArgumentParser
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from ..metrics import MetricsUnavailable
 
 
 def configure_logging(verbosity: int) -> None:
@@ -37,3 +42,25 @@ def add_metrics_arguments(parser: ArgumentParser) -> None:
         metavar="ADDR",
         help="Address the metrics endpoint listens on (default: %(default)s).",
     )
+
+
+def start_metrics(
+    command: BaseCommand, metrics_class: type, null_class: type, port: int | None, addr: str | None
+) -> Any:
+    """``metrics_class()`` served on ``addr:port``, or ``null_class()`` without a port.
+
+    A missing ``prometheus_client`` or a port that cannot be bound is a
+    :class:`CommandError` naming the problem.
+    """
+    if port is None:
+        return null_class()
+    addr = addr or "127.0.0.1"
+    try:
+        metrics = metrics_class()
+        metrics.serve(port, addr)
+    except MetricsUnavailable as exc:
+        raise CommandError(str(exc)) from exc
+    except OSError as exc:
+        raise CommandError(f"cannot serve metrics on {addr}:{port}: {exc}") from exc
+    command.stdout.write(f"Metrics on http://{addr}:{port}/metrics")
+    return metrics

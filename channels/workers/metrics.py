@@ -28,16 +28,13 @@ collectors, so ``process_cpu_seconds_total`` and friends come too):
 from __future__ import annotations
 
 import time
-from typing import Any
+
+from ..metrics import PrometheusMetrics
 
 #: Histogram buckets in seconds: sub-millisecond consumers to slow ones.
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 OUTCOMES = ("ok", "error", "unrouted", "requeued", "denied")
-
-
-class MetricsUnavailable(Exception):
-    """Metrics were asked for but ``prometheus_client`` is not installed."""
 
 
 class NullWorkerMetrics:
@@ -52,16 +49,12 @@ class NullWorkerMetrics:
         """Count one latency probe (no-op)."""
 
 
-class WorkerMetrics(NullWorkerMetrics):
+class WorkerMetrics(PrometheusMetrics, NullWorkerMetrics):
     """The worker's Prometheus metrics, in a registry of their own."""
 
-    enabled = True
-
     def __init__(self) -> None:
-        prometheus = _import_prometheus()
-        self.registry = prometheus.CollectorRegistry()
-        prometheus.ProcessCollector(registry=self.registry)
-        prometheus.PlatformCollector(registry=self.registry)
+        super().__init__()
+        prometheus = self.prometheus
         self.messages = prometheus.Counter(
             "channels_worker_messages",
             "Messages handled by this worker, by channel and outcome.",
@@ -101,23 +94,3 @@ class WorkerMetrics(NullWorkerMetrics):
         if isinstance(sent, int | float) and not isinstance(sent, bool):
             # Wall clocks of sender and worker may differ (other hosts).
             self.probe_wait.observe(max(0.0, time.time() - sent))
-
-    def serve(self, port: int, addr: str = "127.0.0.1") -> Any:
-        """Serve ``/metrics`` on ``addr:port`` from a daemon thread."""
-        return serve(self.registry, port, addr)
-
-
-def serve(registry: Any, port: int, addr: str) -> Any:
-    """Start prometheus_client's HTTP server for ``registry`` (daemon thread)."""
-    prometheus = _import_prometheus()
-    return prometheus.start_http_server(port, addr=addr, registry=registry)
-
-
-def _import_prometheus() -> Any:
-    try:
-        import prometheus_client
-    except ImportError as exc:
-        raise MetricsUnavailable(
-            "metrics need the prometheus_client package: pip install 'channels[metrics]'"
-        ) from exc
-    return prometheus_client

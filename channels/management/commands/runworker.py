@@ -10,11 +10,11 @@ from django.core.management.base import BaseCommand, CommandError
 
 from channels.backends.registry import DEFAULT_CHANNEL_BACKEND, channel_backends
 from channels.exceptions import ImproperlyConfiguredBackend
-from channels.workers.metrics import MetricsUnavailable, NullWorkerMetrics, WorkerMetrics
+from channels.workers.metrics import NullWorkerMetrics, WorkerMetrics
 from channels.workers.routing import load_router
 from channels.workers.worker import NoChannelsToServe, Worker
 
-from ..process_setup import add_metrics_arguments, configure_logging
+from ..process_setup import add_metrics_arguments, configure_logging, start_metrics
 
 
 class Command(BaseCommand):
@@ -52,7 +52,13 @@ class Command(BaseCommand):
         configure_logging(verbosity)
         if not channel_backends.configured:
             raise CommandError("CHANNEL_BACKENDS is not set: there is nothing for a worker to do.")
-        metrics = self.start_metrics(options.get("metrics_port"), options.get("metrics_addr"))
+        metrics = start_metrics(
+            self,
+            WorkerMetrics,
+            NullWorkerMetrics,
+            options.get("metrics_port"),
+            options.get("metrics_addr"),
+        )
         try:
             backend = channel_backends[alias]
             router = load_router(alias)
@@ -77,17 +83,3 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, request_stop)
         worker.run()
         backend.close()
-
-    def start_metrics(self, port: int | None, addr: str | None) -> NullWorkerMetrics:
-        """The worker's metrics, served on ``addr:port`` when a port is given."""
-        if port is None:
-            return NullWorkerMetrics()
-        try:
-            metrics = WorkerMetrics()
-            metrics.serve(port, addr or "127.0.0.1")
-        except MetricsUnavailable as exc:
-            raise CommandError(str(exc)) from exc
-        except OSError as exc:
-            raise CommandError(f"cannot serve metrics on {addr}:{port}: {exc}") from exc
-        self.stdout.write(f"Metrics on http://{addr}:{port}/metrics")
-        return metrics

@@ -17,9 +17,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from channels.backends.registry import DEFAULT_CHANNEL_BACKEND, channel_backends
 from channels.exceptions import ImproperlyConfiguredBackend
+from channels.interfaces.metrics import InterfaceMetrics, NullInterfaceMetrics
 from channels.interfaces.options import MIB, ServerOptions
 
-from ..process_setup import add_metrics_arguments, configure_logging
+from ..process_setup import add_metrics_arguments, configure_logging, start_metrics
 
 DEFAULT_ADDR = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -274,7 +275,13 @@ class Command(BaseCommand):
             endpoints_for(options),
             server_options(options, options["accept_all"]),
             access_log=open_access_log(options.get("access_log")),
-            metrics=self.start_metrics(options.get("metrics_port"), options.get("metrics_addr")),
+            metrics=start_metrics(
+                self,
+                InterfaceMetrics,
+                NullInterfaceMetrics,
+                options.get("metrics_port"),
+                options.get("metrics_addr"),
+            ),
         )
 
         def listening(ports: list) -> None:
@@ -287,23 +294,3 @@ class Command(BaseCommand):
         backend.close()
         if code:
             raise CommandError("the interface server could not start")
-
-    def start_metrics(self, port: int | None, addr: str | None) -> Any:
-        """The server's metrics, served on ``addr:port`` when a port is given."""
-        from channels.interfaces.metrics import (
-            InterfaceMetrics,
-            MetricsUnavailable,
-            NullInterfaceMetrics,
-        )
-
-        if port is None:
-            return NullInterfaceMetrics()
-        try:
-            metrics = InterfaceMetrics()
-            metrics.serve(port, addr or "127.0.0.1")
-        except MetricsUnavailable as exc:
-            raise CommandError(str(exc)) from exc
-        except OSError as exc:
-            raise CommandError(f"cannot serve metrics on {addr}:{port}: {exc}") from exc
-        self.stdout.write(f"Metrics on http://{addr}:{port}/metrics")
-        return metrics
