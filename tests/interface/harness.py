@@ -12,19 +12,9 @@ import subprocess
 from pathlib import Path
 
 from ..processes import Process, free_port, manage, project_env, wait_for_port
+from ..services import redis_available, require_redis  # noqa: F401  (re-exported)
 
 REDIS_URL = os.environ.get("CHANNELS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def redis_available() -> bool:
-    """Whether a Redis server answers at REDIS_URL."""
-    try:
-        import redis
-
-        redis.Redis.from_url(REDIS_URL, socket_timeout=1).ping()
-        return True
-    except Exception:
-        return False
 
 
 class Stack:

@@ -6,14 +6,13 @@ from __future__ import annotations
 import pytest
 
 from ..processes import free_port
-from .harness import OpsDeployment, redis_available
+from .harness import OpsDeployment, require_redis
 
 
 @pytest.fixture(scope="package")
 def deployment(tmp_path_factory):
     """runwsserver --accept-all + 2 runworker on Redis, with metrics ports."""
-    if not redis_available():
-        pytest.skip("no Redis server for the ops tests")
+    require_redis()
     d = OpsDeployment(tmp_path_factory.mktemp("ops"))
     d.metrics = {}
     try:
@@ -27,3 +26,9 @@ def deployment(tmp_path_factory):
         yield d
     finally:
         d.stop()
+
+
+@pytest.fixture
+def ops_redis():
+    """The ops tests' Redis: missing fails in CI (skips elsewhere)."""
+    require_redis()

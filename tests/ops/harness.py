@@ -14,21 +14,12 @@ from pathlib import Path
 import requests
 
 from ..processes import Process, free_port, manage, project_env, wait_for_port
+from ..services import redis_available as _redis_available
+from ..services import require_redis as _require_redis
 
 #: Redis for these tests: a database number of their own, and a key prefix per
 #: deployment on top, so nothing here touches another test's queues.
 REDIS_URL = os.environ.get("CHANNELS_OPS_REDIS_URL", "redis://127.0.0.1:6379/9")
-
-
-def redis_available() -> bool:
-    """Whether a Redis server answers at REDIS_URL."""
-    try:
-        import redis
-
-        redis.Redis.from_url(REDIS_URL, socket_timeout=1).ping()
-        return True
-    except Exception:
-        return False
 
 
 class OpsDeployment:
@@ -142,3 +133,13 @@ def wait_until(predicate, timeout: float = 20.0, interval: float = 0.1):
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         time.sleep(interval)
+
+
+def redis_available() -> bool:
+    """Whether the ops tests' Redis answers."""
+    return _redis_available(REDIS_URL)
+
+
+def require_redis() -> None:
+    """Fail in CI (skip elsewhere) unless the ops tests' Redis answers."""
+    _require_redis(REDIS_URL)

@@ -9,7 +9,7 @@ import re
 import pytest
 import websockets
 
-from .harness import OpsDeployment, redis_available, wait_until
+from .harness import OpsDeployment, wait_until
 
 # A table row is its cells separated by two or more spaces.
 _CELLS = re.compile(r"\s{2,}")
@@ -114,7 +114,7 @@ def test_latency_probes_are_answered_by_both_workers(deployment):
     assert 0 < result["p50_ms"] <= result["p95_ms"] <= result["p99_ms"] <= result["max_ms"]
 
 
-@pytest.mark.skipif(not redis_available(), reason="no Redis server")
+@pytest.mark.usefixtures("ops_redis")
 def test_latency_without_workers_is_a_clear_error(tmp_path):
     lonely = OpsDeployment(tmp_path)  # its own prefix: no worker serves it
     try:
@@ -161,7 +161,7 @@ def test_bench_ws(deployment):
     assert 0 < result["p50_ms"] <= result["p99_ms"]
 
 
-@pytest.mark.skipif(not redis_available(), reason="no Redis server")
+@pytest.mark.usefixtures("ops_redis")
 def test_flush_asks_first(tmp_path):
     d = OpsDeployment(tmp_path)
 

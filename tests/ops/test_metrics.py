@@ -11,7 +11,7 @@ import requests
 import websockets
 
 from ..processes import free_port, manage
-from .harness import OpsDeployment, redis_available, scrape, value, wait_until
+from .harness import OpsDeployment, scrape, value, wait_until
 
 
 def worker_total(deployment, name: str, **labels: str) -> float:
@@ -149,7 +149,7 @@ def test_probes_are_counted_with_their_wait(deployment):
     assert 0 <= waited < 12 * 5
 
 
-@pytest.mark.skipif(not redis_available(), reason="no Redis server")
+@pytest.mark.usefixtures("ops_redis")
 def test_503_and_504_are_counted(tmp_path):
     # No worker, and room for two requests on http.request: two 504s, then a 503.
     d = OpsDeployment(tmp_path, CHANNELS_TEST_HTTP_CAPACITY="2")

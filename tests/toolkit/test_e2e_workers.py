@@ -13,9 +13,10 @@ import pytest
 
 from tests.deployment import Deployment
 from tests.processes import ROOT
+from tests.services import redis_available, require_redis
 
 SETTINGS = "tests.toolkit.e2e_project.settings"
-REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_URL = "redis://127.0.0.1:6379/0"  # the shared Redis; keys under a prefix per test
 BACKENDS = {
     "database": {"CHANNELS_TEST_BACKEND": "channels.backends.database.DatabaseChannelBackend"},
     "redis": {
@@ -25,18 +26,9 @@ BACKENDS = {
 }
 
 
-def redis_available() -> bool:
-    try:
-        import redis
-
-        return redis.Redis.from_url(REDIS_URL, socket_timeout=1).ping()
-    except Exception:
-        return False
-
-
 def start(tmp, backend: str, workers: int = 3, **env: str) -> Deployment:
-    if backend == "redis" and not redis_available():
-        pytest.skip("no Redis at 127.0.0.1:6379")
+    if backend == "redis":
+        require_redis(REDIS_URL)
     env = {
         **BACKENDS[backend],
         "CHANNELS_TEST_TMP": str(tmp),
