@@ -732,7 +732,8 @@ def render_markdown(doc: dict) -> str:
         "",
         f"Measured {doc['date']} on `{doc['machine']['node']}` "
         f"({doc['machine']['cpus']} cores, {doc['machine']['cpu_model']}, "
-        f"{doc['machine']['platform']}), Redis {doc['redis_version']}.",
+        f"{doc['machine']['platform']}), Redis {doc['redis_version']}"
+        + (f", ours at `{doc['ours_commit']}`." if doc.get("ours_commit") else "."),
         f"Medians of {doc['runs']} runs; server processes and Redis pinned to CPU "
         f"`{doc['server_cpus']}`, load generators (wrk, asyncio `websockets` client) to "
         f"CPU `{doc['client_cpus']}`; loopback only. "
@@ -818,6 +819,19 @@ def render_markdown(doc: dict) -> str:
 
 # --------------------------------------------------------------------------
 # main
+
+
+def git_describe() -> str:
+    """The checkout ours ran from (``-dirty``: with uncommitted changes)."""
+    try:
+        return subprocess.run(
+            ["git", "-C", str(REPO), "describe", "--always", "--dirty"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "?"
 
 
 def machine_info() -> dict:
@@ -926,6 +940,7 @@ def main(argv=None) -> int:
         "command": "python bench/peers/run.py "
         + shlex.join(sys.argv[1:] if argv is None else argv),
         "runs": args.runs,
+        "ours_commit": git_describe(),
         "workers": args.workers,
         "capacity": args.capacity or "each backend's default",
         "server_cpus": args.server_cpus,
