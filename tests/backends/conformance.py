@@ -210,6 +210,22 @@ class BackendConformance:
             count += 1
         assert count == 10
 
+    def test_blocking_receives_on_an_inbox_keep_capacity_exact(self, backend):
+        small = self.other(CAPACITY=2)
+        name = small.new_channel("conf.blk!")
+        for n in range(3):
+            sender = threading.Timer(0.2, small.send, args=(name, {"n": n}))
+            sender.start()
+            assert small.receive_many(["conf.blk!"], block=True, timeout=10) == (name, {"n": n})
+            sender.join()
+        # Once the receiver has looked again, the channel holds nothing and
+        # takes exactly CAPACITY messages.
+        assert small.receive_many(["conf.blk!"]) == (None, None)
+        small.send(name, {"n": 3})
+        small.send(name, {"n": 4})
+        with pytest.raises(ChannelFull):
+            small.send(name, {"n": 5})
+
     def test_cannot_send_to_a_bare_inbox_name(self, backend):
         with pytest.raises(InvalidChannelName, match="inbox"):
             backend.send("conf.inbox!", {"n": 1})

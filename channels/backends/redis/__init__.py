@@ -168,8 +168,12 @@ class RedisChannelBackend(BaseChannelBackend):
         self._group_expiry_ms = math.ceil(self.group_expiry * 1000)
         self._group_ttl_ms = self._group_expiry_ms + 1000
         self._rotation = itertools.count()
-        # Inbox messages already popped from Redis, waiting to be returned.
+        # Inbox messages already popped from Redis, waiting to be returned;
+        # channels whose count a BLPOP'd message has yet to come off; whether
+        # the last batch pop of an inbox came back full.
         self._prefetched: dict[str, collections.deque[tuple[str, bytes]]] = {}
+        self._uncount: dict[str, list[bytes]] = {}
+        self._batch_full: dict[str, bool] = {}
         self._prefetch_lock = threading.Lock()
 
     # --- placement -----------------------------------------------------------
@@ -267,7 +271,14 @@ class RedisChannelBackend(BaseChannelBackend):
     def _receive_inbox(
         self, inbox: str, deadline: float
     ) -> tuple[str, bytes] | tuple[None, None]:
-        """Receive from one process inbox, popping up to INBOX_BATCH at a time."""
+        """Receive from one process inbox: up to INBOX_BATCH messages per round
+        trip, and two round trips per message when they come one at a time.
+
+        A message taken by BLPOP is counted off its channel by the next batch
+        pop rather than by a call of its own, so its channel's count stays one
+        too high until this process receives again (it always does: an
+        interface server loops on its inbox) or the inbox key expires.
+        """
         shard = self.shard_for_channel(inbox)
         keys = [self._q + inbox, self._n + inbox]
         while True:
@@ -275,20 +286,40 @@ class RedisChannelBackend(BaseChannelBackend):
                 found = self._take_prefetched(inbox)
                 if found is not None:
                     return found
-                if shard.backoff_remaining() <= 0:
+                uncount = self._uncount.get(inbox, [])
+                will_block = deadline - time.monotonic() >= MIN_BLOCK
+                look_first = uncount or self._batch_full.get(inbox, True) or not will_block
+                if look_first and shard.backoff_remaining() <= 0:
                     try:
-                        elements = shard.script(_POP_BATCH, keys, [_now_ms(), INBOX_BATCH])
-                    except ShardDown:
-                        elements = []
-                    if elements:
-                        self._prefetched.setdefault(inbox, collections.deque()).extend(
-                            (inbox, element) for element in elements
+                        elements = shard.script(
+                            _POP_BATCH, keys, [_now_ms(), INBOX_BATCH, *uncount]
                         )
-                        continue
+                    except ShardDown:
+                        elements = None
+                    if elements is not None:
+                        self._uncount.pop(inbox, None)
+                        # A short batch emptied the list: next time go
+                        # straight to BLPOP, which returns at once if
+                        # anything came meanwhile.
+                        self._batch_full[inbox] = len(elements) == INBOX_BATCH
+                        if elements:
+                            self._prefetched.setdefault(inbox, collections.deque()).extend(
+                                (inbox, element) for element in elements
+                            )
+                            continue
             remaining = deadline - time.monotonic()
             if remaining < MIN_BLOCK:
                 return None, None
-            found = self._block_one(shard, [inbox], remaining)
+            reply = self._blpop(shard, keys[:1], remaining)
+            if reply is None:
+                continue
+            element = reply[1]
+            tag = element.split(b":", 2)[1]
+            with self._prefetch_lock:
+                if tag:
+                    self._uncount.setdefault(inbox, []).append(tag)
+                self._batch_full[inbox] = True  # more may be waiting behind it
+            found = self._unpack(inbox, element)
             if found is not None:
                 return found
 
@@ -330,21 +361,25 @@ class RedisChannelBackend(BaseChannelBackend):
     def _block_one(
         self, shard: Shard, names: list[str], remaining: float
     ) -> tuple[str, bytes] | None:
+        keys = [self._q + name for name in names]
+        reply = self._blpop(shard, keys, remaining)
+        if reply is None:
+            return None
+        return self._accept(shard, names, keys, reply)
+
+    def _blpop(self, shard: Shard, keys: list[str], remaining: float) -> list | None:
+        """One BLPOP of at most MAX_BLOCK seconds; None on timeout or outage."""
         wait = shard.backoff_remaining()
         if wait > 0:
             time.sleep(min(wait, remaining))
             return None
         block = min(remaining, MAX_BLOCK)
-        keys = [self._q + name for name in names]
         try:
-            reply = shard.command(
+            return shard.command(
                 "BLPOP", *keys, blpop_timeout(block), read_timeout=block + READ_MARGIN
             )
         except ShardDown:
             return None
-        if reply is None:
-            return None
-        return self._accept(shard, names, keys, reply)
 
     def _block_many(
         self, buckets: list[tuple[Shard, list[str]]], remaining: float
@@ -561,6 +596,7 @@ class RedisChannelBackend(BaseChannelBackend):
     def _flush(self) -> None:
         with self._prefetch_lock:
             self._prefetched.clear()
+            self._uncount.clear()
         for shard in self.shards:
 
             def attempt(shard=shard) -> None:

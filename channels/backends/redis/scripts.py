@@ -187,12 +187,14 @@ return false
 """
 )
 
-#: KEYS: inbox list, its count hash. ARGV: now, n. Pops up to n live
+#: KEYS: inbox list, its count hash. ARGV: now, n, channels... Counts off the
+#: channels named (messages a BLPOP took earlier), then pops up to n live
 #: messages of one process inbox at once (only the owning process reads an
 #: inbox, so it may hold them in memory), counting each off its channel.
 POP_BATCH = (
     _LIB
     + """
+for i = 3, #ARGV do uncount(KEYS[2], ARGV[i]) end
 local now, n, out = tonumber(ARGV[1]), tonumber(ARGV[2]), {}
 while #out < n do
   local e = redis.call('lpop', KEYS[1])
