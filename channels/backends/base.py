@@ -8,7 +8,8 @@ promise below against every backend.
 
 Promises:
 
-* ``send(channel, message)`` queues a message. Delivery is **at most once**
+* ``send(channel, message)`` queues a message; ``send_many(items)`` queues
+  several in order, with one result per item. Delivery is **at most once**
   and **FIFO per channel**. A channel holding ``capacity`` messages refuses
   more with :class:`~channels.exceptions.ChannelFull`.
 * A message not received within ``expiry`` seconds is never delivered.
@@ -34,7 +35,7 @@ from __future__ import annotations
 
 import fnmatch
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,6 +141,28 @@ class BaseChannelBackend:
         """Queue ``message`` on ``channel``; raise ``ChannelFull`` at capacity."""
         validate_channel_name(channel)
         self._send(channel, self.encode(message), self.capacity_for(channel))
+
+    def send_many(self, items: Sequence[tuple[str, dict]]) -> list[Exception | None]:
+        """Send several messages, in order; one result per item.
+
+        A result is None if the message was queued, else the exception
+        :meth:`send` would have raised for it (``ChannelFull``, a bad name or
+        message, ``BackendUnavailable``); one item failing does not stop the
+        others. Backends batch the round trips (Redis pipelines them), which
+        is what an interface server's single sender thread relies on.
+        """
+        results: list[Exception | None] = [None] * len(items)
+        prepared: list[tuple[int, str, bytes, int]] = []
+        for index, (channel, message) in enumerate(items):
+            try:
+                validate_channel_name(channel)
+                prepared.append((index, channel, self.encode(message), self.capacity_for(channel)))
+            except Exception as exc:
+                results[index] = exc
+        outcomes = self._send_many([(channel, data, cap) for _, channel, data, cap in prepared])
+        for (index, *_), outcome in zip(prepared, outcomes, strict=True):
+            results[index] = outcome
+        return results
 
     def receive_many(
         self, channels: Iterable[str], block: bool = False, timeout: float | None = None
@@ -248,6 +271,18 @@ class BaseChannelBackend:
 
     def _send(self, channel: str, data: bytes, capacity: int) -> None:
         raise NotImplementedError
+
+    def _send_many(self, items: list[tuple[str, bytes, int]]) -> list[Exception | None]:
+        """Send ``(channel, data, capacity)`` items in order; the default
+        makes one ``_send`` each."""
+        results: list[Exception | None] = []
+        for channel, data, capacity in items:
+            try:
+                self._send(channel, data, capacity)
+                results.append(None)
+            except Exception as exc:
+                results.append(exc)
+        return results
 
     def _receive(
         self, channels: list[str], timeout: float

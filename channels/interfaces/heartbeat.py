@@ -79,7 +79,7 @@ class InterfaceHeartbeat:
         self._in_flight = True
         d = deferToThreadPool(
             self.server.reactor,
-            self.server.send_pool,
+            self.server.blocking_pool,
             self.server.backend.record_heartbeat,
             self.record(),
             3 * self.interval,

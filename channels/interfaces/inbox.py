@@ -2,7 +2,10 @@
 
 Every reply channel of the process lives in one inbox (``prefix!``), so a
 single blocking receive serves all connections. It runs in its own thread
-(backend calls block) and hands each message to the reactor thread.
+(backend calls block) and hands messages to the reactor thread in batches:
+after each blocking receive it takes whatever else is already waiting
+(without blocking), so a burst costs the reactor one wake-up, not one per
+message.
 """
 
 from __future__ import annotations
@@ -16,11 +19,15 @@ from ..backends.base import BaseChannelBackend
 logger = logging.getLogger("channels.interfaces")
 
 
+#: Most messages handed to the reactor at once.
+MAX_BATCH = 256
+
+
 class InboxReader(threading.Thread):
     """Blocks on ``backend.receive_many([inbox])`` and delivers what comes.
 
-    ``deliver(channel, message)`` is called from this thread; the server
-    passes a function that uses ``reactor.callFromThread``. The blocking
+    ``deliver([(channel, message), ...])`` is called from this thread; the
+    server passes a function that uses ``reactor.callFromThread``. The blocking
     receive times out every ``BLOCK_TIMEOUT`` seconds only to notice
     :meth:`stop`; an idle server makes one cheap backend call per timeout.
     """
@@ -29,7 +36,7 @@ class InboxReader(threading.Thread):
         self,
         backend: BaseChannelBackend,
         inbox: str,
-        deliver: Callable[[str, dict], None],
+        deliver: Callable[[list[tuple[str, dict]]], None],
     ) -> None:
         super().__init__(name=f"channels-inbox-{inbox}", daemon=True)
         self.backend = backend
@@ -58,8 +65,18 @@ class InboxReader(threading.Thread):
                 continue
             self.healthy = True
             backoff = 0.1
-            if channel is not None:
-                try:
-                    self.deliver(channel, message)
-                except Exception:
-                    logger.exception("could not hand a reply to the reactor")
+            if channel is None:
+                continue
+            batch = [(channel, message)]
+            try:
+                while len(batch) < MAX_BATCH:
+                    channel, message = self.backend.receive_many([self.inbox])
+                    if channel is None:
+                        break
+                    batch.append((channel, message))
+            except Exception:
+                logger.warning("receive from %s failed mid-batch", self.inbox, exc_info=True)
+            try:
+                self.deliver(batch)
+            except Exception:
+                logger.exception("could not hand replies to the reactor")

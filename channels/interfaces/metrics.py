@@ -34,11 +34,11 @@ Metrics, in one registry of their own (served with the process collectors):
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 from ..exceptions import ChannelFull
 from ..metrics import PrometheusMetrics
+from .sender import SendMany
 
 #: Buckets for backend send latency, in seconds.
 SEND_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1)
@@ -65,9 +65,9 @@ class NullInterfaceMetrics:
     def watch(self, server: Any) -> None:
         """Read gauges from ``server`` at scrape time (no-op)."""
 
-    def wrap_send(self, send: Callable[[str, dict], None]) -> Callable[[str, dict], None]:
-        """The backend's ``send`` as is."""
-        return send
+    def wrap_send_many(self, send_many: SendMany) -> SendMany:
+        """The backend's ``send_many`` as is."""
+        return send_many
 
     def http_response(self, status: int) -> None:
         """Count one HTTP response (no-op)."""
@@ -144,22 +144,27 @@ class InterfaceMetrics(PrometheusMetrics, NullInterfaceMetrics):
             )
         self.in_flight.set_function(lambda: server.http_in_flight)
 
-    def wrap_send(self, send: Callable[[str, dict], None]) -> Callable[[str, dict], None]:
-        """``send`` that counts and times itself (runs in the send threads)."""
+    def wrap_send_many(self, send_many: SendMany) -> SendMany:
+        """``send_many`` that counts and times itself (runs in the sender thread).
+
+        Every message of a batch is observed with the batch's duration: that
+        is how long it took to be sent.
+        """
         sent, full, seconds = self.sent, self.full, self.send_seconds
 
-        def measured_send(channel: str, message: dict) -> None:
+        def measured_send_many(items):
             started = time.perf_counter()
-            try:
-                send(channel, message)
-            except ChannelFull:
-                full.labels(channel_label(channel)).inc()
-                raise
-            finally:
-                seconds.observe(time.perf_counter() - started)
-            sent.labels(channel_label(channel)).inc()
+            results = send_many(items)
+            took = time.perf_counter() - started
+            for (channel, _), result in zip(items, results, strict=True):
+                seconds.observe(took)
+                if result is None:
+                    sent.labels(channel_label(channel)).inc()
+                elif isinstance(result, ChannelFull):
+                    full.labels(channel_label(channel)).inc()
+            return results
 
-        return measured_send
+        return measured_send_many
 
     def http_response(self, status: int) -> None:
         """Count one HTTP response."""

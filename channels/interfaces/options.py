@@ -67,8 +67,9 @@ class ServerOptions:
     grace_period: float = 10.0
     #: Path of the health endpoint ("" disables it).
     health_path: str = "/__channels__/health"
-    #: Threads that send to the backend for the reactor.
-    send_threads: int = 8
+    #: Threads for the occasional blocking backend call that is not a send
+    #: (heartbeats, health checks); sends go through the one sender thread.
+    blocking_threads: int = 2
     #: Retry-After seconds on a 503 for a full http.request channel.
     retry_after: int = 2
     #: Seconds between heartbeats for ``channels status`` (0 disables).

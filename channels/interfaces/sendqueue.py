@@ -1,8 +1,9 @@
 """Per-connection, ordered sends from the reactor to the (blocking) backend.
 
-Backend calls block, so they run in a small thread pool; a connection's
-messages still reach the backend one at a time, in order, which is what keeps
-``websocket.receive`` ``order`` and HTTP body chunks in sequence.
+Backend calls block, so they run in the server's sender thread
+(:mod:`channels.interfaces.sender`); a connection's messages still reach the
+backend one at a time, in order, which is what keeps ``websocket.receive``
+``order`` and HTTP body chunks in sequence.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from collections.abc import Callable
 from typing import Any
 
 from twisted.internet.defer import Deferred
-from twisted.internet.threads import deferToThreadPool
 
 from ..exceptions import ChannelFull
 
@@ -105,9 +105,7 @@ class SendQueue:
         self._busy = True
         item = self._pending[0]
         server = self._server
-        d = deferToThreadPool(
-            server.reactor, server.send_pool, server.backend_send, item.channel, item.message
-        )
+        d = server.sender.send(item.channel, item.message)
         d.addCallbacks(self._sent, self._failed, errbackArgs=(item,))
 
     def _retry_call_active(self) -> bool:

@@ -38,6 +38,7 @@ from .http_protocol import ChannelHTTP, ChannelHTTPFactory, ChannelRequest
 from .inbox import InboxReader
 from .metrics import NullInterfaceMetrics
 from .options import ServerOptions
+from .sender import BatchSender
 from .ws_protocol import (
     GOING_AWAY,
     ChannelWebSocketFactory,
@@ -85,13 +86,15 @@ class Server:
         self.ports: list[Any] = []
         self.stopping = False
         self._drained: defer.Deferred | None = None
-        self.send_pool = ThreadPool(
-            minthreads=1, maxthreads=self.options.send_threads, name="channels-send"
+        #: for blocking backend calls other than sends (heartbeat, health)
+        self.blocking_pool = ThreadPool(
+            minthreads=1, maxthreads=self.options.blocking_threads, name="channels-blocking"
         )
         self.metrics = metrics or NullInterfaceMetrics()
         self.metrics.watch(self)
-        #: backend.send, timed and counted when metrics are on (send threads)
-        self.backend_send = self.metrics.wrap_send(backend.send)
+        #: the one thread that sends to the backend, in batches; its
+        #: send_many is timed and counted when metrics are on
+        self.sender = BatchSender(self.reactor, self.metrics.wrap_send_many(backend.send_many))
         self.heartbeat = InterfaceHeartbeat(self, self.options.heartbeat_interval)
         self.reader = InboxReader(backend, self.inbox, self._deliver)
         self.http_factory = ChannelHTTPFactory(self)
@@ -101,7 +104,8 @@ class Server:
 
     def start(self) -> defer.Deferred:
         """Start the pool, the inbox loop and listening; fires with the ports."""
-        self.send_pool.start()
+        self.blocking_pool.start()
+        self.sender.start()
         self.reader.start()
         self.reactor.addSystemEventTrigger("before", "shutdown", self.shutdown)
         # maybeDeferred: a description that cannot be parsed fails the
@@ -210,7 +214,8 @@ class Server:
         self.reader.stop()
 
         def stop_blocking() -> None:
-            self.send_pool.stop()
+            self.sender.stop()
+            self.blocking_pool.stop()
             self.reader.join(timeout=self.backend.block_timeout + 5)
 
         # Joining blocks; do it off the reactor (the pool is gone by then).
@@ -258,9 +263,18 @@ class Server:
         if isinstance(self.routes.pop(channel, None), ChannelRequest):
             self.http_in_flight -= 1
 
-    def _deliver(self, channel: str, message: dict) -> None:
-        # Runs in the inbox thread.
-        self.reactor.callFromThread(self.dispatch, channel, message)
+    def _deliver(self, batch: list[tuple[str, dict]]) -> None:
+        # Runs in the inbox thread: one reactor wake-up per batch.
+        self.reactor.callFromThread(self.dispatch_many, batch)
+
+    def dispatch_many(self, batch: list[tuple[str, dict]]) -> None:
+        """Hand a batch of replies to their connections, in order (reactor thread)."""
+        for channel, message in batch:
+            try:
+                self.dispatch(channel, message)
+            except Exception:
+                # One connection's failure must not cost the others their replies.
+                logger.exception("could not deliver a reply on %s", channel)
 
     def dispatch(self, channel: str, message: dict) -> None:
         """Hand a reply to its connection (reactor thread)."""
@@ -297,7 +311,7 @@ class Server:
         """Answer the health endpoint from the backend alone (no workers)."""
         started = time.monotonic()
         d = deferToThreadPool(
-            self.reactor, self.send_pool, self.backend.group_channels, "channels.health"
+            self.reactor, self.blocking_pool, self.backend.group_channels, "channels.health"
         )
 
         def answer(ok: bool, error: str = "") -> None:

@@ -85,6 +85,27 @@ class BackendConformance:
         got = [backend.receive_many(["conf.fifo"])[1]["n"] for _ in range(60)]
         assert got == list(range(60))
 
+    def test_send_many_keeps_order_and_reports_each_item(self, backend):
+        small = self.other(CAPACITY=2)
+        reply = small.new_channel("conf.many!")
+        results = small.send_many([
+            ("conf.many.a", {"n": 1}),
+            (reply, {"n": 2}),
+            ("bad name", {"n": 3}),
+            ("conf.many.a", {"n": 4}),
+            ("conf.many.a", {"n": 5}),  # over capacity 2
+            ("conf.many.b", {"bad": object()}),
+            (reply, {"n": 6}),
+        ])  # fmt: skip
+        assert [type(r).__name__ if r else None for r in results] == [
+            None, None, "InvalidChannelName", None, "ChannelFull", "InvalidMessage", None,
+        ]  # fmt: skip
+        assert [small.receive_many(["conf.many.a"])[1]["n"] for _ in range(2)] == [1, 4]
+        assert small.receive_many(["conf.many!"]) == (reply, {"n": 2})
+        assert small.receive_many(["conf.many!"]) == (reply, {"n": 6})
+        assert small.receive_many(["conf.many.b"]) == (None, None)
+        assert small.send_many([]) == []
+
     def test_receive_many_serves_several_channels(self, backend):
         backend.send("conf.a", {"n": 1})
         backend.send("conf.b", {"n": 2})

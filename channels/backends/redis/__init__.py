@@ -80,6 +80,8 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from redis.exceptions import NoScriptError
+
 from ...exceptions import BackendUnavailable, ImproperlyConfiguredBackend
 from ...names import inbox_of
 from ..base import BaseChannelBackend
@@ -207,6 +209,51 @@ class RedisChannelBackend(BaseChannelBackend):
 
         if not self._retrying(shard, attempt, what=f"send to {channel!r}"):
             raise self.full_error(channel, capacity)
+
+    def _send_many(self, items: list[tuple[str, bytes, int]]) -> list[Exception | None]:
+        # One pipeline of send scripts per server: N messages, one round trip.
+        results: list[Exception | None] = [None] * len(items)
+        by_shard: dict[int, list[int]] = {}
+        for index, (channel, _, _) in enumerate(items):
+            shard_index = self._ring.index_for(inbox_of(channel))
+            by_shard.setdefault(shard_index, []).append(index)
+        for shard_index, indexes in by_shard.items():
+            shard = self.shards[shard_index]
+
+            def attempt(shard=shard, indexes=indexes) -> list:
+                now = _now_ms()
+                commands = []
+                for index in indexes:
+                    channel, data, capacity = items[index]
+                    inbox = inbox_of(channel)
+                    tag = channel if inbox != channel else ""
+                    element = b"%d:%s:%s" % (now + self._expiry_ms, tag.encode(), self._seal(data))
+                    commands.append((
+                        "EVALSHA", _SEND.sha, 2, self._q + inbox, self._n + inbox,
+                        tag, capacity, now, element, self._ttl_ms,
+                    ))  # fmt: skip
+                return shard.request(commands)
+
+            try:
+                replies = self._retrying(shard, attempt, what=f"{len(indexes)} sends")
+            except BackendUnavailable as exc:
+                for index in indexes:
+                    results[index] = exc
+                continue
+            for index, reply in zip(indexes, replies, strict=True):
+                channel, data, capacity = items[index]
+                if isinstance(reply, NoScriptError):
+                    # A restarted server forgot the script; nothing ran, so
+                    # sending this one the slow way is safe.
+                    try:
+                        self._send(channel, data, capacity)
+                    except Exception as exc:
+                        results[index] = exc
+                elif isinstance(reply, Exception):
+                    results[index] = BackendUnavailable(f"Redis refused a send: {reply}")
+                elif not reply:
+                    results[index] = self.full_error(channel, capacity)
+        return results
 
     def _retrying(
         self, shard: Shard, attempt: Callable[[], T], what: str, idempotent: bool = False

@@ -1,0 +1,92 @@
+"""The interface server's one sender thread.
+
+Backend calls block, so they cannot run in the reactor. Handing each message
+to a thread pool costs a thread wake-up, a lock hand-off and a reactor
+wake-up per message, which under load is most of the server's CPU. Instead
+one long-lived thread takes everything queued since its last round and sends
+it with ``backend.send_many`` (one pipelined round trip per Redis server),
+then hands all the results back to the reactor at once. When idle it sleeps;
+under load the queue refills while it sends, so it rarely needs waking.
+
+Order is kept: messages go out in the order they were queued (and each
+connection's :class:`~channels.interfaces.sendqueue.SendQueue` sends its own
+messages one at a time anyway).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from twisted.internet.defer import Deferred
+
+logger = logging.getLogger("channels.interfaces")
+
+SendMany = Callable[[Sequence[tuple[str, dict]]], list[Exception | None]]
+
+
+class BatchSender:
+    """Sends queued messages from one thread, in batches of up to ``max_batch``."""
+
+    def __init__(self, reactor: Any, send_many: SendMany, max_batch: int = 256) -> None:
+        self.reactor = reactor
+        self.send_many = send_many
+        self.max_batch = max_batch
+        self._queue: deque[tuple[str, dict, Deferred]] = deque()
+        self._cond = threading.Condition()
+        self._waiting = False
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="channels-sender", daemon=True)
+
+    def start(self) -> None:
+        """Start the sender thread."""
+        self._thread.start()
+
+    def send(self, channel: str, message: dict) -> Deferred:
+        """Queue a message (reactor thread); the Deferred fires once it is sent
+        or fails with the exception ``send`` would have raised."""
+        done: Deferred = Deferred()
+        with self._cond:
+            self._queue.append((channel, message, done))
+            # Wake the thread only if it sleeps; while it sends, it will
+            # find this message on its next round anyway.
+            if self._waiting:
+                self._cond.notify()
+        return done
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Send what is queued, then end the thread (blocks up to ``timeout``)."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._stopping:
+                    self._waiting = True
+                    self._cond.wait()
+                    self._waiting = False
+                if not self._queue:
+                    return
+                count = min(len(self._queue), self.max_batch)
+                batch = [self._queue.popleft() for _ in range(count)]
+            try:
+                results = self.send_many([(channel, message) for channel, message, _ in batch])
+            except Exception as exc:  # a bug, not a backend error: fail the batch
+                logger.exception("sending %d messages failed", len(batch))
+                results = [exc] * len(batch)
+            self.reactor.callFromThread(_settle, [done for _, _, done in batch], results)
+
+
+def _settle(deferreds: list[Deferred], results: list[Exception | None]) -> None:
+    """Fire each Deferred with its result (reactor thread)."""
+    for done, result in zip(deferreds, results, strict=True):
+        if result is None:
+            done.callback(None)
+        else:
+            done.errback(result)
