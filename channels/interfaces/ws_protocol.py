@@ -279,10 +279,12 @@ class ChannelWebSocketFactory(WebSocketServerFactory):
         return proto
 
 
-#: zlib window of each direction (2^12 = 4 KiB) and the compressor's memory
-#: level. With zlib's defaults (2^15, 8) every socket that ever carried a
-#: message holds ~300 KB of zlib state; these keep it near 20 KB, at a small
-#: cost in compression ratio for messages larger than a few KiB.
+#: zlib window (2^12 = 4 KiB) and memory level of the server's compressor.
+#: With zlib's defaults (2^15, 8) every socket that ever sent a message holds
+#: ~260 KB of compressor state; these keep it near 24 KB, at a small cost in
+#: compression ratio for messages larger than a few KiB. The client's window
+#: is left as the client offers it: a client that ignored a smaller
+#: ``client_max_window_bits`` would send frames we could not inflate.
 DEFLATE_WINDOW_BITS = 12
 DEFLATE_MEM_LEVEL = 4
 
@@ -290,13 +292,19 @@ DEFLATE_MEM_LEVEL = 4
 def _accept_deflate(offers: list) -> PerMessageDeflateOfferAccept | None:
     for offer in offers:
         if isinstance(offer, PerMessageDeflateOffer):
-            return PerMessageDeflateOfferAccept(
-                offer,
-                # Ask the client for a small window only if it said it can.
-                request_max_window_bits=DEFLATE_WINDOW_BITS if offer.accept_max_window_bits else 0,
-                window_bits=DEFLATE_WINDOW_BITS,
-                mem_level=DEFLATE_MEM_LEVEL,
-            )
+            # The client may cap our window (server_max_window_bits) lower still.
+            window = DEFLATE_WINDOW_BITS
+            if offer.request_max_window_bits:
+                window = min(window, offer.request_max_window_bits)
+            if window not in PerMessageDeflateOfferAccept.WINDOW_SIZE_PERMISSIBLE_VALUES:
+                window = None  # (8: zlib's smallest; let Autobahn apply the request)
+            try:
+                return PerMessageDeflateOfferAccept(
+                    offer, window_bits=window, mem_level=DEFLATE_MEM_LEVEL
+                )
+            except Exception:  # Autobahn raises plain Exception for odd offers
+                logger.warning("using default deflate settings for offer %r", offer)
+                return PerMessageDeflateOfferAccept(offer)
     return None
 
 
