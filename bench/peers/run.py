@@ -75,6 +75,42 @@ def build_peers(args) -> dict[str, Peer]:
     def bin_(name: str, tool: str) -> str:
         return str(VENVS / name / "bin" / tool)
 
+    def channels1_peer(name: str, title: str, peer_port: int, db: int, flags: list) -> Peer:
+        # The two Channels 1.x peers differ only in Daphne's reader.
+        daphne = [
+            bin_("channels1", "daphne"), "-b", HOST, "-p", str(peer_port),
+            "--ping-interval", "3600", "-v", "0", *flags, "c1proj.asgi:channel_layer",
+        ]  # fmt: skip
+        workers = [
+            (f"runworker{i}", [str(venv("channels1")), "manage.py", "runworker"], False)
+            for i in range(args.workers)
+        ]
+        return Peer(
+            name=name,
+            title=title,
+            python=venv("channels1"),
+            cwd=PROJECTS / "channels1",
+            procs=[("daphne", daphne, True), *workers],
+            redis_db=db,
+            packages=[
+                "channels",
+                "daphne",
+                "asgi_redis",
+                "asgiref",
+                "Django",
+                "Twisted",
+                "autobahn",
+                "redis",
+                "txredisapi",
+                "msgpack-python",
+            ],  # fmt: skip
+            port=peer_port,
+            env={
+                "BENCH_REDIS_URL": f"{redis_url}/{db}",
+                "DJANGO_SETTINGS_MODULE": "c1proj.settings",
+            },
+        )
+
     peers = {
         "ours": Peer(
             name="ours",
@@ -143,92 +179,19 @@ def build_peers(args) -> dict[str, Peer]:
             port=port + 1,
             env={"BENCH_REDIS_URL": f"{redis_url}/11", "DJANGO_SETTINGS_MODULE": "c4proj.settings"},
         ),
-        "channels1": Peer(
-            name="channels1",
-            title="Channels 1.x + Daphne 1.x + asgi_redis (txredisapi reader)",
-            python=venv("channels1"),
-            cwd=PROJECTS / "channels1",
-            procs=[
-                (
-                    "daphne",
-                    [
-                        bin_("channels1", "daphne"),
-                        "-b",
-                        HOST,
-                        "-p",
-                        str(port + 2),
-                        "--ping-interval",
-                        "3600",
-                        "-v",
-                        "0",
-                        "c1proj.asgi:channel_layer",
-                    ],
-                    True,
-                ),
-                *[
-                    (f"runworker{i}", [str(venv("channels1")), "manage.py", "runworker"], False)
-                    for i in range(args.workers)
-                ],
-            ],
-            redis_db=12,
-            packages=[
-                "channels",
-                "daphne",
-                "asgi_redis",
-                "asgiref",
-                "Django",
-                "Twisted",
-                "autobahn",
-                "redis",
-                "txredisapi",
-                "msgpack-python",
-            ],
-            port=port + 2,
-            env={"BENCH_REDIS_URL": f"{redis_url}/12", "DJANGO_SETTINGS_MODULE": "c1proj.settings"},
+        "channels1": channels1_peer(
+            "channels1",
+            "Channels 1.x + Daphne 1.x + asgi_redis (txredisapi reader)",
+            port + 2,
+            12,
+            [],
         ),
-        "channels1sync": Peer(
-            name="channels1sync",
-            title="Channels 1.x, daphne --force-sync (polling reader, as without txredisapi)",
-            python=venv("channels1"),
-            cwd=PROJECTS / "channels1",
-            procs=[
-                (
-                    "daphne",
-                    [
-                        bin_("channels1", "daphne"),
-                        "-b",
-                        HOST,
-                        "-p",
-                        str(port + 4),
-                        "--ping-interval",
-                        "3600",
-                        "-v",
-                        "0",
-                        "--force-sync",
-                        "c1proj.asgi:channel_layer",
-                    ],
-                    True,
-                ),
-                *[
-                    (f"runworker{i}", [str(venv("channels1")), "manage.py", "runworker"], False)
-                    for i in range(args.workers)
-                ],
-            ],
-            redis_db=14,
-            packages=[
-                "channels",
-                "daphne",
-                "asgi_redis",
-                "asgiref",
-                "Django",
-                "Twisted",
-                "autobahn",
-                "redis",
-                "txredisapi",
-                "msgpack-python",
-            ],
-            port=port + 4,
-            env={"BENCH_REDIS_URL": f"{redis_url}/14", "DJANGO_SETTINGS_MODULE": "c1proj.settings"},
+        "channels1sync": channels1_peer(
+            "channels1sync",
+            "Channels 1.x, daphne --force-sync (polling reader, as without txredisapi)",
+            port + 4,
+            14,
+            ["--force-sync"],
         ),
         "uvicorn": Peer(
             name="uvicorn",
