@@ -2,7 +2,7 @@
 
 A name is ASCII letters, digits, ``.``, ``-`` and ``_``, at most 100
 characters. A channel name may hold one ``!``: everything up to and including
-it names the *process inbox* that receives the channel (see DESIGN.md), so one
+it names the *process inbox* that receives the channel (docs/architecture.rst), so one
 blocking receive serves every reply channel of an interface server.
 """
 

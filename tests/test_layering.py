@@ -1,4 +1,4 @@
-"""The layering DESIGN.md promises, checked on the import statements.
+"""The layering docs/architecture.rst promises, checked on the import statements.
 
 Backends know nothing of workers, interfaces or consumer helpers; interface
 servers never import project-code machinery (views, consumers, sessions);
@@ -17,6 +17,7 @@ CONSUMER_HELPERS = (
     "channels.generic",
     "channels.sessions",
     "channels.auth",
+    "channels.binding",
     "channels.security",
     "channels.test",
 )
@@ -32,6 +33,7 @@ RULES = {
     "exceptions.py": SERVERS + CONSUMER_HELPERS,
     "names.py": SERVERS + CONSUMER_HELPERS,
     "serialization.py": SERVERS + CONSUMER_HELPERS,
+    "outbox.py": SERVERS + CONSUMER_HELPERS,
 }
 
 
