@@ -288,6 +288,11 @@ class WebsocketDemultiplexer(JsonWebsocketConsumer):
             kwargs["multiplexer"] = self.multiplexer_class(stream, message.reply_channel)
             consumer(message, **kwargs)
 
+    @classmethod
+    def encode(cls, stream: str, payload: Any) -> dict:
+        """The frame for ``payload`` on ``stream``: what data binding sends out."""
+        return cls.multiplexer_class.encode(stream, payload)
+
     def send(self, *args: Any, **kwargs: Any) -> None:
         """Not available: reply through the ``multiplexer`` of a stream."""
         raise SendNotAvailableOnDemultiplexer(
