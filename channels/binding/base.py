@@ -32,7 +32,6 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Model
 from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 
-from ..auth import channel_session_user
 from ..channel import Group
 from ..sessions import channel_session
 
@@ -164,7 +163,10 @@ class Binding(metaclass=BindingMetaclass):
             # groups reads as a delete for the old ones and a create for the
             # new (what 1.x's docs describe).
             stored = (
-                type(instance)._base_manager.using(instance._state.db).filter(pk=instance.pk).first()
+                type(instance)
+                ._base_manager.using(instance._state.db)
+                .filter(pk=instance.pk)
+                .first()
             )
             before = cls.group_names_of(stored, action) if stored is not None else set()
         if not hasattr(instance, _GROUPS_BEFORE):
@@ -233,6 +235,10 @@ class Binding(metaclass=BindingMetaclass):
     @classmethod
     def get_handler(cls):
         """:meth:`trigger_inbound` under the session decorator the class asks for."""
+        # Imported here: apps.ready() imports this module, also in projects
+        # without django.contrib.auth.
+        from ..auth import channel_session_user
+
         handler = cls.trigger_inbound
         if cls.channel_session_user:
             return channel_session_user(handler)
@@ -267,7 +273,9 @@ class Binding(metaclass=BindingMetaclass):
         if action not in ACTIONS:
             raise ValueError(f"bad binding action {action!r}: use create, update or delete")
         if not self.has_permission(self.user, action, pk):
-            logger.info("%s refused %s of pk %r to %s", type(self).__qualname__, action, pk, self.user)
+            logger.info(
+                "%s refused %s of pk %r to %s", type(self).__qualname__, action, pk, self.user
+            )
             return
         if action == CREATE:
             self.create(data)
