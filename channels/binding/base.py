@@ -58,9 +58,9 @@ class BindingMetaclass(type):
     def __new__(mcs, name: str, bases: tuple, body: dict) -> type:
         cls = super().__new__(mcs, name, bases, body)
         if any(isinstance(base, BindingMetaclass) for base in bases):
-            mcs.binding_classes.append(cls)
             if mcs.register_immediately:
-                cls.register()
+                cls.register()  # a misconfigured class raises here, and is not kept
+            mcs.binding_classes.append(cls)
         return cls
 
     @classmethod

@@ -154,6 +154,7 @@ class WebsocketBindingWithMembers(WebsocketBinding):
     values go into ``data`` beside the fields, JSON-encoded with ``encoder``.
     """
 
+    model = None
     send_members: list[str] = []
     encoder = DjangoJSONEncoder()
 
