@@ -11,9 +11,6 @@ through the ORM in another process pushed to them.
 from __future__ import annotations
 
 import json
-import secrets
-import sqlite3
-import subprocess
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -24,10 +21,9 @@ from channels.binding import CREATE, DELETE, UPDATE, Binding
 from channels.binding.base import BindingMetaclass
 from channels.binding.websockets import WebsocketBinding
 from channels.test import ChannelTestCase, HttpClient, apply_routes
-from tests.processes import Process, free_port, manage, project_env, wait_for_port
-from tests.services import REDIS_URL, require_redis
 
 from .conftest import BINDING_APPS
+from .harness import LegacyProject
 
 # The models module of an app this suite does not install: import it with
 # the app installed (its binding registers as it is defined).
@@ -269,63 +265,6 @@ class RegistrationTests(ChannelTestCase):
 # --- end to end -------------------------------------------------------------
 
 
-class BindingProject:
-    """The data-binding project under runwsserver and runworker."""
-
-    def __init__(self, tmp, backend: str) -> None:
-        self.db = tmp / "db.sqlite3"
-        extra = {"CHANNELS_TEST_SQLITE": str(self.db), "CHANNELS_TEST_BACKEND": backend}
-        if backend == "redis":
-            require_redis()
-            extra["CHANNELS_TEST_REDIS"] = REDIS_URL
-            extra["CHANNELS_TEST_PREFIX"] = f"binding-{secrets.token_hex(4)}:"
-        self.env = project_env("tests.legacy.databinding.settings", **extra)
-        self.tmp = tmp
-        self.processes: list[Process] = []
-        subprocess.run(
-            manage("migrate", "--noinput", "-v", "0"), env=self.env, check=True, timeout=120
-        )
-        self.port = free_port()
-        server = Process(
-            manage("runwsserver", f"127.0.0.1:{self.port}", "-v", "1"), self.env, tmp / "server.log"
-        )
-        worker = Process(manage("runworker", "-v", "1"), self.env, tmp / "worker.log")
-        self.processes += [server, worker]
-        server.wait_for_output("Listening on")
-        worker.wait_for_output("serving")
-        wait_for_port(self.port)
-
-    def socket(self):
-        from websockets.sync.client import connect
-
-        return connect(f"ws://127.0.0.1:{self.port}/binding/", open_timeout=30)
-
-    def rows(self) -> list[tuple]:
-        with sqlite3.connect(self.db, timeout=30) as db:
-            return db.execute(
-                "SELECT id, name, value FROM values_integervalue ORDER BY id"
-            ).fetchall()
-
-    def orm(self, code: str) -> None:
-        """Run ``code`` with the project's models, in a process of its own."""
-        script = "from tests.legacy.databinding.values.models import IntegerValue\n" + code
-        subprocess.run(manage("shell", "-c", script), env=self.env, check=True, timeout=120)
-
-    def logs(self) -> str:
-        return "\n".join(p.output()[-3000:] for p in self.processes)
-
-    def stop(self) -> None:
-        for proc in self.processes:
-            proc.stop()
-
-
-@pytest.fixture(params=["database", "redis"])
-def project(request, tmp_path):
-    running = BindingProject(tmp_path, request.param)
-    yield running
-    running.stop()
-
-
 def receive_payload(socket, project) -> dict:
     try:
         message = json.loads(socket.recv(timeout=30))
@@ -333,6 +272,13 @@ def receive_payload(socket, project) -> dict:
         raise AssertionError(f"no binding frame in 30 s\n{project.logs()}") from None
     assert message["stream"] == "intval" and set(message) == {"stream", "payload"}, message
     return message["payload"]
+
+
+@pytest.fixture(params=["database", "redis"])
+def project(request, tmp_path):
+    running = LegacyProject(tmp_path, request.param)
+    yield running
+    running.stop()
 
 
 def test_create_update_delete_both_ways_through_real_processes(project):
