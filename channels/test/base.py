@@ -21,9 +21,12 @@ class ChannelTestCaseMixin:
 
     test_channel_aliases = [DEFAULT_CHANNEL_BACKEND]
 
-    def _pre_setup(self):
+    # A classmethod, as Django's since 5.2 (TransactionTestCase runs it from
+    # setUpClass for a class's first test).
+    @classmethod
+    def _pre_setup(cls):
         super()._pre_setup()
-        aliases = set(backend_settings()) | set(self.test_channel_aliases)
+        aliases = set(backend_settings()) | set(cls.test_channel_aliases)
         channel_backends.reset()
         for alias in aliases:
             channel_backends.set(alias, InMemoryChannelBackend(alias))

@@ -273,20 +273,22 @@ class ChannelLiveServerTestCase(TransactionTestCase):
         """``ws://host:port`` of the interface server."""
         return f"ws://{self.host}:{self._live_server.port}"
 
-    def _pre_setup(self) -> None:
-        self._live_server = LiveServer(
-            self.host, self.worker_threads, self.serve_static, self.live_server_timeout
-        )
-        backend = self._live_server.backend()
+    # A classmethod, as Django's since 5.2 (run from setUpClass for the first
+    # test of a class); each test still gets processes of its own.
+    @classmethod
+    def _pre_setup(cls) -> None:
+        live = LiveServer(cls.host, cls.worker_threads, cls.serve_static, cls.live_server_timeout)
+        backend = live.backend()
         if "flush" in backend.extensions:
             backend.flush()
         # Code in the test sends on the backend the processes use.
-        channel_backends.set(self._live_server.alias, backend)
+        channel_backends.set(live.alias, backend)
+        cls._live_server = live
         super()._pre_setup()
         try:
-            self._live_server.start()
+            live.start()
         except BaseException:
-            self._live_server.stop()
+            live.stop()
             channel_backends.reset()
             raise
 

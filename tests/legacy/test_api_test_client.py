@@ -13,7 +13,14 @@ from django.test import override_settings
 from channels import Channel, Group
 from channels.generic.websockets import JsonWebsocketConsumer, WebsocketConsumer
 from channels.routing import route
-from channels.test import ChannelTestCase, Client, HttpClient, WSClient, apply_routes
+from channels.test import (
+    ChannelTestCase,
+    Client,
+    HttpClient,
+    TransactionChannelTestCase,
+    WSClient,
+    apply_routes,
+)
 
 
 def square(message):
@@ -185,6 +192,14 @@ class ClientTests(ChannelTestCase):
         message = self.get_next_message("websocket.receive", require=True)
         self.assertIn([b"origin", b"http://example.com"], message["headers"])
         self.assertIn([b"cookie", b'flavour=mint; spaced="a b"'], message["headers"])
+
+
+@apply_routes(ROUTES)
+class TransactionTests(TransactionChannelTestCase):
+    def test_a_transaction_test_case_has_in_memory_channels_too(self):
+        Channel("input").send({"value": 5})
+        self.assertEqual(Client().consume("input"), "squared")
+        self.assertEqual(self.get_next_message("result", require=True)["value"], 25)
 
 
 class AliasTests(ChannelTestCase):
