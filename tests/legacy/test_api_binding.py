@@ -135,6 +135,12 @@ class InboundTests(ChannelTestCase):
         client.send_and_consume("websocket.connect", path=path)
         return client
 
+    def send_payload(self, client, payload, stream="intval", path="/binding/"):
+        """One frame on a binding's stream, run through its consumer."""
+        client.send_and_consume(
+            "websocket.receive", path=path, text={"stream": stream, "payload": payload}
+        )
+
     def test_inbound_create(self):
         # The 1.x testing docs' test, with the 1.1 demultiplexer (no binding channel).
         self.assertEqual(IntegerValue.objects.all().count(), 0)
@@ -159,23 +165,12 @@ class InboundTests(ChannelTestCase):
     def test_inbound_update_and_delete_through_the_project_routing(self):
         value = IntegerValue.objects.create(name="two", value=2)
         client = self.connect()
-        client.send_and_consume(
-            "websocket.receive",
-            path="/binding/",
-            text={
-                "stream": "intval",
-                "payload": {"action": "update", "pk": value.pk, "data": {"value": 20}},
-            },
-        )
+        self.send_payload(client, {"action": "update", "pk": value.pk, "data": {"value": 20}})
         value.refresh_from_db()
         self.assertEqual((value.name, value.value), ("two", 20))
         self.assertEqual(client.receive(json=False), frame(UPDATE, value))
 
-        client.send_and_consume(
-            "websocket.receive",
-            path="/binding/",
-            text={"stream": "intval", "payload": {"action": "delete", "pk": value.pk}},
-        )
+        self.send_payload(client, {"action": "delete", "pk": value.pk})
         self.assertFalse(IntegerValue.objects.filter(pk=value.pk).exists())
         self.assertEqual(client.receive()["payload"]["action"], "delete")
 
@@ -183,17 +178,8 @@ class InboundTests(ChannelTestCase):
         value = IntegerValue.objects.create(name="keep", value=1)
         other = IntegerValue.objects.create(name="other", value=5)
         client = self.connect()
-        client.send_and_consume(
-            "websocket.receive",
-            path="/binding/",
-            text={
-                "stream": "intval",
-                "payload": {
-                    "action": "update",
-                    "pk": value.pk,
-                    "data": {"id": other.pk, "value": 2},
-                },
-            },
+        self.send_payload(
+            client, {"action": "update", "pk": value.pk, "data": {"id": other.pk, "value": 2}}
         )
         self.assertEqual(IntegerValue.objects.get(pk=value.pk).value, 2)
         self.assertEqual(IntegerValue.objects.get(pk=other.pk).value, 5)
@@ -208,9 +194,7 @@ class InboundTests(ChannelTestCase):
                 {"action": "update", "pk": value.pk, "data": {"value": 99}},
                 {"action": "delete", "pk": value.pk},
             ):
-                client.send_and_consume(
-                    "websocket.receive", path="/", text={"stream": "parity", "payload": payload}
-                )
+                self.send_payload(client, payload, stream="parity", path="/")
         self.assertEqual(list(IntegerValue.objects.values_list("name", "value")), [("guarded", 1)])
 
     def test_bad_payloads_are_clear_errors(self):
@@ -221,11 +205,7 @@ class InboundTests(ChannelTestCase):
             ({"action": "create", "data": ["x"]}, "must be a JSON object"),
         ):
             with self.assertRaisesMessage(ValueError, error):
-                client.send_and_consume(
-                    "websocket.receive",
-                    path="/binding/",
-                    text={"stream": "intval", "payload": payload},
-                )
+                self.send_payload(client, payload)
         self.assertEqual(IntegerValue.objects.count(), 0)
 
     def test_the_binding_consumer_ignores_connect_and_disconnect(self):
