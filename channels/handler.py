@@ -188,6 +188,15 @@ class AsgiHandler(base.BaseHandler):
             pending = following
 
     @classmethod
+    def chunk_bytes(cls, data: bytes) -> Iterator[tuple[bytes, bool]]:
+        """``(piece, is_last)`` for ``data`` in pieces of ``chunk_size`` (1.x helper)."""
+        if not data:
+            yield data, True
+            return
+        for start in range(0, len(data), cls.chunk_size):
+            yield data[start : start + cls.chunk_size], start + cls.chunk_size >= len(data)
+
+    @classmethod
     def response_chunks(cls, response: HttpResponse) -> Iterator[bytes]:
         """Body bytes in pieces of at most ``chunk_size``; empty pieces skipped."""
         if isinstance(response, FileResponse) and hasattr(response.file_to_stream, "read"):
@@ -197,8 +206,9 @@ class AsgiHandler(base.BaseHandler):
             return
         source = response.streaming_content if response.streaming else [response.content]
         for piece in source:
-            for start in range(0, len(piece), cls.chunk_size):
-                yield bytes(piece[start : start + cls.chunk_size])
+            for chunk, _ in cls.chunk_bytes(piece):
+                if chunk:
+                    yield chunk
 
 
 class ViewConsumer(AsgiHandler):

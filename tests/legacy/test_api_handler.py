@@ -119,3 +119,7 @@ class AsgiHandlerTests(ChannelTestCase):
         streamed = AsgiHandler.encode_response(StreamingHttpResponse(iter([b"ab", b"", b"cd"])))
         self.assertEqual([m["content"] for m in streamed], [b"ab", b"cd"])
         self.assertEqual(AsgiHandler.encode_response(HttpResponse(b""))[0]["content"], b"")
+        self.assertEqual(
+            list(SmallChunks.chunk_bytes(b"abcdefgh")), [(b"abcd", False), (b"efgh", True)]
+        )
+        self.assertEqual(list(SmallChunks.chunk_bytes(b"")), [(b"", True)])
