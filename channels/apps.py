@@ -12,3 +12,9 @@ class ChannelsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the checks)
+
+        # Data binding (docs/binding.rst): connect every Binding class defined
+        # so far to its model's signals; classes defined later connect at once.
+        from .binding.base import BindingMetaclass
+
+        BindingMetaclass.register_all()

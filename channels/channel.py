@@ -12,8 +12,13 @@ from .names import validate_channel_name, validate_group_name
 from .outbox import deliver
 
 
-def _backend_for(alias: str, backend: BaseChannelBackend | None) -> BaseChannelBackend:
-    return backend if backend is not None else channel_backends[alias]
+def _backend_for(
+    alias: str, channel_layer: BaseChannelBackend | None, channel_backend: BaseChannelBackend | None
+) -> BaseChannelBackend:
+    # ``channel_layer`` is the Channels 1.x keyword, ``channel_backend`` ours.
+    if channel_layer is not None:
+        return channel_layer
+    return channel_backend if channel_backend is not None else channel_backends[alias]
 
 
 class Channel:
@@ -21,18 +26,22 @@ class Channel:
 
     ``Channel("chat.receive").send({"text": "hi"})`` queues a message;
     inside a consumer it is sent when the consumer returns, unless
-    ``immediately=True``.
+    ``immediately=True``. As in Channels 1.x,
+    ``Channel(name, alias="default", channel_layer=None)``: pass a backend
+    alias, or the backend itself (``channel_layer=``, or ``channel_backend=``).
     """
 
     def __init__(
         self,
         name: str,
         alias: str = DEFAULT_CHANNEL_BACKEND,
+        channel_layer: BaseChannelBackend | None = None,
+        *,
         channel_backend: BaseChannelBackend | None = None,
     ) -> None:
         self.name = validate_channel_name(name, receive=True)
-        self.alias = alias
-        self.channel_backend = _backend_for(alias, channel_backend)
+        self.channel_backend = _backend_for(alias, channel_layer, channel_backend)
+        self.alias = getattr(self.channel_backend, "alias", alias)
 
     # Channels 1.x called this attribute channel_layer.
     @property
@@ -63,17 +72,27 @@ class Channel:
 
 
 class Group:
-    """A named set of channels that messages can be sent to at once."""
+    """A named set of channels that messages can be sent to at once.
+
+    ``Group(name, alias="default", channel_layer=None)``, like :class:`Channel`.
+    """
 
     def __init__(
         self,
         name: str,
         alias: str = DEFAULT_CHANNEL_BACKEND,
+        channel_layer: BaseChannelBackend | None = None,
+        *,
         channel_backend: BaseChannelBackend | None = None,
     ) -> None:
         self.name = validate_group_name(name)
-        self.alias = alias
-        self.channel_backend = _backend_for(alias, channel_backend)
+        self.channel_backend = _backend_for(alias, channel_layer, channel_backend)
+        self.alias = getattr(self.channel_backend, "alias", alias)
+
+    @property
+    def channel_layer(self) -> BaseChannelBackend:
+        """The backend this group lives on (Channels 1.x name)."""
+        return self.channel_backend
 
     @staticmethod
     def _channel_name(channel: Channel | str) -> str:

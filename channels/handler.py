@@ -3,7 +3,9 @@
 :class:`ViewConsumer` turns an ``http.request`` message into a Django
 request, runs the full middleware and URL stack exactly as the WSGI handler
 would, and sends the response to the message's reply channel as one or more
-``http.response`` messages (streamed responses in chunks).
+``http.response`` messages (streamed responses in chunks). It is an
+:class:`AsgiHandler` (the Channels 1.x class, which yields those messages
+instead of sending them) that sends what it yields.
 
 The request object is Django's own :class:`~django.core.handlers.asgi.ASGIRequest`
 (our message format is ASGI 1.0's, so it maps onto an ASGI scope key by key),
@@ -16,6 +18,7 @@ import logging
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import closing
 
 from django.conf import settings
 from django.core import signals
@@ -40,10 +43,20 @@ REPLY_FULL_TIMEOUT = 30.0
 
 
 class AsgiRequest(ASGIRequest):
-    """A Django request built from an ``http.request`` message."""
+    """A Django request built from an ``http.request`` message.
 
-    def __init__(self, message: Message, body_file) -> None:
+    ``AsgiRequest(message)`` as in Channels 1.x: the body is read from the
+    message (and its ``body_channel``, if any); the view handler passes the
+    body it has already read as ``body_file``. ``message`` and
+    ``reply_channel`` are kept as attributes. A message without ``method``
+    (a ``websocket.connect``, read for its cookies and query) is taken as a
+    ``GET``.
+    """
+
+    def __init__(self, message: Message, body_file=None) -> None:
         content = message.content
+        if body_file is None:
+            body_file = read_body(message)
         super().__init__(scope_from_message(content), body_file)
         self.message = message
         self.reply_channel = message.reply_channel
@@ -65,7 +78,7 @@ def scope_from_message(content: dict) -> dict:
         headers.append((b"cookie", b"; ".join(cookies)))
     return {
         "type": "http",
-        "method": content["method"],
+        "method": content.get("method", "GET"),
         "scheme": content.get("scheme", "http"),
         "path": content["path"],
         "root_path": content.get("root_path", ""),
@@ -104,10 +117,13 @@ def read_body(message: Message) -> tempfile.SpooledTemporaryFile:
     return body
 
 
-class ViewConsumer(base.BaseHandler):
-    """Consumer of ``http.request`` that answers with Django views.
+class AsgiHandler(base.BaseHandler):
+    """Django's view stack for ``http.request`` messages (the Channels 1.x API).
 
-    One instance per worker: middleware loads once, as in the WSGI handler.
+    ``AsgiHandler()(message)`` runs the request through middleware and views
+    and yields the ``http.response`` messages of the response;
+    ``AsgiHandler.encode_response(response)`` encodes a Django response into
+    that list of messages (the body in pieces of at most ``chunk_size``).
     """
 
     request_class = AsgiRequest
@@ -117,15 +133,18 @@ class ViewConsumer(base.BaseHandler):
         super().__init__()
         self.load_middleware()
 
-    def __call__(self, message: Message, **kwargs) -> None:
-        if message.reply_channel is None:
-            logger.error("http.request message without reply_channel dropped")
-            return
+    def __call__(self, message: Message, **kwargs) -> Iterator[dict]:
+        """The response messages for ``message``, as they are produced."""
+        return self.handle(message)
+
+    def handle(self, message: Message) -> Iterator[dict]:
+        """Run the request; yield its response messages; close the response."""
         set_script_prefix(message.content.get("root_path", "") or settings.FORCE_SCRIPT_NAME or "")
         signals.request_started.send(sender=self.__class__, message=message)
         try:
             request = self.request_class(message, read_body(message))
         except RequestAborted:
+            # The client is gone: nothing to answer.
             signals.request_finished.send(sender=self.__class__)
             return
         except RequestTimeout:
@@ -138,10 +157,75 @@ class ViewConsumer(base.BaseHandler):
         # response.close() sends request_finished, closing DB connections as WSGI does.
         response._handler_class = self.__class__
         try:
-            for reply in self.encode_response(response):
-                self.send_reply(message, reply)
+            yield from self.response_messages(response)
         finally:
             response.close()
+
+    @classmethod
+    def encode_response(cls, response: HttpResponse) -> list[dict]:
+        """The ``http.response`` messages for a Django response, in order."""
+        return list(cls.response_messages(response))
+
+    @classmethod
+    def response_messages(cls, response: HttpResponse) -> Iterator[dict]:
+        """:meth:`encode_response`, one message at a time (for streamed bodies)."""
+        headers = [
+            (str(name).lower().encode("latin-1"), str(value).encode("latin-1"))
+            for name, value in response.items()
+        ]
+        for cookie in response.cookies.values():
+            headers.append((b"set-cookie", cookie.output(header="").strip().encode("latin-1")))
+        first = {"status": response.status_code, "headers": headers}
+        chunks = cls.response_chunks(response)
+        pending = next(chunks, None)
+        first["content"] = pending or b""
+        pending = next(chunks, None)
+        first["more_content"] = pending is not None
+        yield first
+        while pending is not None:
+            following = next(chunks, None)
+            yield {"content": pending, "more_content": following is not None}
+            pending = following
+
+    @classmethod
+    def chunk_bytes(cls, data: bytes) -> Iterator[tuple[bytes, bool]]:
+        """``(piece, is_last)`` for ``data`` in pieces of ``chunk_size`` (1.x helper)."""
+        if not data:
+            yield data, True
+            return
+        for start in range(0, len(data), cls.chunk_size):
+            yield data[start : start + cls.chunk_size], start + cls.chunk_size >= len(data)
+
+    @classmethod
+    def response_chunks(cls, response: HttpResponse) -> Iterator[bytes]:
+        """Body bytes in pieces of at most ``chunk_size``; empty pieces skipped."""
+        if isinstance(response, FileResponse) and hasattr(response.file_to_stream, "read"):
+            # FileResponse iterates in 4 KiB blocks; read bigger ones instead.
+            while block := response.file_to_stream.read(cls.chunk_size):
+                yield block
+            return
+        source = response.streaming_content if response.streaming else [response.content]
+        for piece in source:
+            for chunk, _ in cls.chunk_bytes(piece):
+                if chunk:
+                    yield chunk
+
+
+class ViewConsumer(AsgiHandler):
+    """Consumer of ``http.request`` that answers with Django views.
+
+    One instance per worker: middleware loads once, as in the WSGI handler.
+    It sends what :class:`AsgiHandler` yields to the request's reply channel,
+    waiting while that channel is full.
+    """
+
+    def __call__(self, message: Message, **kwargs) -> None:
+        if message.reply_channel is None:
+            logger.error("http.request message without reply_channel dropped")
+            return
+        with closing(self.handle(message)) as replies:
+            for reply in replies:
+                self.send_reply(message, reply)
 
     def send_reply(self, message: Message, reply: dict) -> None:
         """Send one ``http.response`` message, waiting while the channel is full."""
@@ -157,35 +241,3 @@ class ViewConsumer(base.BaseHandler):
                     raise
                 time.sleep(delay)
                 delay = min(delay * 2, 0.1)
-
-    def encode_response(self, response: HttpResponse) -> Iterator[dict]:
-        """The ``http.response`` messages for a Django response, in order."""
-        headers = [
-            (str(name).lower().encode("latin-1"), str(value).encode("latin-1"))
-            for name, value in response.items()
-        ]
-        for cookie in response.cookies.values():
-            headers.append((b"set-cookie", cookie.output(header="").strip().encode("latin-1")))
-        first = {"status": response.status_code, "headers": headers}
-        chunks = self.response_chunks(response)
-        pending = next(chunks, None)
-        first["content"] = pending or b""
-        pending = next(chunks, None)
-        first["more_content"] = pending is not None
-        yield first
-        while pending is not None:
-            following = next(chunks, None)
-            yield {"content": pending, "more_content": following is not None}
-            pending = following
-
-    def response_chunks(self, response: HttpResponse) -> Iterator[bytes]:
-        """Body bytes in pieces of at most ``chunk_size``; empty pieces skipped."""
-        if isinstance(response, FileResponse) and hasattr(response.file_to_stream, "read"):
-            # FileResponse iterates in 4 KiB blocks; read bigger ones instead.
-            while block := response.file_to_stream.read(self.chunk_size):
-                yield block
-            return
-        source = response.streaming_content if response.streaming else [response.content]
-        for piece in source:
-            for start in range(0, len(piece), self.chunk_size):
-                yield bytes(piece[start : start + self.chunk_size])

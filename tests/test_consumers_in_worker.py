@@ -105,7 +105,7 @@ class ConsumerSemantics(ChannelTestCase):
         client.consume("test.later")
         client.consume("test.later")
         assert attempts == [0, 1, 2]
-        assert not client.consume("test.later", fail_on_none=False)
+        assert client.get_next_message("test.later") is None
 
     def test_async_consumer_runs_to_completion(self):
         client = Client()

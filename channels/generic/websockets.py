@@ -31,7 +31,7 @@ from ..auth import (
 )
 from ..channel import Channel, Group
 from ..exceptions import SendNotAvailableOnDemultiplexer
-from ..sessions import channel_and_http_session, enforce_ordering
+from ..sessions import enforce_ordering
 from .base import BaseConsumer, call_handler
 
 __all__ = [
@@ -61,10 +61,14 @@ class WebsocketConsumer(BaseConsumer):
     Attributes (all off by default):
 
     ``http_user``
-        ``message.user`` from the HTTP session at connect, kept in the
-        channel session for the later messages (implies channel sessions).
+        ``message.user`` on every message: the HTTP session's user, copied
+        into the channel session whenever a message carries the session
+        cookie (the handshake does), so frames without cookies get it too
+        (implies channel sessions). ``message.http_session`` is the session
+        of the message's cookie, or None.
     ``http_user_and_session``
-        as ``http_user``, and ``message.http_session`` on every message.
+        as ``http_user``, and ``message.http_session`` on every message (the
+        handshake's session, remembered in the channel session).
     ``channel_session`` / ``channel_session_user``
         ``message.channel_session`` (and ``message.user``) on every message.
     ``strict_ordering``
@@ -103,13 +107,14 @@ class WebsocketConsumer(BaseConsumer):
             self.channel_session_user = True
         self.path = message.content.get("path")
         handler = super().get_handler(message, **kwargs)
-        if message.channel.name == "websocket.connect":
-            if self.http_user_and_session:
-                handler = channel_and_http_session_user_from_http(handler)
-            elif self.http_user:
-                handler = channel_session_user_from_http(handler)
-        elif self.http_user_and_session:
-            handler = channel_and_http_session(handler)
+        # On every message, as 1.x did: a message that carries the session
+        # cookie (the handshake; any message a test client sends) updates the
+        # socket's user from it and gets ``message.http_session``; one that
+        # does not (frames from a server) keeps the user of the channel session.
+        if self.http_user_and_session:
+            handler = channel_and_http_session_user_from_http(handler)
+        elif self.http_user:
+            handler = channel_session_user_from_http(handler)
         if self.slight_ordering:
             raise ValueError("slight ordering is always on; remove slight_ordering = True")
         if self.strict_ordering:
@@ -287,6 +292,11 @@ class WebsocketDemultiplexer(JsonWebsocketConsumer):
         for stream, consumer in self.consumers.items():
             kwargs["multiplexer"] = self.multiplexer_class(stream, message.reply_channel)
             consumer(message, **kwargs)
+
+    @classmethod
+    def encode(cls, stream: str, payload: Any) -> dict:
+        """The frame for ``payload`` on ``stream``: what data binding sends out."""
+        return cls.multiplexer_class.encode(stream, payload)
 
     def send(self, *args: Any, **kwargs: Any) -> None:
         """Not available: reply through the ``multiplexer`` of a stream."""

@@ -3,7 +3,9 @@
 ``ChannelTestCase`` runs every configured backend alias on an in-memory
 backend for the duration of each test; ``Client`` sends messages, runs
 consumers through the project's routing, and reads replies; ``WSClient``
-adds paths, headers, cookies and login; ``apply_routes`` swaps the routing::
+adds paths, headers, cookies and login; ``apply_routes`` swaps the routing;
+``ChannelLiveServerTestCase`` runs a real interface server and worker for
+browser tests::
 
     class ChatTests(ChannelTestCase):
         def test_echo(self):
@@ -15,10 +17,12 @@ adds paths, headers, cookies and login; ``apply_routes`` swaps the routing::
 
 from .base import ChannelTestCase, ChannelTestCaseMixin, TransactionChannelTestCase
 from .client import Client
+from .liveserver import ChannelLiveServerTestCase
 from .routes import apply_routes
 from .websocket import HttpClient, WSClient
 
 __all__ = [
+    "ChannelLiveServerTestCase",
     "ChannelTestCase",
     "ChannelTestCaseMixin",
     "TransactionChannelTestCase",

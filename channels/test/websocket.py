@@ -10,6 +10,7 @@ from django.apps import apps
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.http import HttpRequest
+from django.http.cookie import SimpleCookie
 
 from .client import Client
 
@@ -32,8 +33,10 @@ class WSClient(Client):
         super().__init__(**kwargs)
         self._ordered = ordered
         self.order = 0
-        self._headers: dict[str, bytes] = {}
+        self._headers: dict[str, str | bytes] = {}
         self._cookies: dict[str, str] = {}
+        self._session: SessionBase | None = None
+        self._session_key: str | None = None
 
     # --- cookies, headers, session ---------------------------------------
 
@@ -42,32 +45,50 @@ class WSClient(Client):
         self._cookies[key] = value
 
     def set_header(self, key: str, value: str | bytes) -> None:
-        """Send header ``key`` with every message."""
-        self._headers[key.lower()] = value if isinstance(value, bytes) else value.encode("latin-1")
+        """Send header ``key`` with every message (cookies go through :meth:`set_cookie`)."""
+        if key.lower() == "cookie":
+            raise ValueError("use set_cookie() for the cookie header")
+        self._headers[key] = value
 
     def get_cookies(self) -> dict[str, str]:
-        """The cookies sent with each message."""
+        """The cookies sent with each message (the session's included)."""
         return dict(self._cookies)
 
     @property
-    def headers(self) -> list[list[bytes]]:
-        """Headers as a server sends them: ``[[name, value], ...]`` in bytes."""
-        headers = [[name.encode("latin-1"), value] for name, value in self._headers.items()]
-        if self._cookies and "cookie" not in self._headers:
-            cookie = "; ".join(f"{k}={v}" for k, v in self._cookies.items())
-            headers.append([b"cookie", cookie.encode("latin-1")])
+    def headers(self) -> dict[str, str | bytes]:
+        """The headers sent with each message, as Channels 1.x had them: a dict
+        of the headers set, plus ``"cookie"``, the encoded cookies (bytes)."""
+        headers = dict(self._headers)
+        headers["cookie"] = encoded_cookies(self._cookies)
         return headers
+
+    def _header_pairs(self) -> list[list[bytes]]:
+        """:attr:`headers` as a server sends them: ``[[name, value], ...]`` in bytes."""
+        return [
+            [_latin1(name).lower(), _latin1(value)]
+            for name, value in self.headers.items()
+            if value or name != "cookie"
+        ]
 
     @property
     def session(self) -> SessionBase:
-        """The Django session of this client's cookie (created if it has none)."""
-        engine = import_module(settings.SESSION_ENGINE)
+        """The Django session of this client's cookie (created if it has none).
+
+        The same object until the cookie changes, so
+        ``client.session["rooms"] = [...]`` then ``client.session.save()``
+        works, as in Channels 1.x.
+        """
         key = self._cookies.get(settings.SESSION_COOKIE_NAME)
+        if self._session is not None and self._session_key == key:
+            return self._session
+        engine = import_module(settings.SESSION_ENGINE)
         if key:
-            return engine.SessionStore(key)
-        session = engine.SessionStore()
-        session.save()
-        self._cookies[settings.SESSION_COOKIE_NAME] = session.session_key
+            session = engine.SessionStore(key)
+        else:
+            session = engine.SessionStore()
+            session.save()
+            key = self._cookies[settings.SESSION_COOKIE_NAME] = session.session_key
+        self._session, self._session_key = session, key
         return session
 
     def login(self, **credentials: Any) -> bool:
@@ -94,7 +115,8 @@ class WSClient(Client):
         request.session = self.session
         login(request, user, backend)
         request.session.save()
-        self._cookies[settings.SESSION_COOKIE_NAME] = request.session.session_key
+        self._session_key = request.session.session_key
+        self._cookies[settings.SESSION_COOKIE_NAME] = self._session_key
 
     def logout(self) -> None:
         """End the session and forget its cookie."""
@@ -116,7 +138,7 @@ class WSClient(Client):
         content.setdefault("path", path)
         if query:
             content.setdefault("query_string", query.encode("latin-1"))
-        content.setdefault("headers", self.headers)
+        content.setdefault("headers", self._header_pairs())
         if self._ordered:
             if "order" in content:
                 raise ValueError('do not set "order" yourself on a WSClient(ordered=True)')
@@ -141,21 +163,22 @@ class WSClient(Client):
         path: str = "/",
         fail_on_none: bool = True,
         check_accept: bool = True,
-    ) -> bool:
+    ) -> Any:
         """``send`` then ``consume``; see :meth:`consume` for ``check_accept``."""
         self.send(channel, content, text, path)
         return self.consume(channel, fail_on_none=fail_on_none, check_accept=check_accept)
 
     def consume(  # type: ignore[override]
         self, channel: str, fail_on_none: bool = True, check_accept: bool = True
-    ) -> bool:
-        """Run the next message's consumer; after a connect, expect the accept.
+    ) -> Any:
+        """Run the next message's consumer and return its result; after a
+        connect, expect the accept.
 
         With ``check_accept`` a ``websocket.connect`` must be answered with
         ``{"accept": True}`` (which is taken off the reply channel).
         """
-        result = super().consume(channel, fail_on_none=fail_on_none)
-        if result and channel == "websocket.connect" and check_accept:
+        consumed, result = self._consume(channel, fail_on_none)
+        if consumed and channel == "websocket.connect" and check_accept:
             received = self.receive(json=False)
             if received != {"accept": True}:
                 raise AssertionError(f"connection rejected: {received!r} != {{'accept': True}}")
@@ -171,6 +194,18 @@ class WSClient(Client):
         if json and isinstance(text, str):
             return json_module.loads(text)
         return content.get("text", content)
+
+
+def _latin1(value: str | bytes) -> bytes:
+    return value if isinstance(value, bytes) else value.encode("latin-1")
+
+
+def encoded_cookies(cookies: dict[str, str]) -> bytes:
+    """A ``Cookie`` header value for ``cookies`` (quoted where needed)."""
+    jar = SimpleCookie()
+    for key, value in cookies.items():
+        jar[key] = value
+    return "; ".join(morsel.OutputString() for morsel in jar.values()).encode("latin-1")
 
 
 #: Channels 1.0 name of :class:`WSClient`.

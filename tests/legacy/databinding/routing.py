@@ -1,0 +1,12 @@
+"""Routing of the data-binding project (1.x style)."""
+
+from channels.routing import route_class  # 1.x: from channels import route_class
+
+from .consumers import Demultiplexer
+from .whoami import WhoAmI, WhoAmIWithSession
+
+channel_routing = [
+    route_class(Demultiplexer, path="^/binding/"),
+    route_class(WhoAmI, path="^/whoami/$"),
+    route_class(WhoAmIWithSession, path="^/whoami-session/$"),
+]

@@ -1,0 +1,1 @@
+"""The ``values`` app of the data-binding project (model label ``values.integervalue``)."""

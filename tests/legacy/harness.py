@@ -1,0 +1,84 @@
+"""The legacy (1.x-style) project of tests/legacy/databinding under real
+``runwsserver`` + ``runworker`` processes, on the database or Redis backend."""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+import subprocess
+from pathlib import Path
+
+from tests.processes import Process, free_port, manage, project_env, wait_for_port
+from tests.services import REDIS_URL, require_redis
+
+SETTINGS = "tests.legacy.databinding.settings"
+
+
+class LegacyProject:
+    """One interface server and one worker of the project, on a fresh database."""
+
+    def __init__(self, tmp: Path, backend: str) -> None:
+        self.db = tmp / "db.sqlite3"
+        extra = {"CHANNELS_TEST_SQLITE": str(self.db), "CHANNELS_TEST_BACKEND": backend}
+        if backend == "redis":
+            require_redis()
+            extra["CHANNELS_TEST_REDIS"] = REDIS_URL
+            extra["CHANNELS_TEST_PREFIX"] = f"legacy-{secrets.token_hex(4)}:"
+        self.env = project_env(SETTINGS, **extra)
+        self.processes: list[Process] = []
+        subprocess.run(
+            manage("migrate", "--noinput", "-v", "0"), env=self.env, check=True, timeout=120
+        )
+        self.port = free_port()
+        server = Process(
+            manage("runwsserver", f"127.0.0.1:{self.port}", "-v", "1"), self.env, tmp / "server.log"
+        )
+        worker = Process(manage("runworker", "-v", "1"), self.env, tmp / "worker.log")
+        self.processes += [server, worker]
+        try:
+            server.wait_for_output("Listening on")
+            worker.wait_for_output("serving")
+            wait_for_port(self.port)
+        except BaseException:
+            self.stop()
+            raise
+
+    def socket(self, path: str = "/binding/", headers: dict | None = None):
+        """A WebSocket client connected to ``path``."""
+        from websockets.sync.client import connect
+
+        return connect(
+            f"ws://127.0.0.1:{self.port}{path}", additional_headers=headers, open_timeout=30
+        )
+
+    def rows(self) -> list[tuple]:
+        """``(id, name, value)`` of every IntegerValue, read from the database file."""
+        with sqlite3.connect(self.db, timeout=30) as db:
+            return db.execute(
+                "SELECT id, name, value FROM values_integervalue ORDER BY id"
+            ).fetchall()
+
+    def shell(self, code: str) -> str:
+        """Run ``code`` in ``manage.py shell`` (the project's models and settings); its output."""
+        done = subprocess.run(
+            manage("shell", "-c", code),
+            env=self.env,
+            check=True,
+            timeout=120,
+            capture_output=True,
+            text=True,
+        )
+        return done.stdout
+
+    def orm(self, code: str) -> None:
+        """Run ``code`` with ``IntegerValue`` imported, in a process of its own."""
+        self.shell("from tests.legacy.databinding.values.models import IntegerValue\n" + code)
+
+    def logs(self) -> str:
+        """The last output of the server and the worker."""
+        return "\n".join(p.output()[-3000:] for p in self.processes)
+
+    def stop(self) -> None:
+        """Stop both processes."""
+        for proc in self.processes:
+            proc.stop()
