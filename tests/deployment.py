@@ -4,6 +4,8 @@ behind gunicorn serving ``channels.interfaces.wsgi:application``."""
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +18,14 @@ class Deployment:
 
     def __init__(self, tmp: Path, settings_module: str = "views_project.settings", **env: str):
         self.tmp = tmp
+        # On PostgreSQL the project's tables live in a schema of this
+        # deployment's own: the shared server's public schema may hold
+        # anything (another run's tables, at another migration).
+        self.schema = None
+        if env.get("CHANNELS_TEST_DB") == "postgres":
+            self.schema = f"channels_deploy_{os.getpid()}_{secrets.token_hex(4)}"
+            _postgres(f"CREATE SCHEMA {self.schema}")
+            env["CHANNELS_TEST_PG_SCHEMA"] = self.schema
         self.env = project_env(settings_module, CHANNELS_TEST_SQLITE=str(tmp / "db.sqlite3"), **env)
         self.workers: list[Process] = []
         self.processes: list[Process] = []
@@ -85,6 +95,17 @@ class Deployment:
         return None if last == "TIMEOUT" else json.loads(last)
 
     def stop(self) -> None:
-        """Stop every process started."""
+        """Stop every process started, and drop the deployment's schema."""
         for proc in self.processes:
             proc.stop()
+        if self.schema is not None:
+            _postgres(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
+            self.schema = None
+
+
+def _postgres(statement: str) -> None:
+    """Run one statement on the suite's PostgreSQL server (CHANNELS_TEST_POSTGRES)."""
+    import psycopg
+
+    with psycopg.connect(os.environ["CHANNELS_TEST_POSTGRES"], autocommit=True) as conn:
+        conn.execute(statement)

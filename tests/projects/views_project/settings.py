@@ -2,7 +2,8 @@
 
 The channel backend is chosen by environment variables so one project serves
 every backend: CHANNELS_TEST_BACKEND (dotted path), CHANNELS_TEST_SQLITE
-(database file) and, for PostgreSQL, CHANNELS_TEST_POSTGRES (a URL).
+(database file) and, for PostgreSQL, CHANNELS_TEST_POSTGRES (a URL) with
+CHANNELS_TEST_PG_SCHEMA (the schema the test made for this deployment).
 """
 
 import os
@@ -38,6 +39,8 @@ if os.environ.get("CHANNELS_TEST_DB") == "postgres":
         "USER": url.username or "postgres",
         "HOST": url.hostname,
         "PORT": url.port or 5432,
+        # The test creates this schema for the deployment and drops it after.
+        "OPTIONS": {"options": f"-c search_path={os.environ['CHANNELS_TEST_PG_SCHEMA']}"},
     }
 
 CHANNEL_BACKENDS = {
