@@ -327,5 +327,27 @@ class BaseChannelBackend:
     def _heartbeats(self) -> list[bytes]:
         raise NotImplementedError(f"{type(self).__name__} does not keep heartbeats")
 
+    # --- Channels 1.x ---------------------------------------------------------
+
+    _router = None
+
+    @property
+    def router(self):
+        """The :class:`~channels.routing.Router` of this alias's ROUTING, with
+        the default routes (Channels 1.x ``channel_layers[alias].router``).
+
+        Built on first use; ``runworker`` and ``runserver`` set it to the
+        router their workers serve.
+        """
+        if self._router is None:
+            from ..workers.routing import load_router
+
+            self._router = load_router(self.alias)
+        return self._router
+
+    @router.setter
+    def router(self, router) -> None:
+        self._router = router
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} alias={self.alias!r}>"
