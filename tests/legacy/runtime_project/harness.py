@@ -62,31 +62,34 @@ class RuntimeProject:
             "default", HOSTS=[self.env["RUNTIME_REDIS"]], PREFIX=self.env["RUNTIME_PREFIX"]
         )
 
-    def send(self, channel: str, content: dict) -> None:
-        """Send one message from a child process of the project."""
-        subprocess.run(
+    def send(self, channel: str, content: dict | list[dict]) -> float:
+        """Send a message (or each of a list) from a child process of the
+        project; return the time.time() just before sending."""
+        done = subprocess.run(
             [sys.executable, "-m", "tests.legacy.runtime_project.probe", "send", channel,
              json.dumps(content)],
-            env=self.env, check=True, timeout=60, capture_output=True,
+            env=self.env, check=True, timeout=60, capture_output=True, text=True,
         )  # fmt: skip
+        return float(done.stdout.split()[1])
 
-    def receiver(self, channel: str, timeout: float) -> subprocess.Popen:
-        """A child process waiting for one message on ``channel`` (see probe.py),
-        returned once it is waiting."""
+    def receiver(self, channel: str, seconds: float, count: int = 1) -> subprocess.Popen:
+        """A child process taking up to ``count`` messages from ``channel`` within
+        ``seconds`` (see probe.py), returned once it is waiting."""
         proc = subprocess.Popen(
             [sys.executable, "-m", "tests.legacy.runtime_project.probe", "receive", channel,
-             str(timeout)],
+             str(seconds), str(count)],
             env=self.env, stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         assert proc.stdout.readline().strip() == "READY"
         return proc
 
     @staticmethod
-    def received(proc: subprocess.Popen, timeout: float = 120) -> dict | None:
-        """What a receiver printed: the message and its arrival time, or None."""
-        line = proc.stdout.readline().strip()
-        proc.wait(timeout=timeout)
-        return None if line == "TIMEOUT" else json.loads(line)
+    def received(proc: subprocess.Popen, timeout: float = 180) -> list[dict]:
+        """The messages a receiver took, each with its arrival time ``at``."""
+        out, _ = proc.communicate(timeout=timeout)
+        lines = out.strip().splitlines()
+        assert lines and lines[-1] == "DONE", out
+        return [json.loads(line) for line in lines[:-1]]
 
     def stop(self) -> None:
         """Stop every process started (TERM, then KILL)."""
