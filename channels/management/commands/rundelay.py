@@ -8,8 +8,6 @@ process is enough; more are safe (each due message is sent once).
 from __future__ import annotations
 
 import logging
-import signal
-import sys
 
 from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
@@ -18,7 +16,7 @@ from django.db import DatabaseError
 from channels.backends.registry import DEFAULT_CHANNEL_BACKEND, channel_backends
 from channels.exceptions import ImproperlyConfiguredBackend
 
-from ..process_setup import configure_logging
+from ..process_setup import configure_logging, stop_on_signals
 
 
 class Command(BaseCommand):
@@ -73,16 +71,11 @@ class Command(BaseCommand):
         self.stdout.write(f"Delay server on {backend!r} serving asgi.delay", self.style.SUCCESS)
         self.stdout.flush()
 
-        def request_stop(signum, frame):
-            if server.stopping:
-                sys.exit(1)
-            logging.getLogger("channels.delay").info(
-                "%s: stopping; pending messages stay in the database", signal.Signals(signum).name
-            )
-            server.stop()
-
-        signal.signal(signal.SIGTERM, request_stop)
-        signal.signal(signal.SIGINT, request_stop)
+        stop_on_signals(
+            server,
+            logging.getLogger("channels.delay"),
+            "stopping; pending messages stay in the database",
+        )
         try:
             server.run()
         finally:

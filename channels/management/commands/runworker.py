@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import logging
-import signal
-import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -16,7 +14,12 @@ from channels.workers.metrics import NullWorkerMetrics, WorkerMetrics
 from channels.workers.routing import load_router
 from channels.workers.worker import NoChannelsToServe, Worker, WorkerGroup, WorkerThreadFailed
 
-from ..process_setup import add_metrics_arguments, configure_logging, start_metrics
+from ..process_setup import (
+    add_metrics_arguments,
+    configure_logging,
+    start_metrics,
+    stop_on_signals,
+)
 
 
 class Command(BaseCommand):
@@ -108,17 +111,9 @@ class Command(BaseCommand):
         )
         self.stdout.flush()
 
-        def request_stop(signum, frame):
-            if worker.stopping:
-                # A second signal: the operator wants out now.
-                sys.exit(1)
-            logging.getLogger("channels.worker").info(
-                "%s: finishing the message in hand", signal.Signals(signum).name
-            )
-            worker.stop()
-
-        signal.signal(signal.SIGTERM, request_stop)
-        signal.signal(signal.SIGINT, request_stop)
+        stop_on_signals(
+            worker, logging.getLogger("channels.worker"), "finishing the message in hand"
+        )
         worker_process_ready.send(sender=worker)
         worker.ready()
         try:
