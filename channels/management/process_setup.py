@@ -28,6 +28,19 @@ def configure_logging(verbosity: int) -> None:
     logger.setLevel({0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG))
 
 
+def add_backend_argument(parser: ArgumentParser) -> None:
+    """``--backend ALIAS`` (``--layer``, its Channels 1.x name)."""
+    from channels.backends.registry import DEFAULT_CHANNEL_BACKEND
+
+    parser.add_argument(
+        "--backend",
+        "--layer",
+        dest="alias",
+        default=DEFAULT_CHANNEL_BACKEND,
+        help="Alias in CHANNEL_BACKENDS to use (default: %(default)s).",
+    )
+
+
 def add_metrics_arguments(parser: ArgumentParser) -> None:
     """``--metrics-port`` and ``--metrics-addr``."""
     parser.add_argument(
