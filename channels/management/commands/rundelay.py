@@ -13,10 +13,10 @@ from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from channels.backends.registry import DEFAULT_CHANNEL_BACKEND, channel_backends
+from channels.backends.registry import channel_backends
 from channels.exceptions import ImproperlyConfiguredBackend
 
-from ..process_setup import configure_logging, stop_on_signals
+from ..process_setup import add_backend_argument, configure_logging, stop_on_signals
 
 
 class Command(BaseCommand):
@@ -27,13 +27,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument(
-            "--backend",
-            "--layer",
-            dest="alias",
-            default=DEFAULT_CHANNEL_BACKEND,
-            help="Alias in CHANNEL_BACKENDS to serve (default: %(default)s).",
-        )
+        add_backend_argument(parser)
         parser.add_argument(
             "--max-pending",
             type=int,

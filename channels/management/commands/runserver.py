@@ -30,9 +30,9 @@ from django.conf import settings
 from django.core.management.commands.runserver import Command as DjangoRunserver
 from django.db import connections
 
-from channels.backends.registry import DEFAULT_CHANNEL_BACKEND, channel_backends
+from channels.backends.registry import channel_backends
 
-from ..process_setup import configure_logging
+from ..process_setup import add_backend_argument, configure_logging
 
 
 class Command(DjangoRunserver):
@@ -54,10 +54,7 @@ class Command(DjangoRunserver):
             "--noasgi", action="store_false", dest="use_asgi",
             help="Run Django's plain (WSGI) runserver instead.",
         )  # fmt: skip
-        parser.add_argument(
-            "--backend", "--layer", dest="alias", default=DEFAULT_CHANNEL_BACKEND,
-            help="Alias in CHANNEL_BACKENDS to use (default: %(default)s).",
-        )  # fmt: skip
+        add_backend_argument(parser)
         parser.add_argument(
             "--http-timeout", "--http_timeout", type=float, default=60.0, dest="http_timeout",
             help="Seconds a worker has to start a response before a 504.",

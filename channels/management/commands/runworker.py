@@ -7,7 +7,7 @@ import logging
 
 from django.core.management.base import BaseCommand, CommandError
 
-from channels.backends.registry import DEFAULT_CHANNEL_BACKEND, channel_backends
+from channels.backends.registry import channel_backends
 from channels.exceptions import ImproperlyConfiguredBackend
 from channels.signals import worker_process_ready
 from channels.workers.metrics import NullWorkerMetrics, WorkerMetrics
@@ -15,6 +15,7 @@ from channels.workers.routing import load_router
 from channels.workers.worker import NoChannelsToServe, Worker, WorkerGroup, WorkerThreadFailed
 
 from ..process_setup import (
+    add_backend_argument,
     add_metrics_arguments,
     configure_logging,
     start_metrics,
@@ -30,13 +31,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument(
-            "--backend",
-            "--layer",
-            dest="alias",
-            default=DEFAULT_CHANNEL_BACKEND,
-            help="Alias in CHANNEL_BACKENDS to serve (default: %(default)s).",
-        )
+        add_backend_argument(parser)
         # "extend": both "--only-channels a b" and the Channels 1.x spelling
         # "--only-channels a --only-channels b" give [a, b].
         parser.add_argument(
