@@ -36,6 +36,9 @@ RETRIES_KEY = "__retries__"
 #: Channels 1.x consumed them with a no-op consumer, and a push-only project
 #: (routing only ``websocket.connect``) sends thousands of them.
 SILENTLY_DROPPED = frozenset({"websocket.receive", "websocket.disconnect"})
+#: Channels with a default for unrouted messages (:meth:`Dispatcher.handle_unrouted`),
+#: which every worker therefore serves whether or not a route names them.
+DEFAULT_CHANNELS = ("websocket.connect", *sorted(SILENTLY_DROPPED))
 
 
 class Dispatcher:

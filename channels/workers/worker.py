@@ -22,14 +22,11 @@ from collections.abc import Iterable
 from ..backends.base import BaseChannelBackend
 from ..routing import Router
 from ..signals import worker_ready
-from .dispatch import Dispatcher
+from .dispatch import DEFAULT_CHANNELS, Dispatcher
 from .heartbeat import PROBE_CHANNEL, DelayServerWatch, WorkerHeartbeat
 from .metrics import NullWorkerMetrics
 
 logger = logging.getLogger("channels.worker")
-
-#: Channels served whether or not a route names them (see the module docstring).
-DEFAULT_CHANNELS = ("websocket.connect", "websocket.receive", "websocket.disconnect")
 
 
 class NoChannelsToServe(Exception):
