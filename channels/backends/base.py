@@ -333,16 +333,18 @@ class BaseChannelBackend:
 
     @property
     def router(self):
-        """The :class:`~channels.routing.Router` of this alias's ROUTING, with
-        the default routes (Channels 1.x ``channel_layers[alias].router``).
+        """The :class:`~channels.routing.Router` of this alias's ROUTING
+        (Channels 1.x ``channel_layers[alias].router``).
 
-        Built on first use; ``runworker`` and ``runserver`` set it to the
-        router their workers serve.
+        Built on first use. ``runworker`` and ``runserver`` replace it with the
+        router their workers serve, which adds the default ``http.request``
+        route (as 1.x's ``check_default()`` did).
         """
         if self._router is None:
-            from ..workers.routing import load_router
+            from ..routing import Router
+            from .registry import channel_backends
 
-            self._router = load_router(self.alias)
+            self._router = Router(channel_backends.config(self.alias).get("ROUTING", []))
         return self._router
 
     @router.setter
