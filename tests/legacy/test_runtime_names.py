@@ -113,7 +113,7 @@ def test_a_1x_asgi_module_works_unchanged(tmp_path):
         channel_layer.send("old.style", {{"text": "hi"}})
         print(channel_layer.receive(["old.style"]))
         print(channel_layers["default"] is channel_layer)
-        print("http.request" in channel_layer.router.channels)
+        print("websocket.receive" in channel_layer.router.channels)
         """,
         tmp_path,
         settings_in_env=False,  # asgi.py sets it, as a 1.x asgi.py did
