@@ -137,3 +137,40 @@ def test_rundelay_without_the_app_says_what_to_do(tmp_path):
     )
     assert result.returncode != 0
     assert 'add "channels.delay" to INSTALLED_APPS' in result.stderr
+
+
+def rss_kib(pid: int) -> int:
+    """Resident set size of a process, from /proc."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+def test_pending_messages_are_bounded(tmp_path):
+    """More requests than --max-pending: the excess is refused with an error
+    line, the table holds the bound, and the delay server does not grow."""
+    project = RuntimeProject(tmp_path, RUNTIME_DELAY="1")
+    try:
+        server = project.start(
+            "rundelay", "-v", "1", "--max-pending", "200", ready="serving asgi.delay"
+        )
+        far = {"channel": TARGET, "content": {"payload": "x" * 1000}, "delay": 3_600_000}
+
+        def refused() -> int:
+            return server.output().count("already pending")
+
+        project.send("asgi.delay", [far] * 50)
+        wait_for(lambda: pending_rows(project) == 50)
+        before = rss_kib(server.popen.pid)
+        # In batches below asgi.delay's capacity (100), each taken in before the next.
+        for sent in range(100, 501, 50):
+            project.send("asgi.delay", [far] * 50)
+            wait_for(lambda sent=sent: pending_rows(project) + refused() == sent, timeout=120)
+        assert pending_rows(project) == 200
+        assert refused() == 300
+        grown = rss_kib(server.popen.pid) - before
+        assert grown < 10 * 1024, f"rundelay grew by {grown} KiB"
+    finally:
+        project.stop()

@@ -83,3 +83,22 @@ def test_only_channels_repeated_as_1x_wrote_it(project_factory):
     )
     serving = worker.output().split("serving", 1)[1].splitlines()[0]
     assert serving.strip() == "runtime.signals, websocket.connect"
+
+
+def test_a_dying_worker_thread_stops_the_group():
+    """If one thread of ``--threads N`` dies of a bug, the others stop and the
+    process exits non-zero (so a supervisor restarts it) instead of running
+    on with fewer threads."""
+    from channels.backends.memory import InMemoryChannelBackend
+    from channels.routing import Router
+    from channels.workers.worker import WorkerGroup, WorkerThreadFailed
+
+    group = WorkerGroup(InMemoryChannelBackend(), Router([]), threads=3)
+
+    def broken_run():
+        raise RuntimeError("a bug in the loop")
+
+    group.workers[1].run = broken_run
+    with pytest.raises(WorkerThreadFailed, match="channels-worker-1"):
+        group.run()
+    assert all(worker.stopping for worker in group.workers)

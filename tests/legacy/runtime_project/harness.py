@@ -68,8 +68,9 @@ class RuntimeProject:
         done = subprocess.run(
             [sys.executable, "-m", "tests.legacy.runtime_project.probe", "send", channel,
              json.dumps(content)],
-            env=self.env, check=True, timeout=60, capture_output=True, text=True,
+            env=self.env, timeout=60, capture_output=True, text=True,
         )  # fmt: skip
+        assert done.returncode == 0, f"sending to {channel} failed:\n{done.stderr[-3000:]}"
         return float(done.stdout.split()[1])
 
     def receiver(self, channel: str, seconds: float, count: int = 1) -> subprocess.Popen:
