@@ -157,6 +157,14 @@ class Command(DjangoRunserver):
         return sys.platform == "win32"
 
 
+def static_view_consumer():
+    """A :class:`~channels.staticfiles.StaticFilesConsumer` (the name
+    ``channels.test.live_process`` imports; new code uses the class)."""
+    from channels.staticfiles import StaticFilesConsumer
+
+    return StaticFilesConsumer()
+
+
 def take_over_staticfiles_runserver() -> None:
     """Make ``django.contrib.staticfiles``' runserver this command.
 
