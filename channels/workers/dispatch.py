@@ -108,13 +108,14 @@ class Dispatcher:
                 close_old_connections()
             elapsed = time.perf_counter() - started
             self.metrics.handled(channel, outcome, elapsed)
-        logger.debug(
-            "%s %s -> %s in %.1f ms",
-            channel,
-            content.get("path", ""),
-            name_that_thing(consumer),
-            elapsed * 1000,
-        )
+        if logger.isEnabledFor(logging.DEBUG):  # naming the consumer costs a little
+            logger.debug(
+                "%s %s -> %s in %.1f ms",
+                channel,
+                content.get("path", ""),
+                name_that_thing(consumer),
+                elapsed * 1000,
+            )
         return elapsed
 
     def consumer_finished(self) -> None:

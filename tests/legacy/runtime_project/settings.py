@@ -32,6 +32,8 @@ ROUTING = "tests.legacy.runtime_project.routing." + os.environ.get(
     "RUNTIME_ROUTING", "channel_routing"
 )
 BACKEND = os.environ.get("RUNTIME_BACKEND", "database")
+#: Room for 200 clients connecting at once (test_unrouted_websocket).
+CONNECT_CAPACITY = {"websocket.connect": 1000}
 REDIS = os.environ.get("RUNTIME_REDIS", "redis://127.0.0.1:6379/0")
 PREFIX = os.environ.get("RUNTIME_PREFIX", "runtime:")
 
@@ -45,9 +47,12 @@ elif os.environ.get("RUNTIME_LAYERS") == "1":
         "redis": "asgi_redis.RedisChannelLayer",
     }[BACKEND]
     CONFIG = {"hosts": [REDIS], "prefix": PREFIX} if BACKEND == "redis" else {}
+    CONFIG["channel_capacity"] = CONNECT_CAPACITY
     CHANNEL_LAYERS = {"default": {"BACKEND": LAYER, "ROUTING": ROUTING, "CONFIG": CONFIG}}
 else:
-    CHANNEL_BACKENDS = {"default": {"BACKEND": BACKEND, "ROUTING": ROUTING}}
+    CHANNEL_BACKENDS = {
+        "default": {"BACKEND": BACKEND, "ROUTING": ROUTING, "CHANNEL_CAPACITY": CONNECT_CAPACITY}
+    }
     if BACKEND == "redis":
         CHANNEL_BACKENDS["default"].update(HOSTS=[REDIS], PREFIX=PREFIX)
 
