@@ -4,6 +4,7 @@ Interface servers hold connections, workers run Django code, and a channel
 backend carries messages between them. Project code mostly needs::
 
     from channels import Channel, Group, channel_backends
+    from channels import route, route_class, include   # in routing.py, as in Channels 1.x
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ __all__ = [
     "channel_layers",
     "DEFAULT_CHANNEL_BACKEND",
     "DEFAULT_CHANNEL_LAYER",
+    "route",
+    "route_class",
+    "include",
 ]
 
 # Imported lazily so that ``import channels`` works before Django settings
@@ -28,6 +32,11 @@ _LAZY = {
     "channel_layers": ("channels.backends.registry", "channel_backends"),
     "DEFAULT_CHANNEL_BACKEND": ("channels.backends.registry", "DEFAULT_CHANNEL_BACKEND"),
     "DEFAULT_CHANNEL_LAYER": ("channels.backends.registry", "DEFAULT_CHANNEL_BACKEND"),
+    # Channels 1.x re-exported its routing helpers here; every 1.x routing.py
+    # says ``from channels import route``.
+    "route": ("channels.routing", "route"),
+    "route_class": ("channels.routing", "route_class"),
+    "include": ("channels.routing", "include"),
 }
 
 

@@ -1,10 +1,10 @@
 """The Django app configuration of ``channels``."""
 
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 
 
 class ChannelsConfig(AppConfig):
-    """Registers the system checks that validate ``CHANNEL_BACKENDS``."""
+    """Registers the system checks and the data bindings, and makes ``runserver`` ours."""
 
     name = "channels"
     verbose_name = "Channels"
@@ -18,3 +18,10 @@ class ChannelsConfig(AppConfig):
         from .binding.base import BindingMetaclass
 
         BindingMetaclass.register_all()
+
+        # runserver is ours even when django.contrib.staticfiles is listed
+        # first (see channels.management.commands.runserver).
+        if apps.is_installed("django.contrib.staticfiles"):
+            from .management.commands.runserver import take_over_staticfiles_runserver
+
+            take_over_staticfiles_runserver()

@@ -26,7 +26,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from django.contrib import auth
-from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ImproperlyConfigured
 
 from .decorators import SKIP, consumer_decorator
@@ -56,6 +55,10 @@ class _SessionRequest:
 def user_of(session) -> object:
     """The user a session is logged in as, or ``AnonymousUser``."""
     if session is None:
+        # Imported here so that this module imports before the app registry
+        # is ready (Channels 1.x projects import it from settings-time code).
+        from django.contrib.auth.models import AnonymousUser
+
         return AnonymousUser()
     return auth.get_user(_SessionRequest(session))
 

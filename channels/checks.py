@@ -4,6 +4,7 @@ never a traceback at run time."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
@@ -20,7 +21,13 @@ def check_channel_backends(app_configs=None, **kwargs) -> list[checks.CheckMessa
     try:
         configured = backend_settings()
     except ImproperlyConfiguredBackend as exc:
-        return [checks.Error(str(exc), id="channels.E001")]
+        hint = None
+        if getattr(settings, "CHANNEL_BACKENDS", None) is None:
+            hint = (
+                "CHANNEL_LAYERS is the Channels 1.x setting; write CHANNEL_BACKENDS instead "
+                "(see 'Upgrading from Channels 1.x' in the documentation)."
+            )
+        return [checks.Error(str(exc), hint=hint, id="channels.E001")]
     for alias, config in configured.items():
         where = f"CHANNEL_BACKENDS[{alias!r}]"
         try:

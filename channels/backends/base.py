@@ -327,5 +327,29 @@ class BaseChannelBackend:
     def _heartbeats(self) -> list[bytes]:
         raise NotImplementedError(f"{type(self).__name__} does not keep heartbeats")
 
+    # --- Channels 1.x ---------------------------------------------------------
+
+    _router = None
+
+    @property
+    def router(self):
+        """The :class:`~channels.routing.Router` of this alias's ROUTING
+        (Channels 1.x ``channel_layers[alias].router``).
+
+        Built on first use. ``runworker`` and ``runserver`` replace it with the
+        router their workers serve, which adds the default ``http.request``
+        route (as 1.x's ``check_default()`` did).
+        """
+        if self._router is None:
+            from ..routing import Router
+            from .registry import channel_backends
+
+            self._router = Router(channel_backends.config(self.alias).get("ROUTING", []))
+        return self._router
+
+    @router.setter
+    def router(self, router) -> None:
+        self._router = router
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} alias={self.alias!r}>"

@@ -13,7 +13,10 @@ A project upgraded from Channels 1.x may still say::
 When ``CHANNEL_BACKENDS`` is absent, :func:`legacy_backend_settings` maps each
 layer onto the closest backend of ours and logs one warning saying so (once
 per process and setting), so the project runs unchanged while its owner is
-told what to write instead.
+told what to write instead. A layer we have no equivalent for
+(:data:`UNSUPPORTED_LAYERS`: ``asgi_rabbitmq``, ``asgi_ipc``) is an error that
+says which backend to use instead, reported by ``manage.py check`` and at the
+start of every command.
 """
 
 from __future__ import annotations
@@ -33,10 +36,22 @@ LAYER_BACKENDS = {
     "asgi_redis": "channels.backends.redis.RedisChannelBackend",
     "channels_redis": "channels.backends.redis.RedisChannelBackend",
     "asgiref.inmemory": "channels.backends.memory.InMemoryChannelBackend",
-    # asgi_ipc shared memory between the processes of one host; the database
-    # backend is our multi-process backend that needs no server.
-    "asgi_ipc": "channels.backends.database.DatabaseChannelBackend",
     "channels.database_layer": "channels.backends.database.DatabaseChannelBackend",
+}
+
+#: 1.x layers (dotted path prefixes) we do not provide -> what to use instead.
+#: They are refused rather than mapped: each behaved differently enough
+#: (brokers, shared memory) that a silent substitute would surprise.
+UNSUPPORTED_LAYERS = {
+    "asgi_rabbitmq": (
+        "RabbitMQ is not supported; use the Redis backend "
+        '("BACKEND": "channels.backends.redis.RedisChannelBackend", "HOSTS": [...])'
+    ),
+    "asgi_ipc": (
+        "POSIX shared-memory IPC is not supported; for several processes on one host "
+        'use the database backend ("BACKEND": "channels.backends.database.'
+        'DatabaseChannelBackend", on SQLite or PostgreSQL, no extra server) or Redis'
+    ),
 }
 
 #: 1.x ``CONFIG`` keys -> our option names.
@@ -57,11 +72,20 @@ CONFIG_KEYS = {
 _cache: dict[str, Any] = {"source": None, "mapped": None}
 
 
+def _matches(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix + ".")
+
+
 def layer_backend(path: str) -> str:
     """Our backend's dotted path for a 1.x channel layer class path."""
     for prefix, backend in LAYER_BACKENDS.items():
-        if path == prefix or path.startswith(prefix + "."):
+        if _matches(path, prefix):
             return backend
+    for prefix, instead in UNSUPPORTED_LAYERS.items():
+        if _matches(path, prefix):
+            raise ImproperlyConfiguredBackend(
+                f"CHANNEL_LAYERS BACKEND {path!r}: {instead}, in CHANNEL_BACKENDS"
+            )
     raise ImproperlyConfiguredBackend(
         f"CHANNEL_LAYERS BACKEND {path!r} has no equivalent here; set CHANNEL_BACKENDS with "
         "one of channels.backends.memory/database/redis instead"

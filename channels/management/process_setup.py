@@ -1,12 +1,14 @@
 """What every long-running channels command sets up the same way: logging to
-stderr and the optional Prometheus endpoint's arguments."""
+stderr, the optional Prometheus endpoint's arguments, and stopping on
+SIGTERM/SIGINT."""
 
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from argparse import ArgumentParser
-from typing import Any
+from typing import Any, Protocol
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -24,6 +26,19 @@ def configure_logging(verbosity: int) -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
         logger.addHandler(handler)
     logger.setLevel({0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG))
+
+
+def add_backend_argument(parser: ArgumentParser) -> None:
+    """``--backend ALIAS`` (``--layer``, its Channels 1.x name)."""
+    from channels.backends.registry import DEFAULT_CHANNEL_BACKEND
+
+    parser.add_argument(
+        "--backend",
+        "--layer",
+        dest="alias",
+        default=DEFAULT_CHANNEL_BACKEND,
+        help="Alias in CHANNEL_BACKENDS to use (default: %(default)s).",
+    )
 
 
 def add_metrics_arguments(parser: ArgumentParser) -> None:
@@ -64,3 +79,26 @@ def start_metrics(
         raise CommandError(f"cannot serve metrics on {addr}:{port}: {exc}") from exc
     command.stdout.write(f"Metrics on http://{addr}:{port}/metrics")
     return metrics
+
+
+class Stoppable(Protocol):
+    """A loop that finishes its turn and returns once asked to stop."""
+
+    @property
+    def stopping(self) -> bool: ...
+
+    def stop(self) -> None: ...
+
+
+def stop_on_signals(loop: Stoppable, logger: logging.Logger, doing: str) -> None:
+    """SIGTERM or SIGINT asks ``loop`` to stop (logging ``doing``); a second
+    signal exits at once with status 1 (the operator wants out now)."""
+
+    def request_stop(signum: int, frame: Any) -> None:
+        if loop.stopping:
+            sys.exit(1)
+        logger.info("%s: %s", signal.Signals(signum).name, doing)
+        loop.stop()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)

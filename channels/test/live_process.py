@@ -52,10 +52,10 @@ def _live_routing() -> list:
     routes = []
     static_path = urlparse(settings.STATIC_URL or "").path
     if apps.is_installed("django.contrib.staticfiles") and static_path.startswith("/"):
-        from ..management.commands.runserver import static_view_consumer
+        from ..staticfiles import StaticFilesConsumer
 
         routes.append(
-            route("http.request", static_view_consumer(), path=rf"^{re.escape(static_path)}")
+            route("http.request", StaticFilesConsumer(), path=rf"^{re.escape(static_path)}")
         )
     routes.append(include(getattr(settings, PROJECT_ROUTING)))
     return routes

@@ -2,8 +2,10 @@
 
 The worker loop and the test client share this, so a test sees exactly what
 a worker does: consumer atomicity (the outbox), ``ConsumeLater``,
-``DenyConnection``, ``ChannelSocketException``, async consumers, and the
-replies sent when a consumer fails.
+``DenyConnection``, ``ChannelSocketException``, async consumers, the
+``consumer_started``/``consumer_finished`` signals, the replies sent when a
+consumer fails, and the Channels 1.x defaults for WebSocket messages no
+route takes.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from ..exceptions import ChannelSocketException, ConsumeLater, DenyConnection
 from ..message import Message
 from ..outbox import Outbox
 from ..routing import Router
+from ..signals import consumer_finished, consumer_started
+from ..utils import name_that_thing
 from .metrics import NullWorkerMetrics
 
 logger = logging.getLogger("channels.worker")
@@ -28,6 +32,13 @@ logger = logging.getLogger("channels.worker")
 CONSUME_LATER_LIMIT = 50
 #: Key in a requeued message's content that counts its ``ConsumeLater`` turns.
 RETRIES_KEY = "__retries__"
+#: WebSocket channels whose unrouted messages are dropped without a word:
+#: Channels 1.x consumed them with a no-op consumer, and a push-only project
+#: (routing only ``websocket.connect``) sends thousands of them.
+SILENTLY_DROPPED = frozenset({"websocket.receive", "websocket.disconnect"})
+#: Channels with a default for unrouted messages (:meth:`Dispatcher.handle_unrouted`),
+#: which every worker therefore serves whether or not a route names them.
+DEFAULT_CHANNELS = ("websocket.connect", *sorted(SILENTLY_DROPPED))
 
 
 class Dispatcher:
@@ -39,10 +50,15 @@ class Dispatcher:
         router: Router,
         manage_connections: bool = True,
         metrics: NullWorkerMetrics | None = None,
+        sender: type | None = None,
     ) -> None:
         self.backend = backend
         self.router = router
         self.metrics = metrics or NullWorkerMetrics()
+        #: ``sender`` of the consumer signals (Channels 1.x: the worker class).
+        self.sender = sender or type(self)
+        #: Times a message may be put back with ``ConsumeLater`` (1.x ``message_retries``).
+        self.consume_later_limit = CONSUME_LATER_LIMIT
         # Close stale database connections around each consumer, as Django's
         # request signals do for views. Test clients turn it off: a test's
         # transaction must survive the consumer.
@@ -67,6 +83,7 @@ class Dispatcher:
         if self.manage_connections:
             close_old_connections()
         try:
+            consumer_started.send(sender=self.sender, environ={})
             with Outbox():
                 run_consumer(consumer, message, kwargs)
             outcome = "ok"
@@ -83,26 +100,45 @@ class Dispatcher:
         except Exception:
             if raise_exceptions:
                 raise
-            logger.exception("consumer %s raised on %s", _name(consumer), channel)
+            logger.exception("consumer %s raised on %s", name_that_thing(consumer), channel)
             self.answer_failure(message)
         finally:
+            self.consumer_finished()
             if self.manage_connections:
                 close_old_connections()
             elapsed = time.perf_counter() - started
             self.metrics.handled(channel, outcome, elapsed)
-        logger.debug(
-            "%s %s -> %s in %.1f ms",
-            channel,
-            content.get("path", ""),
-            _name(consumer),
-            elapsed * 1000,
-        )
+        if logger.isEnabledFor(logging.DEBUG):  # naming the consumer costs a little
+            logger.debug(
+                "%s %s -> %s in %.1f ms",
+                channel,
+                content.get("path", ""),
+                name_that_thing(consumer),
+                elapsed * 1000,
+            )
         return elapsed
 
+    def consumer_finished(self) -> None:
+        """Send ``consumer_finished``; a failing receiver is logged, not raised,
+        so it cannot stop the worker loop."""
+        try:
+            consumer_finished.send(sender=self.sender)
+        except Exception:
+            logger.exception("a consumer_finished receiver raised")
+
     def handle_unrouted(self, message: Message) -> None:
-        """No route matched: accept a WebSocket (Channels 1.x default), else log."""
-        if message.channel.name == "websocket.connect" and message.reply_channel:
+        """No route matched: the Channels 1.x defaults, else a warning.
+
+        An unrouted ``websocket.connect`` is accepted; ``websocket.receive``
+        and ``websocket.disconnect`` are dropped quietly. Anything else is
+        dropped with a warning naming the channel and path.
+        """
+        name = message.channel.name
+        if name == "websocket.connect" and message.reply_channel:
             message.reply_channel.send({"accept": True}, immediately=True)
+            return
+        if name in SILENTLY_DROPPED:
+            logger.debug("no route for %s (path=%r); dropped", name, message.content.get("path"))
             return
         logger.warning(
             "no route matches message on %s (path=%r); dropped",
@@ -145,11 +181,11 @@ class Dispatcher:
         """``ConsumeLater``: put the message back at the end of its channel."""
         content = dict(message.content)
         content[RETRIES_KEY] = content.get(RETRIES_KEY, 0) + 1
-        if content[RETRIES_KEY] > CONSUME_LATER_LIMIT:
+        if content[RETRIES_KEY] > self.consume_later_limit:
             logger.error(
                 "message on %s dropped: ConsumeLater raised %d times",
                 message.channel.name,
-                CONSUME_LATER_LIMIT,
+                self.consume_later_limit,
             )
             return
         try:
@@ -166,7 +202,3 @@ def run_consumer(consumer, message: Message, kwargs: dict) -> None:
         async_to_sync(consumer)(message, **kwargs)
     else:
         consumer(message, **kwargs)
-
-
-def _name(consumer) -> str:
-    return getattr(consumer, "__qualname__", None) or type(consumer).__qualname__

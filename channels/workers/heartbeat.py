@@ -3,7 +3,9 @@
 Every few seconds the worker records a heartbeat in the backend (the
 ``channels status`` command lists them) saying how many messages it handled
 and how busy it was over the last minute. It also answers latency probes on
-:data:`PROBE_CHANNEL` (``channels latency``) without involving project code.
+:data:`PROBE_CHANNEL` (``channels latency``) without involving project code,
+and, where ``channels.delay`` is installed, warns while no delay server
+(``rundelay``, which beats as kind :data:`DELAY_SERVER_KIND`) is alive.
 """
 
 from __future__ import annotations
@@ -25,15 +27,25 @@ PROBE_CHANNEL = "channels.probe"
 HEARTBEAT_INTERVAL = 5.0
 #: Window over which a worker's busy fraction is computed.
 BUSY_WINDOW = 60.0
+#: Heartbeat ``kind`` of the delay server (``manage.py rundelay``).
+DELAY_SERVER_KIND = "delay"
 
 
 class WorkerHeartbeat:
-    """Tracks a worker's load and publishes it to the backend when due."""
+    """Tracks a worker's load and publishes it to the backend when due.
 
-    def __init__(self, backend: BaseChannelBackend, channels: list[str]) -> None:
+    ``kind`` names the process in ``channels status`` ("worker", or
+    :data:`DELAY_SERVER_KIND` for the delay server, which counts the
+    messages it delivers as handled).
+    """
+
+    def __init__(
+        self, backend: BaseChannelBackend, channels: list[str], kind: str = "worker"
+    ) -> None:
         self.backend = backend
         self.channels = channels
-        self.ident = f"worker.{socket.gethostname()}.{os.getpid()}.{random_suffix()[:6]}"
+        self.kind = kind
+        self.ident = f"{kind}.{socket.gethostname()}.{os.getpid()}.{random_suffix()[:6]}"
         self.started = time.time()
         self.handled = 0
         self._busy: deque[tuple[float, float]] = deque()  # (finished at, seconds busy)
@@ -61,7 +73,7 @@ class WorkerHeartbeat:
         self._next_beat = now + HEARTBEAT_INTERVAL
         record = {
             "id": self.ident,
-            "kind": "worker",
+            "kind": self.kind,
             "host": socket.gethostname(),
             "pid": os.getpid(),
             "channels": self.channels,
@@ -98,3 +110,48 @@ class WorkerHeartbeat:
             )
         except Exception:
             logger.warning("could not answer latency probe", exc_info=True)
+
+
+class DelayServerWatch:
+    """Warns while ``channels.delay`` is installed but no delay server beats.
+
+    Messages sent to ``asgi.delay`` otherwise wait unnoticed until they
+    expire. The first look is :attr:`FIRST_CHECK` seconds after start (a
+    delay server started at the same moment has beaten by then), then every
+    :attr:`INTERVAL` seconds: one ``heartbeats()`` read, never per message.
+    """
+
+    FIRST_CHECK = 3 * HEARTBEAT_INTERVAL
+    INTERVAL = 300.0
+
+    def __init__(self, backend: BaseChannelBackend) -> None:
+        self.backend = backend
+        self._next_check = time.monotonic() + self.FIRST_CHECK
+
+    @classmethod
+    def if_installed(cls, backend: BaseChannelBackend) -> DelayServerWatch | None:
+        """A watch if ``channels.delay`` is in INSTALLED_APPS, else None."""
+        from django.apps import apps
+
+        return cls(backend) if apps.is_installed("channels.delay") else None
+
+    def check_if_due(self) -> None:
+        """Look for a live delay server if the interval has passed; warn if none."""
+        now = time.monotonic()
+        if now < self._next_check:
+            return
+        self._next_check = now + self.INTERVAL
+        try:
+            alive = any(p.get("kind") == DELAY_SERVER_KIND for p in self.backend.heartbeats())
+        except NotImplementedError:
+            self._next_check = float("inf")  # this backend keeps no heartbeats
+            return
+        except Exception:
+            logger.debug("could not read heartbeats to look for a delay server", exc_info=True)
+            return
+        if not alive:
+            logger.warning(
+                "channels.delay is installed but no delay server is running on %r: messages "
+                "sent to asgi.delay wait (and expire) until one does. Run manage.py rundelay.",
+                self.backend,
+            )

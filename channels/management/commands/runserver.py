@@ -1,65 +1,44 @@
 """``manage.py runserver`` for development: interface server plus workers in
 one process, with Django's autoreloader and static files in DEBUG.
 
-With no ``CHANNEL_BACKENDS`` it is Django's own runserver. Otherwise it runs
-the Twisted interface server (HTTP and WebSocket) in the reactor and
-``--workers`` worker threads on the same backend (memory or database; the
-memory backend works here because everything shares one process).
+With no ``CHANNEL_BACKENDS`` (nor a 1.x ``CHANNEL_LAYERS``), or with
+``--noasgi``, it is Django's own runserver (serving static files as
+``django.contrib.staticfiles`` does). Otherwise it runs the Twisted interface
+server (HTTP and WebSocket) in the reactor and ``--workers`` worker threads on
+the same backend (memory or database; the memory backend works here because
+everything shares one process).
+
+Django runs the ``runserver`` of the first app in INSTALLED_APPS that has
+one, and a default project lists ``django.contrib.staticfiles`` before
+``channels``. So, as Channels 1.x did, the app's ``ready()`` calls
+:func:`take_over_staticfiles_runserver`, after which staticfiles' command is
+this one, in either order. This module therefore imports nothing heavy at
+the top: it is imported at every Django start-up.
 
 Layering note: this dev-only command is the one place where the interface
 server and project code share a process. Static files are still served by
-the worker side (a view consumer that knows ``STATIC_URL``), so the
-interface server itself never runs project code, even here.
+the worker side (:mod:`channels.staticfiles`), so the interface server itself
+never runs project code, even here.
 """
 
 from __future__ import annotations
 
 import threading
 from typing import Any
-from urllib.parse import urlparse
 
-from django.apps import apps
 from django.conf import settings
 from django.core.management.commands.runserver import Command as DjangoRunserver
 from django.db import connections
 
-from channels.backends.registry import DEFAULT_CHANNEL_BACKEND, channel_backends
-from channels.interfaces.options import ServerOptions
+from channels.backends.registry import channel_backends
 
-from ..process_setup import configure_logging
-from .runwsserver import tcp_endpoint
-
-
-def static_view_consumer():
-    """A view consumer that also serves STATIC_URL from the finders (DEBUG)."""
-    from django.contrib.staticfiles.handlers import StaticFilesHandlerMixin
-
-    from channels.handler import ViewConsumer
-
-    class StaticViewConsumer(StaticFilesHandlerMixin, ViewConsumer):
-        """Django's static files handler logic, on the worker side."""
-
-        def __init__(self) -> None:
-            ViewConsumer.__init__(self)
-            self.base_url = urlparse(self.get_base_url())
-
-        def load_middleware(self, *args, **kwargs) -> None:
-            # The mixin skips middleware (it wraps a loaded handler); we are
-            # that handler, so load it.
-            ViewConsumer.load_middleware(self, *args, **kwargs)
-
-        def get_response(self, request):
-            if self._should_handle(request.path):
-                return StaticFilesHandlerMixin.get_response(self, request)
-            return ViewConsumer.get_response(self, request)
-
-    return StaticViewConsumer()
+from ..process_setup import add_backend_argument, configure_logging
 
 
 class Command(DjangoRunserver):
     help = (
         "Development server: the channels interface server plus in-process workers "
-        "(Django's runserver when CHANNEL_BACKENDS is not set)."
+        "(Django's runserver when no channel backend is configured, or with --noasgi)."
     )
 
     def add_arguments(self, parser) -> None:
@@ -68,12 +47,22 @@ class Command(DjangoRunserver):
             "--workers", type=int, default=1, help="Worker threads to run (default 1)."
         )
         parser.add_argument(
-            "--backend", "--layer", dest="alias", default=DEFAULT_CHANNEL_BACKEND,
-            help="Alias in CHANNEL_BACKENDS to use (default: %(default)s).",
+            "--noworker", action="store_false", dest="run_worker",
+            help="Run no worker threads (run manage.py runworker separately).",
         )  # fmt: skip
         parser.add_argument(
-            "--http-timeout", type=float, default=60.0,
+            "--noasgi", action="store_false", dest="use_asgi",
+            help="Run Django's plain (WSGI) runserver instead.",
+        )  # fmt: skip
+        add_backend_argument(parser)
+        parser.add_argument(
+            "--http-timeout", "--http_timeout", type=float, default=60.0, dest="http_timeout",
             help="Seconds a worker has to start a response before a 504.",
+        )  # fmt: skip
+        parser.add_argument(
+            "--websocket-handshake-timeout", "--websocket_handshake_timeout", type=float,
+            default=None, dest="websocket_handshake_timeout",
+            help="Seconds a consumer has to accept or refuse a WebSocket (default 20).",
         )  # fmt: skip
         parser.add_argument(
             "--nostatic", action="store_false", dest="use_static_handler",
@@ -84,9 +73,23 @@ class Command(DjangoRunserver):
             help="Serve static files even with DEBUG off.",
         )  # fmt: skip
 
+    def get_handler(self, *args: Any, **options: Any):
+        """Django's WSGI handler, wrapped for static files as staticfiles' runserver does.
+
+        Used only when this command falls back to Django's server.
+        """
+        from channels.staticfiles import serves_static_files
+
+        handler = super().get_handler(*args, **options)
+        if serves_static_files(options["use_static_handler"], options["insecure_serving"]):
+            from django.contrib.staticfiles.handlers import StaticFilesHandler
+
+            return StaticFilesHandler(handler)
+        return handler
+
     def inner_run(self, *args: Any, **options: Any) -> None:
         """Run channels' dev server, or Django's when no backend is set."""
-        if not channel_backends.configured:
+        if not options["use_asgi"] or not channel_backends.configured:
             return super().inner_run(*args, **options)
         from django.utils import autoreload
 
@@ -102,44 +105,40 @@ class Command(DjangoRunserver):
 
     def serve(self, options: dict[str, Any]) -> None:
         """Start the workers, then run the interface server until stopped."""
+        from channels.interfaces.options import ServerOptions
         from channels.interfaces.server import Server
-        from channels.routing import route
+        from channels.staticfiles import StaticFilesConsumer, serves_static_files
         from channels.workers.routing import load_router
-        from channels.workers.worker import Worker
+        from channels.workers.worker import WorkerGroup
+
+        from .runwsserver import tcp_endpoint
 
         alias = options["alias"]
         backend = channel_backends[alias]
-        router = load_router(alias)
-        static = options["use_static_handler"] and (settings.DEBUG or options["insecure_serving"])
-        if static and apps.is_installed("django.contrib.staticfiles"):
-            from channels.routing import Router
-
-            # Put static files ahead of the default view route.
-            project_router = Router(channel_backends.config(alias)["ROUTING"])
-            if "http.request" not in project_router.channels:
-                project_router.add_route(route("http.request", static_view_consumer()))
-                router = project_router
-        workers = [Worker(backend, router) for _ in range(max(1, options["workers"]))]
-        threads = [
-            threading.Thread(target=w.run, name=f"channels-worker-{i}", daemon=True)
-            for i, w in enumerate(workers)
-        ]
-        for thread in threads:
-            thread.start()
+        static = serves_static_files(options["use_static_handler"], options["insecure_serving"])
+        router = load_router(alias, StaticFilesConsumer() if static else None)
+        backend.router = router
+        workers = None
+        if options["run_worker"]:
+            workers = WorkerGroup(backend, router, max(1, options["workers"]))
+            workers.ready()
+            threading.Thread(target=workers.run, name="channels-workers", daemon=True).start()
         allowed = list(settings.ALLOWED_HOSTS) or [".localhost", "127.0.0.1", "[::1]"]
+        server_options = ServerOptions(
+            accept_all=True, allowed_hosts=allowed, http_timeout=options["http_timeout"]
+        )
+        if options["websocket_handshake_timeout"] is not None:
+            server_options.connect_timeout = options["websocket_handshake_timeout"]
         server = Server(
-            backend,
-            [tcp_endpoint(self.addr.strip("[]"), int(self.port))],
-            ServerOptions(
-                accept_all=True, allowed_hosts=allowed, http_timeout=options["http_timeout"]
-            ),
+            backend, [tcp_endpoint(self.addr.strip("[]"), int(self.port))], server_options
         )
         addr = f"[{self.addr}]" if self._raw_ipv6 else self.addr
+        running = f"{len(workers.workers)} worker thread(s)" if workers else "no worker threads"
 
         def listening(ports: list) -> None:
             self.stdout.write(
                 f"Channels development server at http://{addr}:{self.port}/ "
-                f"({len(workers)} worker thread(s) on {backend!r})\n"
+                f"({running} on {backend!r})\n"
                 f"Quit the server with {'CTRL-BREAK' if self._windows() else 'CONTROL-C'}."
             )
             self.stdout.flush()
@@ -148,11 +147,24 @@ class Command(DjangoRunserver):
         try:
             server.run(on_listening=listening, install_signal_handlers=in_main)
         finally:
-            for worker in workers:
-                worker.stop()
+            if workers is not None:
+                workers.stop()
 
     @staticmethod
     def _windows() -> bool:
         import sys
 
         return sys.platform == "win32"
+
+
+def take_over_staticfiles_runserver() -> None:
+    """Make ``django.contrib.staticfiles``' runserver this command.
+
+    Django runs the command of the first app in INSTALLED_APPS that has one;
+    replacing staticfiles' command class makes ours run whichever of the two
+    comes first (the approach of Channels 1.x). Ours serves static files
+    itself, in both modes.
+    """
+    from django.contrib.staticfiles.management.commands import runserver as staticfiles
+
+    staticfiles.Command = Command

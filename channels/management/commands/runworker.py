@@ -1,20 +1,26 @@
-"""``manage.py runworker``: serve routed channels in a single-threaded loop."""
+"""``manage.py runworker``: serve routed channels in a single-threaded loop
+(or ``--threads N`` of them in one process)."""
 
 from __future__ import annotations
 
 import logging
-import signal
-import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from channels.backends.registry import DEFAULT_CHANNEL_BACKEND, channel_backends
+from channels.backends.registry import channel_backends
 from channels.exceptions import ImproperlyConfiguredBackend
+from channels.signals import worker_process_ready
 from channels.workers.metrics import NullWorkerMetrics, WorkerMetrics
 from channels.workers.routing import load_router
-from channels.workers.worker import NoChannelsToServe, Worker
+from channels.workers.worker import NoChannelsToServe, Worker, WorkerGroup, WorkerThreadFailed
 
-from ..process_setup import add_metrics_arguments, configure_logging, start_metrics
+from ..process_setup import (
+    add_backend_argument,
+    add_metrics_arguments,
+    configure_logging,
+    start_metrics,
+    stop_on_signals,
+)
 
 
 class Command(BaseCommand):
@@ -25,16 +31,13 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument(
-            "--backend",
-            "--layer",
-            dest="alias",
-            default=DEFAULT_CHANNEL_BACKEND,
-            help="Alias in CHANNEL_BACKENDS to serve (default: %(default)s).",
-        )
+        add_backend_argument(parser)
+        # "extend": both "--only-channels a b" and the Channels 1.x spelling
+        # "--only-channels a --only-channels b" give [a, b].
         parser.add_argument(
             "--only-channels",
             nargs="+",
+            action="extend",
             default=None,
             metavar="PATTERN",
             help="Serve only channels matching these glob patterns.",
@@ -42,14 +45,33 @@ class Command(BaseCommand):
         parser.add_argument(
             "--exclude-channels",
             nargs="+",
+            action="extend",
             default=None,
             metavar="PATTERN",
             help="Do not serve channels matching these glob patterns.",
         )
+        parser.add_argument(
+            "--threads",
+            type=int,
+            default=1,
+            metavar="N",
+            help="Worker threads in this process (default 1: one single-threaded worker).",
+        )
+        parser.add_argument(
+            "--nostatic",
+            action="store_false",
+            dest="use_static_handler",
+            help="With DEBUG and django.contrib.staticfiles, do not serve STATIC_URL.",
+        )
         add_metrics_arguments(parser)
 
     def handle(self, *args, alias, only_channels, exclude_channels, verbosity, **options):
+        from channels.staticfiles import StaticFilesConsumer, serves_static_files
+
         configure_logging(verbosity)
+        threads = options["threads"]
+        if threads < 1:
+            raise CommandError(f"--threads must be at least 1, not {threads}")
         if not channel_backends.configured:
             raise CommandError("CHANNEL_BACKENDS is not set: there is nothing for a worker to do.")
         metrics = start_metrics(
@@ -61,25 +83,37 @@ class Command(BaseCommand):
         )
         try:
             backend = channel_backends[alias]
-            router = load_router(alias)
-            worker = Worker(backend, router, only_channels, exclude_channels, metrics=metrics)
+            # As Channels 1.x did: in DEBUG, requests under STATIC_URL that no
+            # route takes are served from the static files finders.
+            static = serves_static_files(options["use_static_handler"])
+            router = load_router(alias, StaticFilesConsumer() if static else None)
+            kwargs = {"metrics": metrics, "watch_delay_server": True}
+            if threads == 1:
+                worker = Worker(backend, router, only_channels, exclude_channels, **kwargs)
+            else:
+                worker = WorkerGroup(
+                    backend, router, threads, only_channels, exclude_channels, **kwargs
+                )
         except (ImproperlyConfiguredBackend, NoChannelsToServe) as exc:
             raise CommandError(str(exc)) from exc
+        # channel_layers[alias].router is what this process routes with (1.x).
+        backend.router = router
         self.stdout.write(
-            f"Worker on {backend!r} serving {', '.join(worker.channels)}", self.style.SUCCESS
+            f"Worker on {backend!r} serving {', '.join(worker.channels)}"
+            + (f" in {threads} threads" if threads > 1 else "")
+            + (" (and static files)" if static else ""),
+            self.style.SUCCESS,
         )
         self.stdout.flush()
 
-        def request_stop(signum, frame):
-            if worker.stopping:
-                # A second signal: the operator wants out now.
-                sys.exit(1)
-            logging.getLogger("channels.worker").info(
-                "%s: finishing the message in hand", signal.Signals(signum).name
-            )
-            worker.stop()
-
-        signal.signal(signal.SIGTERM, request_stop)
-        signal.signal(signal.SIGINT, request_stop)
-        worker.run()
-        backend.close()
+        stop_on_signals(
+            worker, logging.getLogger("channels.worker"), "finishing the message in hand"
+        )
+        worker_process_ready.send(sender=worker)
+        worker.ready()
+        try:
+            worker.run()
+        except WorkerThreadFailed as exc:  # logged with its traceback already
+            raise CommandError(str(exc)) from exc
+        finally:
+            backend.close()
