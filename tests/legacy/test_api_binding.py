@@ -20,6 +20,7 @@ from django.test import override_settings
 from channels.binding import CREATE, DELETE, UPDATE, Binding
 from channels.binding.base import BindingMetaclass
 from channels.binding.websockets import WebsocketBinding
+from channels.signals import consumer_finished
 from channels.test import ChannelTestCase, HttpClient, apply_routes
 
 from .conftest import BINDING_APPS
@@ -64,6 +65,7 @@ class OutboundTests(ChannelTestCase):
         client.join_group("intval-updates")
 
         value = IntegerValue.objects.create(name="fifty", value=50)
+        consumer_finished.send(sender=None)
 
         received = client.receive()
         self.assertIsNotNone(received)

@@ -1,6 +1,6 @@
 """Routing of the data-binding project (1.x style)."""
 
-from channels.routing import route_class  # 1.x: from channels import route_class
+from channels import route_class
 
 from .consumers import Demultiplexer
 from .whoami import WhoAmI, WhoAmIWithSession
