@@ -29,6 +29,9 @@ Metrics, in one registry of their own (served with the process collectors):
 ``channels_interface_replies_total{outcome}``
     messages received from the process inbox: ``delivered`` to a connection,
     or ``dropped`` because it had gone.
+``channels_interface_http_aborted_total{reason}``
+    HTTP connections the server aborted mid-response: ``slow client`` (it
+    read too little of its response; see ``--response-buffer-size``).
 """
 
 from __future__ import annotations
@@ -77,6 +80,9 @@ class NullInterfaceMetrics:
 
     def reply(self, delivered: bool) -> None:
         """Count one message from the inbox (no-op)."""
+
+    def http_aborted(self, reason: str) -> None:
+        """Count one HTTP connection aborted mid-response (no-op)."""
 
 
 class InterfaceMetrics(PrometheusMetrics, NullInterfaceMetrics):
@@ -133,6 +139,13 @@ class InterfaceMetrics(PrometheusMetrics, NullInterfaceMetrics):
         # Export both label values from the start, at zero.
         for outcome in ("delivered", "dropped"):
             self.replies.labels(outcome)
+        self.aborted = prometheus.Counter(
+            "channels_interface_http_aborted",
+            "HTTP connections aborted mid-response, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        self.aborted.labels("slow client")
 
     def watch(self, server: Any) -> None:
         """Read the connection gauges from ``server``'s counters at scrape time."""
@@ -177,3 +190,7 @@ class InterfaceMetrics(PrometheusMetrics, NullInterfaceMetrics):
     def reply(self, delivered: bool) -> None:
         """Count one message from the inbox."""
         self.replies.labels("delivered" if delivered else "dropped").inc()
+
+    def http_aborted(self, reason: str) -> None:
+        """Count one HTTP connection aborted mid-response."""
+        self.aborted.labels(reason).inc()
