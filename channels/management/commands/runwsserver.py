@@ -79,8 +79,8 @@ def add_server_arguments(parser: CommandParser) -> None:
     add(
         "--proxy-headers",
         action="store_true",
-        help="Take the client address and scheme from X-Forwarded-For/-Proto and X-Real-IP "
-        "(only from --trusted-proxies).",
+        help="Take the client address (and port, scheme) from the headers named by "
+        "--proxy-headers-host/-port/-proto, only from --trusted-proxies.",
     )
     add(
         "--trusted-proxies",
@@ -272,6 +272,12 @@ def server_options(options: dict[str, Any], accept_all: bool) -> ServerOptions:
             named.insert(0, "--proxy-headers-host")
         if named:
             raise CommandError(f"{', '.join(named)} needs --proxy-headers")
+    for flag, name in [
+        ("--response-buffer-size", "response_buffer_size"),
+        ("--response-buffer-total", "response_buffer_total"),
+    ]:
+        if options[name] <= 0:
+            raise CommandError(f"{flag} must be a positive number of bytes, not {options[name]}")
     return ServerOptions(
         accept_all=accept_all,
         allowed_hosts=allowed_hosts,
