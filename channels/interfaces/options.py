@@ -58,7 +58,7 @@ class ServerOptions:
     allowed_hosts: list[str] = field(default_factory=list)
     #: WebSocket subprotocols the server picks from when the consumer names none.
     subprotocols: list[str] = field(default_factory=list)
-    #: Honour the proxy headers named below, from these peers only.
+    #: Honour the proxy headers named by proxy_*_header, from these peers only.
     proxy_headers: bool = False
     trusted_proxies: list[str] = field(default_factory=lambda: ["127.0.0.1", "::1"])
     #: Mount point of the application (ASGI ``root_path``).

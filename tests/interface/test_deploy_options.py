@@ -20,7 +20,6 @@ import pytest
 import requests
 import websockets
 
-from ..ops.harness import OpsDeployment, redis_available
 from ..processes import ROOT, Process, free_port, manage, wait_for_port
 
 CLF = re.compile(
@@ -39,17 +38,6 @@ class ServerProcess(Process):
         self.popen = subprocess.Popen(
             argv, env=env, stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT, pass_fds=pass_fds
         )
-
-
-@pytest.fixture(scope="module")
-def ops(tmp_path_factory):
-    """The ops project with one worker, on Redis (the database without it)."""
-    d = OpsDeployment(
-        tmp_path_factory.mktemp("deploy"), backend="redis" if redis_available() else "database"
-    )
-    d.start_worker()
-    yield d
-    d.stop()
 
 
 @pytest.fixture

@@ -72,41 +72,30 @@ def test_backend_down_gets_a_generic_answer_quickly(tmp_path):
         stack.stop()
 
 
-@pytest.fixture
-def stack(tmp_path):
-    """The limits project on Redis (the database without it), one worker."""
-    from .harness import redis_available
-
-    s = limits_stack(tmp_path, "redis" if redis_available() else "database")
-    s.start_worker()
-    yield s
-    s.stop()
-
-
-def test_moved_limited_to_hosts_or_off(stack):
-    _, port = stack.start_server()
+def test_moved_limited_to_hosts_or_off(limits):
+    _, port = limits.start_server()
     status, body = ask(port)
     assert status == 200 and json.loads(body)["status"] == "ok"
 
     # Moved: the old path is the application's again (Django: 404).
-    _, port = stack.start_server("--health-path", "/internal/health")
+    _, port = limits.start_server("--health-path", "/internal/health")
     assert ask(port)[0] == 404
     assert ask(port, "/internal/health")[0] == 200
 
     # Only for a host name the load balancer uses.
-    _, port = stack.start_server("--health-hosts", "health.internal", "localhost")
+    _, port = limits.start_server("--health-hosts", "health.internal", "localhost")
     assert ask(port, host="health.internal")[0] == 200
     assert ask(port, host="localhost:8000")[0] == 200
     assert ask(port, host="127.0.0.1")[0] == 404
 
     # Off.
-    _, port = stack.start_server("--health-path", "")
+    _, port = limits.start_server("--health-path", "")
     assert ask(port)[0] == 404
     assert requests.get(f"http://127.0.0.1:{port}/", timeout=10).text == "hello\n"
 
 
-def test_results_are_reused_under_a_flood(stack):
-    server, port = stack.start_server()
+def test_results_are_reused_under_a_flood(limits):
+    server, port = limits.start_server()
     before = rss(server)
     socks = []
     for _ in range(200):

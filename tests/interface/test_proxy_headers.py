@@ -13,24 +13,12 @@ import subprocess
 
 import pytest
 
-from ..ops.harness import OpsDeployment, redis_available
 from ..processes import manage
 from .harness import raw_http, status_of
 from .limits import rss
 from .test_deploy_options import ws_first_text
 
 pytestmark = pytest.mark.timeout(180)
-
-
-@pytest.fixture(scope="module")
-def ops(tmp_path_factory):
-    """The ops project (its /meta/ consumer and /whoami/ view tell what they saw)."""
-    d = OpsDeployment(
-        tmp_path_factory.mktemp("proxy"), backend="redis" if redis_available() else "database"
-    )
-    d.start_worker()
-    yield d
-    d.stop()
 
 
 def seen(port: int, *header_lines: str) -> tuple[dict, dict]:
