@@ -32,6 +32,9 @@ Metrics, in one registry of their own (served with the process collectors):
 ``channels_interface_http_aborted_total{reason}``
     HTTP connections the server aborted mid-response: ``slow client`` (it
     read too little of its response; see ``--response-buffer-size``).
+``channels_interface_http_held_bytes``
+    bytes of HTTP responses kept for clients that are not reading (gauge;
+    bounded by ``--response-buffer-total``).
 """
 
 from __future__ import annotations
@@ -146,6 +149,11 @@ class InterfaceMetrics(PrometheusMetrics, NullInterfaceMetrics):
             registry=r,
         )
         self.aborted.labels("slow client")
+        self.held = prometheus.Gauge(
+            "channels_interface_http_held_bytes",
+            "Bytes of HTTP responses kept for clients that are not reading.",
+            registry=r,
+        )
 
     def watch(self, server: Any) -> None:
         """Read the connection gauges from ``server``'s counters at scrape time."""
@@ -156,6 +164,7 @@ class InterfaceMetrics(PrometheusMetrics, NullInterfaceMetrics):
                 lambda kind=kind: server.open_connections[kind]
             )
         self.in_flight.set_function(lambda: server.http_in_flight)
+        self.held.set_function(lambda: server.held_response_bytes)
 
     def wrap_send_many(self, send_many: SendMany) -> SendMany:
         """``send_many`` that counts and times itself (runs in the sender thread).

@@ -15,6 +15,7 @@ import pytest
 import requests
 from websockets.asyncio.client import connect
 
+from ..processes import free_port
 from .conftest import BACKENDS
 from .harness import run, wait_until
 from .limits import MIB, big_progress, limits_stack, non_reader, read_until_closed, rss
@@ -122,12 +123,18 @@ def test_past_the_caps_the_connection_is_aborted(limits, tmp_path):
     for _ in range(3):
         limits.start_worker()
     # Per response: less than one 256 KiB chunk may be kept.
-    server, port = limits.start_server("--response-buffer-size", "100000")
+    metrics = free_port()
+    server, port = limits.start_server(
+        "--response-buffer-size", "100000", "--metrics-port", str(metrics)
+    )
     sock = non_reader(port, "/big/?mib=64&tag=one")
     data, _ = read_until_closed(sock, timeout=30)
     sock.close()
     assert len(data) < 4 * MIB
     assert "over --response-buffer-size" in server.output()
+    scrape = requests.get(f"http://127.0.0.1:{metrics}/metrics", timeout=10).text
+    assert 'channels_interface_http_aborted_total{reason="slow client"} 1.0' in scrape
+    assert "channels_interface_http_held_bytes 0.0" in scrape  # all released
     # Per process: two clients keeping a chunk each are one too many.
     server, port = limits.start_server(
         "--response-buffer-total", "400000", "--response-buffer-size", str(8 * MIB)
