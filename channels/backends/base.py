@@ -29,6 +29,17 @@ Operations (the ``"ops"`` extension, read by the ``channels`` CLI):
 ``channel_stats()`` lists waiting messages per channel, and
 ``record_heartbeat``/``heartbeats`` keep small, expiring records of the live
 workers and interface servers.
+
+Holding capacity (the ``"hold"`` extension, for back-pressure on reply
+channels): ``hold(channel, count)`` makes ``count`` more messages count
+against a process-local channel's capacity without queueing any, so senders
+find it full sooner; ``release(channel, count)`` gives back what was held.
+An interface server holds a reply channel while its HTTP client is not
+reading, so the worker's sends hit a full channel instead of filling the
+server's memory (see docs/security.rst). A receiver must release no more
+than it held. A backend may drop a hold once ``expiry`` seconds have
+passed, as it drops unread messages, so a receiver that dies cannot leave a
+channel full for good.
 """
 
 from __future__ import annotations
@@ -40,7 +51,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..exceptions import ChannelFull, ImproperlyConfiguredBackend, MessageTooLarge
-from ..names import new_channel_name, validate_channel_name, validate_group_name
+from ..names import (
+    is_process_local,
+    new_channel_name,
+    validate_channel_name,
+    validate_group_name,
+)
 from ..serialization import decode, encode
 
 Received = tuple[str, dict] | tuple[None, None]
@@ -60,6 +76,19 @@ def _positive_number(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise ImproperlyConfiguredBackend(f"{name} must be a positive number, not {value!r}")
     return value
+
+
+def _holdable(channel: str) -> str:
+    validate_channel_name(channel)
+    if not is_process_local(channel):
+        raise ValueError(f"only a process-local channel (name!suffix) can be held, not {channel!r}")
+    return channel
+
+
+def _hold_count(count: Any) -> int:
+    if isinstance(count, bool) or not isinstance(count, int) or count <= 0:
+        raise ValueError(f"a hold counts a positive int of messages, not {count!r}")
+    return count
 
 
 def _positive_int(name: str, value: Any) -> int:
@@ -243,6 +272,21 @@ class BaseChannelBackend:
         """The unexpired heartbeats, oldest id first."""
         return [decode(data) for data in self._heartbeats()]
 
+    # --- holding capacity ("hold" extension) -------------------------------
+
+    def hold(self, channel: str, count: int) -> None:
+        """Count ``count`` more messages against process-local ``channel``.
+
+        Nothing is queued: senders just find the channel full sooner, until
+        :meth:`release`. Only backends listing ``"hold"`` in
+        :attr:`extensions` implement it.
+        """
+        self._hold(_holdable(channel), _hold_count(count))
+
+    def release(self, channel: str, count: int) -> None:
+        """Stop counting ``count`` held messages against ``channel``."""
+        self._release(_holdable(channel), _hold_count(count))
+
     # --- helpers for subclasses -------------------------------------------
 
     def encode(self, message: dict) -> bytes:
@@ -323,6 +367,12 @@ class BaseChannelBackend:
 
     def _record_heartbeat(self, ident: str, data: bytes, ttl: float) -> None:
         raise NotImplementedError(f"{type(self).__name__} does not keep heartbeats")
+
+    def _hold(self, channel: str, count: int) -> None:
+        raise NotImplementedError(f"{type(self).__name__} cannot hold capacity")
+
+    def _release(self, channel: str, count: int) -> None:
+        raise NotImplementedError(f"{type(self).__name__} cannot hold capacity")
 
     def _heartbeats(self) -> list[bytes]:
         raise NotImplementedError(f"{type(self).__name__} does not keep heartbeats")

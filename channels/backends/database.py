@@ -81,9 +81,16 @@ class DatabaseChannelBackend(BaseChannelBackend):
 
     Thread-safe: Django gives each thread its own database connection; the
     PostgreSQL LISTEN connection is shared under a lock.
+
+    A hold is ``count`` empty rows of the channel in no inbox (``inbox`` is
+    ``HOLD_INBOX``, which no receiver asks for): the capacity check counts
+    them like messages, and they expire like messages.
     """
 
+    extensions = BaseChannelBackend.extensions + ("hold",)
     extra_options = ("DB_ALIAS",)
+    #: The inbox of held rows: not a valid name, so never received.
+    HOLD_INBOX = ""
 
     #: First and longest sleep between polls of a blocked receiver on SQLite.
     POLL_MIN = 0.005
@@ -247,8 +254,10 @@ class DatabaseChannelBackend(BaseChannelBackend):
             where.append(f"inbox IN ({', '.join(['%s'] * len(inboxes))})")
             params.extend(inboxes)
         if full_names:
-            where.append(f"channel IN ({', '.join(['%s'] * len(full_names))})")
+            # Held rows carry the channel's name too, in no inbox.
+            where.append(f"(channel IN ({', '.join(['%s'] * len(full_names))}) AND inbox <> %s)")
             params.extend(full_names)
+            params.append(self.HOLD_INBOX)
         params.append(time.time())
         match = f"FROM {self._messages} WHERE ({' OR '.join(where)}) AND expires > %s"
         with connection.cursor() as cursor:
@@ -278,6 +287,34 @@ class DatabaseChannelBackend(BaseChannelBackend):
         with self._signal.cond:
             if self._signal.seq == seq:
                 self._signal.cond.wait(timeout)
+
+    # --- holding capacity -------------------------------------------------------
+
+    def _hold(self, channel: str, count: int) -> None:
+        rows = [(self.HOLD_INBOX, channel, b"", time.time() + self.expiry)] * count
+
+        def insert(connection, attempt: _Attempt) -> None:
+            attempt.maybe_written = True  # a retry could hold twice
+            with self._write_transaction(connection) as cursor:
+                cursor.executemany(
+                    f"INSERT INTO {self._messages} (inbox, channel, content, expires) "
+                    "VALUES (%s, %s, %s, %s)",
+                    rows,
+                )
+
+        self._run(insert)
+
+    def _release(self, channel: str, count: int) -> None:
+        def delete(connection, attempt: _Attempt) -> None:
+            attempt.maybe_written = True  # a retry could release twice
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"DELETE FROM {self._messages} WHERE id IN (SELECT id FROM {self._messages} "
+                    "WHERE channel = %s AND inbox = %s LIMIT %s)",
+                    [channel, self.HOLD_INBOX, count],
+                )
+
+        self._run(delete)
 
     # --- groups -----------------------------------------------------------------
 
@@ -327,8 +364,8 @@ class DatabaseChannelBackend(BaseChannelBackend):
                 # A message's age is its expiry minus EXPIRY, taken backwards.
                 cursor.execute(
                     f"SELECT inbox, count(*), min(expires) FROM {self._messages} "
-                    "WHERE expires > %s GROUP BY inbox",
-                    [now],
+                    "WHERE expires > %s AND inbox <> %s GROUP BY inbox",
+                    [now, self.HOLD_INBOX],
                 )
                 return [
                     (inbox, count, max(0.0, now - (oldest - self.expiry)))

@@ -19,7 +19,10 @@ class InMemoryChannelBackend(BaseChannelBackend):
 
     Messages sent to ``prefix!suffix`` queue under their inbox ``prefix!``
     together with their full name, exactly as the other backends store them.
+    A hold is just a higher count (it lapses only when released).
     """
+
+    extensions = BaseChannelBackend.extensions + ("hold",)
 
     def __init__(self, alias: str = "default", **options) -> None:
         super().__init__(alias, **options)
@@ -81,6 +84,18 @@ class InMemoryChannelBackend(BaseChannelBackend):
             self._counts[channel] = left
         else:
             del self._counts[channel]
+
+    def _hold(self, channel, count):
+        with self._cond:
+            self._counts[channel] = self._counts.get(channel, 0) + count
+
+    def _release(self, channel, count):
+        with self._cond:
+            left = self._counts.get(channel, 0) - count
+            if left > 0:
+                self._counts[channel] = left
+            else:
+                self._counts.pop(channel, None)
 
     def _group_add(self, group, channel):
         with self._cond:

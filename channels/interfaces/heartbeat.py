@@ -4,7 +4,9 @@ Every few seconds the reactor takes a snapshot of the server (open
 WebSockets, HTTP connections and requests in flight) and a send thread
 records it in the backend with a time to live of three intervals, so a
 server that dies drops off the list by itself. Backends without the ops
-extension (``NotImplementedError``) simply get no heartbeats.
+extension (``NotImplementedError``) simply get no heartbeats. Beats go on
+during a graceful shutdown (the record says ``stopping``), and a beat that
+fails is logged in one line, never left to Twisted as an unhandled error.
 """
 
 from __future__ import annotations
@@ -62,7 +64,8 @@ class InterfaceHeartbeat:
             "host": self.host,
             "pid": os.getpid(),
             "inbox": server.inbox,
-            "listening": [str(port.getHost()) for port in server.ports],
+            # Kept at start: a port that stopped listening cannot say.
+            "listening": list(server.listening),
             "connections": server.open_connections["websocket"],
             "http_connections": server.open_connections["http"],
             "http_in_flight": server.http_in_flight,
@@ -76,12 +79,18 @@ class InterfaceHeartbeat:
         """Record one heartbeat from a send thread (backend calls block)."""
         if self._in_flight:
             return  # the backend is slow; don't pile heartbeats up behind it
+        try:
+            record = self.record()
+        except Exception:
+            # A LoopingCall stops for good on an exception, with a traceback.
+            logger.warning("could not take a heartbeat snapshot", exc_info=True)
+            return
         self._in_flight = True
         d = deferToThreadPool(
             self.server.reactor,
             self.server.blocking_pool,
             self.server.backend.record_heartbeat,
-            self.record(),
+            record,
             3 * self.interval,
         )
         d.addErrback(self._failed)

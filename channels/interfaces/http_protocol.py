@@ -9,10 +9,14 @@ channel-backed server needs on top:
   heads get a 4xx;
 * the body streams to the worker in chunks while it arrives (``body`` +
   ``body_channel``), never whole in memory;
-* ``http.response`` replies stream back; 503 on a full ``http.request``
-  channel, 504 when no reply comes in time;
+* ``http.response`` replies stream back, no faster than the client reads
+  them (:mod:`.response_flow`); 503 on a full ``http.request`` channel, 504
+  when no reply comes in time; ``http.disconnect`` when the client goes
+  before its response is complete;
 * limits Twisted does not enforce: a deadline for the whole request head
-  (slowloris), header count and size answered with 431, exactly one Host.
+  (slowloris), header count and size answered with 431, exactly one Host,
+  no obs-fold and no ``Transfer-Encoding`` but one ``chunked`` (400), and a
+  bounded wait for a client to read what is left when the server closes.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from twisted.web import http
 
 from ..exceptions import ChannelFull
 from . import scope
+from .response_flow import ResponseFlow
 from .sendqueue import FAIL, WAIT, SendQueue
 
 if TYPE_CHECKING:
@@ -60,6 +65,11 @@ class ChannelRequest(http.Request):
     body_channel: str | None = None
     message: dict | None = None
     queue: SendQueue | None = None
+    flow: ResponseFlow | None = None
+    #: the client as the request names it (proxy headers applied), and
+    #: whether it connected with TLS
+    client: scope.Address = None
+    secure = False
     body_done = False
     request_sent = False
     response_started = False
@@ -98,7 +108,14 @@ class ChannelRequest(http.Request):
         length = self.channel.length
         if length is not None and length > options.max_body_size:
             return self.refuse(413, f"The request body is over {options.max_body_size} bytes.")
-        if options.health_path and path == options.health_path:
+        self.client = scope.address(self.getClientAddress())
+        self.secure = self.isSecure()
+        if self.server.proxy is not None:
+            headers = scope.header_list(self.requestHeaders.getAllRawHeaders())
+            self.client, self.secure = scope.forwarded(
+                self.client, self.secure, headers, self.server.proxy
+            )
+        if self.server.health_check.serves(path, hosts[0] if hosts else b""):
             self.mode = HEALTH
         elif _is_websocket_upgrade(self):
             self.mode = WEBSOCKET
@@ -111,15 +128,13 @@ class ChannelRequest(http.Request):
     def _start_http(self, path: str, query: bytes) -> None:
         server = self.server
         headers = scope.header_list(self.requestHeaders.getAllRawHeaders())
-        client = scope.address(self.getClientAddress())
-        scheme = "https" if self.isSecure() else "http"
-        if server.options.proxy_headers:
-            client, scheme = scope.apply_proxy_headers(
-                client, scheme, headers, server.options.trusted_proxies
-            )
+        client, scheme = self.client, "https" if self.secure else "http"
         self.client_for_log = client
+        self.path_text = path
         self.reply_channel = server.new_reply_channel()
         server.register(self.reply_channel, self)
+        self.flow = ResponseFlow(server, self.reply_channel, self._apply, self._abort_slow)
+        self.registerProducer(self.flow, True)
         self.message = {
             "reply_channel": self.reply_channel,
             "http_version": self.clientproto.decode("latin-1").partition("/")[2] or "1.0",
@@ -215,7 +230,19 @@ class ChannelRequest(http.Request):
     # --- response ------------------------------------------------------
 
     def reply(self, message: dict) -> None:
-        """Write one ``http.response`` message from the worker."""
+        """Take one ``http.response`` message from the worker.
+
+        It is written at once unless the client is not reading what it was
+        sent; then it waits (see :mod:`.response_flow`), and the client has
+        ``http_timeout`` to read on.
+        """
+        if self.finished or self._disconnected:
+            return
+        if self.flow is None or not self.flow.take(message):
+            self._arm_timer()
+
+    def _apply(self, message: dict) -> None:
+        """Write one ``http.response`` message to the client."""
         if self.finished or self._disconnected:
             return
         try:
@@ -266,16 +293,27 @@ class ChannelRequest(http.Request):
         self._forget()
         self.finish()
 
-    def _abort(self) -> None:
+    def _abort(self, keep_held: bool = False) -> None:
         self._cancel_timer()
-        self._forget()
+        self._forget(keep_held)
         self.channel.transport.abortConnection()
+
+    def _abort_slow(self, reason: str) -> None:
+        """The client reads too little of its response to keep it: drop it.
+
+        Its reply channel stays held a while, so the worker gives up too.
+        """
+        logger.warning("aborting the response on %s: client not reading (%s)", self.uri, reason)
+        self.server.metrics.http_aborted("slow client")
+        self._abort(keep_held=True)
 
     def write(self, data: bytes) -> None:
         """Write and count body bytes (for the access log)."""
         if not self.startedWriting:
             self.status_sent = self.code
         self.bytes_sent += len(data)
+        if self.flow is not None:
+            self.flow.wrote(len(data))
         super().write(data)
 
     # --- timeouts and teardown -----------------------------------------
@@ -295,21 +333,36 @@ class ChannelRequest(http.Request):
         self._timer = None
         if not self.startedWriting:
             self.refuse(504, "The application did not respond in time.")
+        elif self.flow is not None and (self.flow.paused or self.flow.backlog):
+            self._abort_slow(f"nothing read for {self.server.options.http_timeout:g} s")
         else:
             self._abort()
 
-    def _forget(self) -> None:
+    def _forget(self, keep_held: bool = False) -> None:
         if self.reply_channel is not None:
             self.server.unregister(self.reply_channel)
+        if self.flow is not None:
+            self.flow.close(keep_held)
+            if self.producer is not None and self.channel is not None:
+                self.unregisterProducer()
 
     def connectionLost(self, reason: Any) -> None:
-        """The client went away: stop the body, drop later replies."""
+        """The client went away: stop the body, tell the worker, drop later replies."""
         self._cancel_timer()
-        if self.mode == HTTP and not self.body_done and self.request_sent and self.body_channel:
-            # ASGI 1.0: tell the worker the body will never be completed.
+        if self.mode == HTTP and self.request_sent and not self.finished:
+            if not self.body_done and self.body_channel:
+                # ASGI 1.0: tell the worker the body will never be completed.
+                self.queue.put(
+                    self.body_channel, {"content": b"", "closed": True, "more_content": False}
+                )
+            # ASGI 1.0 (Channels 1.x): the response will never be delivered,
+            # so a long poll can stop waiting. Dropped if nobody consumes
+            # http.disconnect and its channel is full.
             self.queue.put(
-                self.body_channel, {"content": b"", "closed": True, "more_content": False}
-            )
+                "http.disconnect",
+                {"reply_channel": self.reply_channel, "path": self.path_text},
+                FAIL,
+            ).addErrback(lambda _failure: None)
         self._forget()
         super().connectionLost(reason)
 
@@ -323,6 +376,8 @@ class ChannelHTTP(http.HTTPChannel):
     _read_paused = False
     _head_size = 0
     _head_lines = 0
+    _transfer_encodings = 0
+    _abort_call = None
     #: Set once this connection will read no further request.
     _stopped = False
 
@@ -342,6 +397,7 @@ class ChannelHTTP(http.HTTPChannel):
         self._awaiting_head = True
         self._head_size = 0
         self._head_lines = 0
+        self._transfer_encodings = 0
         if self._head_call is None:
             self._head_call = self.callLater(
                 self.factory.server.options.head_timeout, self._head_timed_out
@@ -371,7 +427,26 @@ class ChannelHTTP(http.HTTPChannel):
                 or self._head_lines > options.max_headers + 1
             ):
                 return self._send_error(431)
+            if line[:1] in (b" ", b"\t"):
+                # obs-fold (RFC 9112 5.2): a server may reject it, and
+                # Twisted would unfold it, even into Transfer-Encoding.
+                return self._send_error(400)
         super().lineReceived(line)
+
+    def headerReceived(self, line: bytes) -> bool:
+        """Refuse any Transfer-Encoding but a single ``chunked`` (400).
+
+        Twisted ignores ``identity`` (leaving a Content-Length in force) and
+        a second header after it; a proxy in front may read either
+        differently, which is how requests are smuggled.
+        """
+        name, _, value = line.partition(b":")
+        if name.lower() == b"transfer-encoding":
+            self._transfer_encodings += 1
+            if self._transfer_encodings > 1 or value.strip(b" \t").lower() != b"chunked":
+                self._send_error(400)
+                return False
+        return super().headerReceived(line)
 
     def lineLengthExceeded(self, line: bytes) -> None:
         """One line longer than the whole head may be: 431, not a silent close."""
@@ -386,9 +461,11 @@ class ChannelHTTP(http.HTTPChannel):
 
     def requestDone(self, request: ChannelRequest) -> None:
         """A response is finished; on keep-alive, wait for the next head."""
-        super().requestDone(request)
         if self.persistent and self.transport is not None:
+            # Before Twisted replays a pipelined head it buffered meanwhile,
+            # so that head is counted and timed like any other.
             self._start_head_deadline()
+        super().requestDone(request)
 
     def stop_reading_requests(self) -> None:
         """Answered before the body was read: the connection must end."""
@@ -442,9 +519,29 @@ class ChannelHTTP(http.HTTPChannel):
         if self.transport is not None:
             super().timeoutConnection()
 
+    def loseConnection(self) -> None:
+        """Close once what is written is sent, or abort after ``close_timeout``.
+
+        A client that does not read would otherwise keep the connection, and
+        everything written to it, for as long as it likes.
+        """
+        super().loseConnection()
+        if self._abort_call is None and self.transport is not None:
+            self._abort_call = self.callLater(
+                self.factory.server.options.close_timeout, self._abort_unread
+            )
+
+    def _abort_unread(self) -> None:
+        self._abort_call = None
+        if self.transport is not None:
+            self.transport.abortConnection()
+
     def connectionLost(self, reason: Any) -> None:
         """Drop deadlines and tell the server this connection is gone."""
         self._cancel_head_deadline()
+        if self._abort_call is not None and self._abort_call.active():
+            self._abort_call.cancel()
+        self._abort_call = None
         super().connectionLost(reason)
         self.factory.server.connection_closed(self)
 

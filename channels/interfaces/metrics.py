@@ -29,6 +29,12 @@ Metrics, in one registry of their own (served with the process collectors):
 ``channels_interface_replies_total{outcome}``
     messages received from the process inbox: ``delivered`` to a connection,
     or ``dropped`` because it had gone.
+``channels_interface_http_aborted_total{reason}``
+    HTTP connections the server aborted mid-response: ``slow client`` (it
+    read too little of its response; see ``--response-buffer-size``).
+``channels_interface_http_held_bytes``
+    bytes of HTTP responses kept for clients that are not reading (gauge;
+    bounded by ``--response-buffer-total``).
 """
 
 from __future__ import annotations
@@ -77,6 +83,9 @@ class NullInterfaceMetrics:
 
     def reply(self, delivered: bool) -> None:
         """Count one message from the inbox (no-op)."""
+
+    def http_aborted(self, reason: str) -> None:
+        """Count one HTTP connection aborted mid-response (no-op)."""
 
 
 class InterfaceMetrics(PrometheusMetrics, NullInterfaceMetrics):
@@ -133,6 +142,18 @@ class InterfaceMetrics(PrometheusMetrics, NullInterfaceMetrics):
         # Export both label values from the start, at zero.
         for outcome in ("delivered", "dropped"):
             self.replies.labels(outcome)
+        self.aborted = prometheus.Counter(
+            "channels_interface_http_aborted",
+            "HTTP connections aborted mid-response, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        self.aborted.labels("slow client")
+        self.held = prometheus.Gauge(
+            "channels_interface_http_held_bytes",
+            "Bytes of HTTP responses kept for clients that are not reading.",
+            registry=r,
+        )
 
     def watch(self, server: Any) -> None:
         """Read the connection gauges from ``server``'s counters at scrape time."""
@@ -143,6 +164,7 @@ class InterfaceMetrics(PrometheusMetrics, NullInterfaceMetrics):
                 lambda kind=kind: server.open_connections[kind]
             )
         self.in_flight.set_function(lambda: server.http_in_flight)
+        self.held.set_function(lambda: server.held_response_bytes)
 
     def wrap_send_many(self, send_many: SendMany) -> SendMany:
         """``send_many`` that counts and times itself (runs in the sender thread).
@@ -177,3 +199,7 @@ class InterfaceMetrics(PrometheusMetrics, NullInterfaceMetrics):
     def reply(self, delivered: bool) -> None:
         """Count one message from the inbox."""
         self.replies.labels("delivered" if delivered else "dropped").inc()
+
+    def http_aborted(self, reason: str) -> None:
+        """Count one HTTP connection aborted mid-response."""
+        self.aborted.labels(reason).inc()

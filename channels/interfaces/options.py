@@ -58,7 +58,7 @@ class ServerOptions:
     allowed_hosts: list[str] = field(default_factory=list)
     #: WebSocket subprotocols the server picks from when the consumer names none.
     subprotocols: list[str] = field(default_factory=list)
-    #: Honour X-Forwarded-For/-Proto and X-Real-IP from these peers only.
+    #: Honour the proxy headers named by proxy_*_header, from these peers only.
     proxy_headers: bool = False
     trusted_proxies: list[str] = field(default_factory=lambda: ["127.0.0.1", "::1"])
     #: Mount point of the application (ASGI ``root_path``).
@@ -74,3 +74,18 @@ class ServerOptions:
     retry_after: int = 2
     #: Seconds between heartbeats for ``channels status`` (0 disables).
     heartbeat_interval: float = 5.0
+    #: Headers read with ``proxy_headers`` ("" = not read): the client
+    #: address list, its port and the scheme. Name only headers your proxy
+    #: sets or overwrites; any other is the client's to write.
+    proxy_host_header: str = "X-Forwarded-For"
+    proxy_port_header: str = ""
+    proxy_proto_header: str = ""
+    #: Host names the health endpoint answers for (Django host syntax; empty
+    #: = any); other hosts get the path passed on like any request.
+    health_hosts: list[str] = field(default_factory=list)
+    #: Bytes of one HTTP response held for a client that is not reading it
+    #: (the write that filled the socket buffer plus replies taken since);
+    #: past it the connection is aborted.
+    response_buffer_size: int = 4 * MIB
+    #: The same, summed over every response of the process.
+    response_buffer_total: int = 128 * MIB

@@ -18,7 +18,6 @@ It never imports project code: it only speaks messages to the backend.
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 import socket
@@ -29,15 +28,17 @@ from typing import IO, Any
 from autobahn.twisted.resource import WebSocketResource
 from twisted.internet import defer
 from twisted.internet.endpoints import AdoptedStreamServerEndpoint, serverFromString
-from twisted.internet.threads import deferToThreadPool
+from twisted.internet.threads import blockingCallFromThread
 from twisted.python.threadpool import ThreadPool
 
 from ..backends.base import BaseChannelBackend
+from .health import HealthCheck
 from .heartbeat import InterfaceHeartbeat
 from .http_protocol import ChannelHTTP, ChannelHTTPFactory, ChannelRequest
 from .inbox import InboxReader
 from .metrics import NullInterfaceMetrics
 from .options import ServerOptions
+from .scope import ProxyHeaders, secure_scheme
 from .sender import BatchSender
 from .ws_protocol import (
     GOING_AWAY,
@@ -83,7 +84,13 @@ class Server:
         self.active_queues: set[Any] = set()
         #: replies that arrived for connections already gone
         self.dropped_replies = 0
+        #: bytes of HTTP responses kept for clients that are not reading
+        #: (bounded by options.response_buffer_total; see response_flow)
+        self.held_response_bytes = 0
         self.ports: list[Any] = []
+        #: what the ports listen on, kept: a port that stopped listening
+        #: (during shutdown) can no longer say
+        self.listening: list[str] = []
         self.stopping = False
         self._drained: defer.Deferred | None = None
         #: for blocking backend calls other than sends (heartbeat, health)
@@ -96,6 +103,19 @@ class Server:
         #: send_many is timed and counted when metrics are on
         self.sender = BatchSender(self.reactor, self.metrics.wrap_send_many(backend.send_many))
         self.heartbeat = InterfaceHeartbeat(self, self.options.heartbeat_interval)
+        self.health_check = HealthCheck(self)
+        options = self.options
+        #: which proxy headers are believed, or None (--proxy-headers off)
+        self.proxy = (
+            ProxyHeaders(
+                tuple(options.trusted_proxies),
+                options.proxy_host_header or None,
+                options.proxy_port_header or None,
+                options.proxy_proto_header or None,
+            )
+            if options.proxy_headers
+            else None
+        )
         self.reader = InboxReader(backend, self.inbox, self._deliver)
         self.http_factory = ChannelHTTPFactory(self)
         self.ws_factory = ChannelWebSocketFactory(self)
@@ -122,8 +142,9 @@ class Server:
 
         def listening_on(ports: list) -> list:
             self.ports = ports
-            for port in ports:
-                logger.info("listening on %s", port.getHost())
+            self.listening = [str(port.getHost()) for port in ports]
+            for where in self.listening:
+                logger.info("listening on %s", where)
             self.heartbeat.start()
             return ports
 
@@ -263,9 +284,13 @@ class Server:
         if isinstance(self.routes.pop(channel, None), ChannelRequest):
             self.http_in_flight -= 1
 
-    def _deliver(self, batch: list[tuple[str, dict]]) -> None:
-        # Runs in the inbox thread: one reactor wake-up per batch.
-        self.reactor.callFromThread(self.dispatch_many, batch)
+    def _deliver(self, batch: list[tuple[str, dict]], wait: bool) -> None:
+        # Runs in the inbox thread: one reactor wake-up per batch; with
+        # ``wait``, back once the reactor has dispatched it (see .inbox).
+        if wait:
+            blockingCallFromThread(self.reactor, self.dispatch_many, batch)
+        else:
+            self.reactor.callFromThread(self.dispatch_many, batch)
 
     def dispatch_many(self, batch: list[tuple[str, dict]]) -> None:
         """Hand a batch of replies to their connections, in order (reactor thread)."""
@@ -294,6 +319,10 @@ class Server:
             info = connection_info(request, self)
         except UnicodeDecodeError:
             return request.refuse(400, "The request path is not valid UTF-8.")
+        # The request resolved the proxy headers with the names the operator
+        # chose; those are the client and scheme of the connection.
+        info["client"] = request.client
+        info["scheme"] = secure_scheme("ws", request.secure)
         request.channel.detach()
         self.ws_factory.pending_info = info
         try:
@@ -308,31 +337,8 @@ class Server:
     # --- health and logs ----------------------------------------------------
 
     def health(self, request: ChannelRequest) -> None:
-        """Answer the health endpoint from the backend alone (no workers)."""
-        started = time.monotonic()
-        d = deferToThreadPool(
-            self.reactor, self.blocking_pool, self.backend.group_channels, "channels.health"
-        )
-
-        def answer(ok: bool, error: str = "") -> None:
-            if request.finished or request._disconnected:
-                return
-            body = {
-                "status": "ok" if ok else "unavailable",
-                "backend": "reachable" if ok else f"unreachable: {error}",
-                "backend_ms": round((time.monotonic() - started) * 1000, 2),
-                "connections": len(self.connections),
-                "stopping": self.stopping,
-            }
-            data = (json.dumps(body) + "\n").encode()
-            request.setResponseCode(200 if ok and not self.stopping else 503)
-            request.setHeader(b"content-type", b"application/json")
-            request.setHeader(b"content-length", str(len(data)).encode())
-            request.setHeader(b"cache-control", b"no-store")
-            request.write(data)
-            request.finish()
-
-        d.addCallbacks(lambda _: answer(True), lambda f: answer(False, f.getErrorMessage()))
+        """Answer the health endpoint (see :mod:`.health`)."""
+        self.health_check.answer(request)
 
     def log_access(self, request: ChannelRequest) -> None:
         """One line per HTTP request, in the Common Log Format."""

@@ -251,6 +251,60 @@ class BackendConformance:
         with pytest.raises(InvalidChannelName, match="inbox"):
             backend.send("conf.inbox!", {"n": 1})
 
+    # --- holding capacity (the "hold" extension) ------------------------------
+
+    def test_a_held_channel_is_full_sooner_until_released(self, backend):
+        assert "hold" in backend.extensions
+        small = self.other(CAPACITY=3)
+        held, neighbour = small.new_channel("conf.hold!"), small.new_channel("conf.hold!")
+        small.send(held, {"n": 1})
+        small.hold(held, 2)
+        with pytest.raises(ChannelFull):
+            small.send(held, {"n": 2})
+        # Only that channel: the others of its inbox keep their capacity.
+        small.send(neighbour, {"n": 1})
+        # A hold is never delivered; the messages are.
+        got = [small.receive_many(["conf.hold!"]) for _ in range(3)]
+        assert got == [(held, {"n": 1}), (neighbour, {"n": 1}), (None, None)]
+        assert "conf.hold!" not in {stats.name for stats in small.channel_stats()}
+        # Still held: room for one message only.
+        small.send(held, {"n": 3})
+        with pytest.raises(ChannelFull):
+            small.send(held, {"n": 4})
+        small.release(held, 2)
+        small.send(held, {"n": 4})
+        small.send(held, {"n": 5})
+        with pytest.raises(ChannelFull):
+            small.send(held, {"n": 6})
+        got = [small.receive_many(["conf.hold!"]) for _ in range(4)]
+        assert got == [(held, {"n": 3}), (held, {"n": 4}), (held, {"n": 5}), (None, None)]
+
+    def test_holds_add_up_and_release_in_parts(self, backend):
+        small = self.other(CAPACITY=2)
+        held = small.new_channel("conf.hold!")
+        small.hold(held, 1)
+        small.hold(held, 1)
+        with pytest.raises(ChannelFull):
+            small.send(held, {"n": 1})
+        small.release(held, 1)
+        small.send(held, {"n": 1})
+        small.release(held, 1)
+        small.send(held, {"n": 2})
+        with pytest.raises(ChannelFull):
+            small.send(held, {"n": 3})
+
+    @pytest.mark.parametrize(
+        "channel, count",
+        [("conf.plain", 1), ("conf.bad!", 1), ("conf.ok!x", 0), ("conf.ok!x", True), ("a b!c", 1)],
+    )
+    def test_only_process_local_channels_and_positive_counts_are_held(
+        self, backend, channel, count
+    ):
+        with pytest.raises((ValueError, InvalidChannelName)):
+            backend.hold(channel, count)
+        with pytest.raises((ValueError, InvalidChannelName)):
+            backend.release(channel, count)
+
     # --- groups --------------------------------------------------------------
 
     def test_group_send_reaches_every_member_once(self, backend):

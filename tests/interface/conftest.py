@@ -1,9 +1,11 @@
-"""Fixtures: a running echo project on the database and the Redis backend."""
+"""Fixtures: a running echo project on the database and the Redis backend;
+the ops and limits projects for the deployment and HTTP limit tests."""
 
 from __future__ import annotations
 
 import pytest
 
+from ..ops.harness import OpsDeployment
 from .harness import Stack, redis_available, require_redis
 
 BACKENDS = ["database", "redis"]
@@ -29,6 +31,31 @@ def stack(request, tmp_path):
 def fast_stack(tmp_path):
     """Echo project with one worker on Redis (database if Redis is absent)."""
     s = make_stack(tmp_path, "redis" if redis_available() else "database")
+    s.start_worker()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def ops(tmp_path_factory):
+    """The ops project with one worker, on Redis (the database without it)."""
+    d = OpsDeployment(
+        tmp_path_factory.mktemp("deploy"), backend="redis" if redis_available() else "database"
+    )
+    d.start_worker()
+    yield d
+    d.stop()
+
+
+@pytest.fixture
+def limits(tmp_path):
+    """The limits project (tests/interface/limits.py) with one worker, on Redis
+    (the database without it); its record files go in ``tmp_path``. Workers
+    give up on a full reply channel after 5 s (30 s in production)."""
+    from .limits import limits_stack
+
+    backend = "redis" if redis_available() else "database"
+    s = limits_stack(tmp_path, backend, CHANNELS_TEST_REPLY_FULL_TIMEOUT="5")
     s.start_worker()
     yield s
     s.stop()

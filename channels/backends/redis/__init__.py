@@ -490,6 +490,26 @@ class RedisChannelBackend(BaseChannelBackend):
             )
         return data
 
+    # --- holding capacity ----------------------------------------------------
+
+    def _hold(self, channel: str, count: int) -> None:
+        self._change_count(channel, count, "hold")
+
+    def _release(self, channel: str, count: int) -> None:
+        self._change_count(channel, -count, "release")
+
+    def _change_count(self, channel: str, change: int, what: str) -> None:
+        # The count hash's TTL is the hold's lifetime: EXPIRY unless the
+        # inbox keeps receiving.
+        shard = self.shard_for_channel(channel)
+        self._retrying(
+            shard,
+            lambda: shard.script(
+                SCRIPTS["hold"], [self._n + inbox_of(channel)], [channel, change, self._ttl_ms]
+            ),
+            f"{what} on {channel!r}",
+        )
+
     # --- groups --------------------------------------------------------------
 
     def _group_add(self, group: str, channel: str) -> None:
@@ -577,7 +597,7 @@ class RedisChannelBackend(BaseChannelBackend):
 
     # --- operations ----------------------------------------------------------
 
-    extensions = BaseChannelBackend.extensions + ("ops",)
+    extensions = BaseChannelBackend.extensions + ("ops", "hold")
 
     def _channel_stats(self) -> list[tuple[str, int, float | None]]:
         stats = []

@@ -217,6 +217,16 @@ return 1
 """
 )
 
+#: KEYS: count hash. ARGV: channel, change, ttl. Holds (a positive change)
+#: or releases (a negative one) capacity of a process-local channel: its
+#: count goes up without a message. The hold lapses with the hash's TTL.
+HOLD = """
+local n = redis.call('hincrby', KEYS[1], ARGV[1], ARGV[2])
+if n <= 0 then redis.call('hdel', KEYS[1], ARGV[1]) end
+redis.call('pexpire', KEYS[1], ARGV[3])
+return n
+"""
+
 #: KEYS: group. ARGV: channel, expires_at, now, ttl.
 GROUP_ADD = """
 redis.call('zadd', KEYS[1], ARGV[2], ARGV[1])
@@ -281,6 +291,7 @@ SCRIPTS = {
         "pop": POP,
         "pop_batch": POP_BATCH,
         "ack": ACK,
+        "hold": HOLD,
         "group_add": GROUP_ADD,
         "group_members": GROUP_MEMBERS,
         "group_send": GROUP_SEND,

@@ -79,8 +79,8 @@ def add_server_arguments(parser: CommandParser) -> None:
     add(
         "--proxy-headers",
         action="store_true",
-        help="Take the client address and scheme from X-Forwarded-For/-Proto and X-Real-IP "
-        "(only from --trusted-proxies).",
+        help="Take the client address (and port, scheme) from the headers named by "
+        "--proxy-headers-host/-port/-proto, only from --trusted-proxies.",
     )
     add(
         "--trusted-proxies",
@@ -194,6 +194,52 @@ def add_server_arguments(parser: CommandParser) -> None:
         default=d.health_path,
         help="Health endpoint path, '' to disable (default %(default)s).",
     )
+    add(
+        "--proxy-headers-host",
+        dest="proxy_host_header",
+        default=d.proxy_host_header,
+        metavar="HEADER",
+        help="With --proxy-headers: the header listing client addresses, one appended by "
+        "each proxy (default %(default)s; e.g. X-Real-IP for nginx's).",
+    )
+    add(
+        "--proxy-headers-port",
+        dest="proxy_port_header",
+        default=d.proxy_port_header,
+        metavar="HEADER",
+        help="With --proxy-headers: the header holding the client's port (default: none read).",
+    )
+    add(
+        "--proxy-headers-proto",
+        dest="proxy_proto_header",
+        default=d.proxy_proto_header,
+        metavar="HEADER",
+        help="With --proxy-headers: the header saying http or https, e.g. X-Forwarded-Proto "
+        "(default: none read). Name only headers your proxy sets or overwrites.",
+    )
+    add(
+        "--health-hosts",
+        nargs="+",
+        default=d.health_hosts,
+        metavar="HOST",
+        help="Host names the health endpoint answers for (default: any).",
+    )
+    add(
+        "--response-buffer-size",
+        type=int,
+        default=d.response_buffer_size,
+        metavar="BYTES",
+        help="Bytes of one HTTP response kept for a client that is not reading it before "
+        f"the connection is aborted (default {d.response_buffer_size // MIB} MiB).",
+    )
+    add(
+        "--response-buffer-total",
+        type=int,
+        default=d.response_buffer_total,
+        metavar="BYTES",
+        help="The same for all responses of the process "
+        f"(default {d.response_buffer_total // MIB} MiB).",
+    )
 
 
 def server_options(options: dict[str, Any], accept_all: bool) -> ServerOptions:
@@ -209,6 +255,29 @@ def server_options(options: dict[str, Any], accept_all: bool) -> ServerOptions:
         "subprotocols", "proxy_headers", "trusted_proxies", "root_path", "grace_period",
         "health_path",
     ]  # fmt: skip
+    names += [
+        "proxy_host_header", "proxy_port_header", "proxy_proto_header", "health_hosts",
+        "response_buffer_size", "response_buffer_total",
+    ]  # fmt: skip
+    if not options["proxy_headers"]:
+        named = [
+            flag
+            for flag, name in [
+                ("--proxy-headers-port", "proxy_port_header"),
+                ("--proxy-headers-proto", "proxy_proto_header"),
+            ]
+            if options[name]
+        ]
+        if options["proxy_host_header"] != ServerOptions.proxy_host_header:
+            named.insert(0, "--proxy-headers-host")
+        if named:
+            raise CommandError(f"{', '.join(named)} needs --proxy-headers")
+    for flag, name in [
+        ("--response-buffer-size", "response_buffer_size"),
+        ("--response-buffer-total", "response_buffer_total"),
+    ]:
+        if options[name] <= 0:
+            raise CommandError(f"{flag} must be a positive number of bytes, not {options[name]}")
     return ServerOptions(
         accept_all=accept_all,
         allowed_hosts=allowed_hosts,
