@@ -4,6 +4,11 @@
 The backend reads and writes them with raw SQL where one statement must be
 atomic (delivery, capacity-checked inserts); the models exist so that Django
 migrations create them and the admin/ORM can inspect queues.
+
+Every row carries ``backend``, the ``CHANNEL_BACKENDS`` alias that wrote it:
+several aliases may share one database's tables, and each sees (and
+``flush`` deletes) only its own rows, as Redis backends with different
+PREFIXes share a server.
 """
 
 from django.db import models
@@ -19,6 +24,8 @@ class QueuedMessage(models.Model):
 
     #: Ordered ids give FIFO per channel.
     id = models.BigAutoField(primary_key=True)
+    #: The CHANNEL_BACKENDS alias the message was sent through.
+    backend = models.CharField(max_length=100, default="default")
     inbox = models.CharField(max_length=100)
     channel = models.CharField(max_length=100)
     #: The message as encoded by ``BaseChannelBackend.encode`` (msgpack).
@@ -29,10 +36,12 @@ class QueuedMessage(models.Model):
     class Meta:
         db_table = "channels_message"
         indexes = [
-            # receive: WHERE inbox IN (...) ORDER BY id LIMIT 1
-            models.Index(fields=["inbox", "id"], name="channels_msg_inbox_id"),
-            # capacity: count(*) WHERE channel = ? AND expires > ?
-            models.Index(fields=["channel", "expires"], name="channels_msg_channel_exp"),
+            # receive: WHERE backend = ? AND inbox IN (...) ORDER BY id LIMIT 1
+            models.Index(fields=["backend", "inbox", "id"], name="channels_msg_backend_inbox"),
+            # capacity: count(*) WHERE backend = ? AND channel = ? AND expires > ?
+            models.Index(
+                fields=["backend", "channel", "expires"], name="channels_msg_backend_chan"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -42,6 +51,8 @@ class QueuedMessage(models.Model):
 class GroupMembership(models.Model):
     """``channel`` belongs to group ``group_name`` until ``expires``."""
 
+    #: The CHANNEL_BACKENDS alias the membership was added through.
+    backend = models.CharField(max_length=100, default="default")
     group_name = models.CharField(max_length=100)
     channel = models.CharField(max_length=100)
     #: Unix timestamp (seconds) after which the membership no longer counts.
@@ -51,7 +62,7 @@ class GroupMembership(models.Model):
         db_table = "channels_group"
         constraints = [
             models.UniqueConstraint(
-                fields=["group_name", "channel"], name="channels_group_unique_member"
+                fields=["backend", "group_name", "channel"], name="channels_group_member"
             )
         ]
 
@@ -62,7 +73,9 @@ class GroupMembership(models.Model):
 class Heartbeat(models.Model):
     """The latest heartbeat of one worker or interface server (``channels status``)."""
 
-    ident = models.CharField(max_length=200, unique=True)
+    #: The CHANNEL_BACKENDS alias the process beats through.
+    backend = models.CharField(max_length=100, default="default")
+    ident = models.CharField(max_length=200)
     #: The heartbeat record, encoded like a message.
     content = models.BinaryField()
     #: Unix timestamp (seconds) after which the process counts as gone.
@@ -70,6 +83,9 @@ class Heartbeat(models.Model):
 
     class Meta:
         db_table = "channels_heartbeat"
+        constraints = [
+            models.UniqueConstraint(fields=["backend", "ident"], name="channels_heartbeat_ident")
+        ]
 
     def __str__(self) -> str:
         return f"heartbeat of {self.ident}"
