@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import sys
 from collections.abc import Callable
 from http.cookies import CookieError
 from importlib import import_module
@@ -46,7 +47,7 @@ __all__ = [
     "channel_session",
     "http_session",
     "channel_and_http_session",
-    "enforce_ordering",  # noqa: F822 - looked up by __getattr__ below
+    "enforce_ordering",
     "session_for_reply_channel",
     "session_engine",
 ]
@@ -220,7 +221,7 @@ def session_key_from_query_allowed(channel: str) -> bool:
     if allowed is True or allowed is False:
         return allowed
     raise ImproperlyConfigured(
-        f"{QUERY_KEY_SETTING} must be \"websocket\" (the default: WebSocket handshakes "
+        f'{QUERY_KEY_SETTING} must be "websocket" (the default: WebSocket handshakes '
         f"only), True (every message) or False (never), not {allowed!r}"
     )
 
@@ -290,11 +291,8 @@ def channel_and_http_session(func: Callable) -> Callable:
     return http_session(channel_session(consumer_decorator(func, _remember_http_session)))
 
 
-def __getattr__(name: str) -> Any:
-    # Channels 1.x imported enforce_ordering from here; it lives in .ordering,
-    # which itself builds on this module, so it is looked up on first use.
-    if name == "enforce_ordering":
-        from .ordering import enforce_ordering
-
-        return enforce_ordering
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# Channels 1.x imported enforce_ordering from here; it lives in .ordering,
+# which builds on this module. When .ordering is imported first (and so
+# imports this module half-way through), it sets the name here itself.
+if f"{__package__}.ordering" not in sys.modules:
+    from .ordering import enforce_ordering  # noqa: E402
