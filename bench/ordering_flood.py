@@ -76,7 +76,8 @@ def main() -> None:
     medians = {
         key: statistics.median(run[key] for run in runs)
         for key, value in runs[0].items()
-        if isinstance(value, int | float) and not isinstance(value, bool)
+        if isinstance(value, int | float)
+        and not isinstance(value, bool)
         and all(run[key] is not None for run in runs)
     }
     print(json.dumps({"median": medians}), flush=True)
