@@ -466,9 +466,10 @@ def _ordering_enter(message):
             state.save()
             return SKIP
         # Its turn. A held copy of it may exist after a crash: drop it.
+        had_copy = str(order) in state.held
         state.forget(order)
         state.progress = time.time()
-        if state.new or marker.get("resent"):
+        if state.new or marker.get("resent") or had_copy:
             state.save()
     message._channels_ordering = order
     return ("run", order)
