@@ -8,7 +8,10 @@ migrations create them and the admin/ORM can inspect queues.
 Every row carries ``backend``, the ``CHANNEL_BACKENDS`` alias that wrote it:
 several aliases may share one database's tables, and each sees (and
 ``flush`` deletes) only its own rows, as Redis backends with different
-PREFIXes share a server.
+PREFIXes share a server. Its database default is "default", so processes
+still running the code from before the column (interface servers outlive a
+worker deploy) keep sending into the "default" alias. Heartbeat ids are
+unique per process, so they stay unique on their own.
 """
 
 from django.db import models
@@ -25,7 +28,7 @@ class QueuedMessage(models.Model):
     #: Ordered ids give FIFO per channel.
     id = models.BigAutoField(primary_key=True)
     #: The CHANNEL_BACKENDS alias the message was sent through.
-    backend = models.CharField(max_length=100, default="default")
+    backend = models.CharField(max_length=100, db_default="default")
     inbox = models.CharField(max_length=100)
     channel = models.CharField(max_length=100)
     #: The message as encoded by ``BaseChannelBackend.encode`` (msgpack).
@@ -52,7 +55,7 @@ class GroupMembership(models.Model):
     """``channel`` belongs to group ``group_name`` until ``expires``."""
 
     #: The CHANNEL_BACKENDS alias the membership was added through.
-    backend = models.CharField(max_length=100, default="default")
+    backend = models.CharField(max_length=100, db_default="default")
     group_name = models.CharField(max_length=100)
     channel = models.CharField(max_length=100)
     #: Unix timestamp (seconds) after which the membership no longer counts.
@@ -74,8 +77,8 @@ class Heartbeat(models.Model):
     """The latest heartbeat of one worker or interface server (``channels status``)."""
 
     #: The CHANNEL_BACKENDS alias the process beats through.
-    backend = models.CharField(max_length=100, default="default")
-    ident = models.CharField(max_length=200)
+    backend = models.CharField(max_length=100, db_default="default")
+    ident = models.CharField(max_length=200, unique=True)
     #: The heartbeat record, encoded like a message.
     content = models.BinaryField()
     #: Unix timestamp (seconds) after which the process counts as gone.
@@ -83,9 +86,6 @@ class Heartbeat(models.Model):
 
     class Meta:
         db_table = "channels_heartbeat"
-        constraints = [
-            models.UniqueConstraint(fields=["backend", "ident"], name="channels_heartbeat_ident")
-        ]
 
     def __str__(self) -> str:
         return f"heartbeat of {self.ident}"

@@ -363,7 +363,7 @@ class DatabaseChannelBackend(BaseChannelBackend):
                     )
                 ],
                 update_conflicts=True,
-                unique_fields=["backend", "ident"],
+                unique_fields=["ident"],
                 update_fields=["content", "expires"],
             )
         )

@@ -54,22 +54,17 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="groupmembership",
             name="backend",
-            field=models.CharField(default="default", max_length=100),
+            field=models.CharField(db_default="default", max_length=100),
         ),
         migrations.AddField(
             model_name="heartbeat",
             name="backend",
-            field=models.CharField(default="default", max_length=100),
+            field=models.CharField(db_default="default", max_length=100),
         ),
         migrations.AddField(
             model_name="queuedmessage",
             name="backend",
-            field=models.CharField(default="default", max_length=100),
-        ),
-        migrations.AlterField(
-            model_name="heartbeat",
-            name="ident",
-            field=models.CharField(max_length=200),
+            field=models.CharField(db_default="default", max_length=100),
         ),
         migrations.RunPython(rows_to_their_alias, migrations.RunPython.noop, elidable=True),
         migrations.AddIndex(
@@ -88,12 +83,6 @@ class Migration(migrations.Migration):
             model_name="groupmembership",
             constraint=models.UniqueConstraint(
                 fields=("backend", "group_name", "channel"), name="channels_group_member"
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="heartbeat",
-            constraint=models.UniqueConstraint(
-                fields=("backend", "ident"), name="channels_heartbeat_ident"
             ),
         ),
     ]
