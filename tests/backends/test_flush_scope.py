@@ -28,7 +28,8 @@ def fill(backend) -> None:
     backend.send("flush.plain", {"n": 1})
     backend.send(backend.new_channel("flush.inbox!"), {"n": 2})
     backend.group_add("flush-room", "flush.plain")
-    backend.record_heartbeat({"id": "worker.host.1.abc"}, ttl=60)
+    # Heartbeat ids are unique per process (host, pid, random part).
+    backend.record_heartbeat({"id": f"worker.host-{backend.alias}.1.abc"}, ttl=60)
 
 
 def assert_filled(backend) -> None:
@@ -36,7 +37,7 @@ def assert_filled(backend) -> None:
     channel, message = backend.receive_many(["flush.inbox!"])
     assert channel.startswith("flush.inbox!") and message == {"n": 2}
     assert backend.group_channels("flush-room") == ["flush.plain"]
-    assert [beat["id"] for beat in backend.heartbeats()] == ["worker.host.1.abc"]
+    assert [beat["id"] for beat in backend.heartbeats()] == [f"worker.host-{backend.alias}.1.abc"]
 
 
 def assert_empty(backend) -> None:
@@ -163,6 +164,31 @@ def test_database_flush_scope_names_the_rows(db_alias):
     for table in ("channels_message", "channels_group", "channels_heartbeat"):
         assert table in scope
     assert "other CHANNEL_BACKENDS aliases" in scope
+
+
+def test_a_process_older_than_the_column_sends_into_the_default_alias(db_alias):
+    """Interface servers outlive a worker deploy: their INSERTs, which do not
+    name the column, land in the "default" alias (the column's database
+    default), where the new workers receive them."""
+    from django.db import connections
+
+    from channels.serialization import encode
+
+    default = DatabaseChannelBackend("default", DB_ALIAS=db_alias)
+    other = DatabaseChannelBackend("other", DB_ALIAS=db_alias)
+    try:
+        with connections[db_alias].cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO channels_message (inbox, channel, content, expires) "
+                "VALUES (%s, %s, %s, %s)",
+                ["flush.old", "flush.old", encode({"from": "old code"}), 4e9],
+            )
+        assert other.receive_many(["flush.old"]) == (None, None)
+        assert default.receive_many(["flush.old"]) == ("flush.old", {"from": "old code"})
+    finally:
+        default.flush()
+        default.close()
+        other.close()
 
 
 def test_migration_gives_existing_rows_to_the_only_alias_of_their_database(tmp_path):
