@@ -50,26 +50,19 @@ def assert_empty(backend) -> None:
 
 
 @pytest.mark.redis
-def test_redis_prefix_without_separator_gets_one():
-    assert RedisChannelBackend("default", PREFIX="myapp").prefix == "myapp:"
-    assert RedisChannelBackend("default", PREFIX="myapp:").prefix == "myapp:"
-
-
-@pytest.mark.redis
 def test_redis_flush_deletes_only_its_own_key_families(own_redis):  # noqa: F811
     client = own_redis.client()
-    ours = RedisChannelBackend("default", HOSTS=[own_redis.url], PREFIX="myapp")
+    ours = RedisChannelBackend("default", HOSTS=[own_redis.url], PREFIX="myapp:")
     # Another deployment under a sub-prefix of ours, with real data.
     staging = RedisChannelBackend("default", HOSTS=[own_redis.url], PREFIX="myapp:staging:")
     fill(ours)
     fill(staging)
     client.rpush("myapp:w:" + secrets.token_hex(12), b"1")  # a wake-up key left behind
     foreign = {
-        b"myapp_cache:views.decorators.cache.page": b"html",  # another app, no separator
+        b"myapp_cache:views.decorators.cache.page": b"html",  # another app
         b"myappointments:2024-01-01": b"dentist",  # a prefix that extends ours
         b"myapp:q:session:abc": b"not a channel name",  # in our namespace, not our layout
         b"myapp:x:config": b"not one of our families",
-        b"myappq:legacy": b"the colon-less layout",
         b"unrelated": b"kept",
     }
     for key, value in foreign.items():
@@ -89,6 +82,43 @@ def test_redis_flush_deletes_only_its_own_key_families(own_redis):  # noqa: F811
 
 
 @pytest.mark.redis
+def test_redis_flush_with_a_prefix_without_separator(own_redis):  # noqa: F811
+    """PREFIX="myapp": our keys are myappq:..., and nothing of another
+    application or deployment that starts with "myapp" goes."""
+    client = own_redis.client()
+    ours = RedisChannelBackend("default", HOSTS=[own_redis.url], PREFIX="myapp")
+    # Other deployments whose PREFIX extends ours, with real data: under a
+    # sub-prefix, with a family letter next, with a separator next.
+    others = [
+        RedisChannelBackend("default", HOSTS=[own_redis.url], PREFIX=prefix)
+        for prefix in ("myapp:staging:", "myappq", "myappq:", "myapp:")
+    ]
+    for backend in (ours, *others):
+        fill(backend)
+    client.rpush("myappw:" + secrets.token_hex(12), b"1")  # a wake-up key left behind
+    foreign = {
+        b"myapp_cache:views.decorators.cache.page": b"html",  # another app
+        b"myappointments:2024-01-01": b"dentist",  # a prefix that extends ours
+        b"myappq:session:abc": b"not a channel name",
+        b"unrelated": b"kept",
+    }
+    for key, value in foreign.items():
+        client.set(key, value)
+    ours_before = {k for k in client.keys("myapp[qngwh]:*") if k.count(b":") == 1}
+    assert {key[5:6] for key in ours_before} == {b"q", b"n", b"g", b"w", b"h"}
+    kept = set(client.keys("*")) - ours_before
+
+    ours.flush()
+
+    assert set(client.keys("*")) == kept
+    for key, value in foreign.items():
+        assert client.get(key) == value
+    assert_empty(ours)
+    for backend in others:
+        assert_filled(backend)
+
+
+@pytest.mark.redis
 def test_redis_flush_on_every_shard(redis_shards):  # noqa: F811
     prefix = f"flush-{secrets.token_hex(4)}"
     hosts = [server.url for server in redis_shards]
@@ -100,9 +130,9 @@ def test_redis_flush_on_every_shard(redis_shards):  # noqa: F811
             ours.send(f"flush.spread.{n}", {"n": n})
             neighbour.send(f"flush.spread.{n}", {"n": n})
             ours.group_add(f"flush-group-{n}", f"flush.spread.{n}")
-        assert all(c.keys(f"{prefix}:*") for c in clients)  # really spread
+        assert all(c.keys(f"{prefix}[qg]:*") for c in clients)  # really spread
         ours.flush()
-        assert [c.keys(f"{prefix}:*") for c in clients] == [[], [], []]
+        assert [c.keys(f"{prefix}[qngwh]:*") for c in clients] == [[], [], []]
         for n in range(30):
             assert neighbour.receive_many([f"flush.spread.{n}"])[1] == {"n": n}
     finally:
@@ -115,10 +145,10 @@ def test_redis_flush_scope_names_the_keys(own_redis):  # noqa: F811
         RedisChannelBackend("default", HOSTS=[own_redis.url], PREFIX="app").flush_scope()
     )
     assert f"127.0.0.1:{own_redis.port}/0" in scope
-    for pattern in ("app:q:<channel>", "app:n:<inbox>", "app:g:<group>", "app:w:<token>"):
+    for pattern in ("appq:<channel>", "appn:<inbox>", "appg:<group>", "appw:<token>"):
         assert pattern in scope
-    assert "app:h:<process>" in scope
-    assert "app:staging:" in scope  # what is kept, by example
+    assert "apph:<process>" in scope
+    assert "not those of any other PREFIX, even one starting with 'app'" in scope
 
 
 # --- database ------------------------------------------------------------------

@@ -88,7 +88,7 @@ from ..base import BaseChannelBackend
 from .blocking import MAX_BLOCK, MIN_BLOCK, READ_MARGIN, blpop_timeout, wait_on_shards
 from .connection import Shard, ShardDown, default_connection_kwargs, parse_hosts
 from .crypto import Sealer, validate_keys
-from .keys import KEY_FAMILIES, family_pattern, glob_escape, is_own_key, own_prefix
+from .keys import KEY_FAMILIES, family_pattern, glob_escape, is_own_key
 from .scripts import SCRIPTS
 from .sharding import HashRing
 
@@ -120,10 +120,8 @@ class RedisChannelBackend(BaseChannelBackend):
     ``HOST``, ``PORT``
         a single server, instead of HOSTS.
     ``PREFIX`` (``"channels:"``)
-        start of every key, so several projects can share one Redis; a
-        PREFIX not ending in ``:`` gets one (``"myapp"`` names keys
-        ``myapp:q:...``), so it never runs into ``myapp_cache:...``.
-        ``flush()`` deletes only this backend's own keys (see
+        start of every key, so several projects can share one Redis (end it
+        with ``:``); ``flush()`` deletes only this backend's own keys (see
         :meth:`~RedisChannelBackend.flush_scope`).
     ``SYMMETRIC_ENCRYPTION_KEYS``
         list of secrets: message bodies are encrypted with the first and
@@ -150,7 +148,7 @@ class RedisChannelBackend(BaseChannelBackend):
         prefix = options.get("PREFIX", "channels:")
         if not isinstance(prefix, str) or not prefix:
             raise ImproperlyConfiguredBackend(f"PREFIX must be a non-empty str, not {prefix!r}")
-        self.prefix = prefix = own_prefix(prefix)
+        self.prefix = prefix
         retry = options.get("SEND_RETRY_TIME", 2.0)
         if isinstance(retry, bool) or not isinstance(retry, int | float) or retry < 0:
             raise ImproperlyConfiguredBackend(
@@ -657,8 +655,8 @@ class RedisChannelBackend(BaseChannelBackend):
                 f"  {(self.prefix + family + ':' + name).ljust(width)}  {what}"
                 for family, what, name in KEY_FAMILIES
             ),
-            "where the name holds no ':'. No other key: not those of another PREFIX, "
-            f"even one starting with {self.prefix!r} (such as {self.prefix}staging:...).",
+            "where the name holds no ':'. No other key: not those of any other PREFIX, "
+            f"even one starting with {self.prefix!r}.",
         ]
 
     def _flush(self) -> None:

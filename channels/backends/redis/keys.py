@@ -1,7 +1,18 @@
-"""The names of the Redis backend's keys: its PREFIX, the key families of the
-layout (:mod:`.scripts`), and telling its keys from everyone else's, which is
-what ``flush`` relies on to delete nothing of another application or
-deployment sharing the server."""
+"""The names of the Redis backend's keys: the key families of the layout
+(:mod:`.scripts`) under its PREFIX, and telling its keys from everyone
+else's, which is what ``flush`` relies on to delete nothing of another
+application or deployment sharing the server.
+
+A key of ours is ``PREFIX`` + one family letter + ``:`` + a name without
+``:``. The key of another deployment whose PREFIX extends ours,
+``PREFIX + x`` with ``x`` non-empty, is ``PREFIX + x + letter + ":" + name``:
+to pass for ours, ``x`` would have to start with a family letter followed by
+``:``, and then the rest of its key, which holds another ``:``, would be our
+"name". So no deployment's keys are ever taken, whatever the PREFIXes, and
+another application's only if they are named exactly like ours (with
+``PREFIX="myapp"``, ``myappq:<word>``; a PREFIX ending in ``:`` makes even
+that a key inside our own namespace).
+"""
 
 from __future__ import annotations
 
@@ -12,9 +23,7 @@ from ...exceptions import InvalidChannelName
 from ...names import validate_channel_name, validate_group_name
 
 #: The key families: letter, what the keys hold, and what follows
-#: ``<PREFIX><letter>:`` in their names. Those names never hold ``:``, while
-#: every other PREFIX that starts with ours goes on with one
-#: (``<PREFIX>staging:q:...``), so no key of theirs passes :func:`is_own_key`.
+#: ``<PREFIX><letter>:`` in their names (which never hold ``:``).
 KEY_FAMILIES = (
     ("q", "queued messages", "<channel>"),
     ("n", "message counts of process inboxes", "<inbox>"),
@@ -22,13 +31,6 @@ KEY_FAMILIES = (
     ("w", "wake-up keys of blocked receives", "<token>"),
     ("h", "heartbeats of workers and interface servers", "<process>"),
 )
-
-
-def own_prefix(prefix: str) -> str:
-    """``PREFIX`` as keys begin: ending in ``:``, so that no other
-    application's keys (``myapp_cache:...``, ``myappointments:...``) start
-    with ours."""
-    return prefix if prefix.endswith(":") else prefix + ":"
 
 
 def _valid(check: Callable[[str], object]) -> Callable[[str], bool]:
@@ -52,7 +54,7 @@ _NAME_RULES: dict[str, Callable[[str], bool]] = {
 
 
 def is_own_key(prefix: str, key: bytes) -> bool:
-    """Whether ``key`` is one the backend of (normalised) ``prefix`` makes."""
+    """Whether ``key`` is one the backend of ``prefix`` makes."""
     if not key.startswith(prefix.encode()):
         return False
     try:
