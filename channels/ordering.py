@@ -2,18 +2,29 @@
 their ``order``, however many workers take them.
 
 How: each connection has an ordering record (a session-engine record apart
-from the channel session) holding the next expected order and the messages
-that came early. It is read and written only under a per-connection lock, a
+from the channel session) holding the next expected order and an index of
+the messages that came early; each early message's content is a session
+record of its own, so holding one costs one small write however many are
+held. The records are read and written only under a per-connection lock, a
 message on a capacity-1 channel, which every backend grants atomically and
 whose EXPIRY makes it a lease if a worker dies holding it. The consumer never
 runs under the lock. After a message's consumer returns, its channel session
 is saved and its outbox flushed *before* "next" advances, so its replies
-reach the socket before those of the next message. Early messages are written
-into the record (never held in memory) and re-sent before they are removed
-from it, so a crash can at worst leave a duplicate, which is recognised and
-dropped. A connection stalled on a missing message waits at most
-``CHANNELS_ORDERING_MAX_WAIT`` seconds (default 30), then logs an error and
-goes on from the lowest message it holds.
+reach the socket before those of the next message. Early messages are
+re-sent before they are removed from the store, so a crash can at worst
+leave a duplicate, which is recognised and dropped. A connection stalled on
+a missing message waits at most ``CHANNELS_ORDERING_MAX_WAIT`` seconds
+(default 30), then logs an error and goes on from the lowest message it holds.
+
+Bounds: a connection holds at most ``CHANNELS_ORDERING_MAX_HELD`` messages
+(100) and ``CHANNELS_ORDERING_MAX_HELD_BYTES`` encoded bytes of them (1 MiB,
+or one message of any size); the message that would pass either is not held:
+the socket is closed with 1013 (try again later), its held messages are
+deleted, and its later messages are dropped unrun (its disconnect still
+runs). The message whose turn has come, and the probe, are put back on their
+channel even when it is full, up to twice its capacity, so a client that
+keeps the channel full cannot keep its own next message out and stall the
+connection while holding more and more.
 """
 
 from __future__ import annotations
@@ -21,8 +32,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import math
 import os
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import import_module
@@ -30,7 +44,9 @@ from types import ModuleType
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
+from . import sessions
 from .decorators import SKIP, consumer_decorator
 from .exceptions import ChannelFull, ConsumeLater
 from .outbox import current_outbox
@@ -49,6 +65,17 @@ logger = logging.getLogger("channels.sessions")
 ORDERING_KEY = "__ordering__"
 #: Seconds a connection waits for a missing message before going on without it.
 DEFAULT_MAX_WAIT = 30.0
+#: Most messages one connection may hold back (CHANNELS_ORDERING_MAX_HELD).
+DEFAULT_MAX_HELD = 100
+#: Most encoded bytes one connection may hold back (CHANNELS_ORDERING_MAX_HELD_BYTES).
+DEFAULT_MAX_HELD_BYTES = 1024 * 1024
+#: Close code for a connection past a bound: 1013, "try again later".
+OVERFLOW_CLOSE_CODE = 1013
+#: Re-sent messages may fill their channel up to this many times its capacity.
+RESEND_HEADROOM = 2
+#: Closed connections each process remembers, so the messages a closed
+#: flooder still has in the channel are dropped without a lock or a read.
+CLOSED_CACHE_SIZE = 10_000
 #: Seconds a worker waits for a connection's ordering lock before requeueing.
 LOCK_WAIT = 5.0
 #: Least seconds between two looks at a stalled connection by its probe.
@@ -58,6 +85,24 @@ PROBE_INTERVAL = 0.05
 def max_wait() -> float:
     """``CHANNELS_ORDERING_MAX_WAIT`` (seconds), default 30."""
     return float(getattr(settings, "CHANNELS_ORDERING_MAX_WAIT", DEFAULT_MAX_WAIT))
+
+
+def _positive_int_setting(name: str, default: int) -> int:
+    value = getattr(settings, name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ImproperlyConfigured(f"{name} must be a positive integer, not {value!r}")
+    return value
+
+
+def max_held() -> int:
+    """``CHANNELS_ORDERING_MAX_HELD``: messages a connection may hold back (100)."""
+    return _positive_int_setting("CHANNELS_ORDERING_MAX_HELD", DEFAULT_MAX_HELD)
+
+
+def max_held_bytes() -> int:
+    """``CHANNELS_ORDERING_MAX_HELD_BYTES``: encoded bytes a connection may
+    hold back (1 MiB); one message of any size is always let in."""
+    return _positive_int_setting("CHANNELS_ORDERING_MAX_HELD_BYTES", DEFAULT_MAX_HELD_BYTES)
 
 
 def _ordering_engine() -> ModuleType:
@@ -105,15 +150,19 @@ def _connection_lock(backend, name: str, wait: float) -> Iterator[bool]:
 class OrderingState:
     """What enforce_ordering knows of one connection, in a session record.
 
-    ``next``: the order to run next. ``held``: early messages, by order,
-    each with its channel, encoded content and when it was held.
-    ``progress``: when ``next`` last moved or its message started.
-    ``probe``: whether a probe message is circulating.
+    ``next``: the order to run next. ``held``: the index of early messages,
+    by order, each with its channel, encoded size and when it was held (the
+    content is in a record of its own, see :meth:`hold`). ``progress``: when
+    ``next`` last moved or its message started. ``probe``: whether a probe
+    message is circulating. ``closed``: the connection went past a bound and
+    its messages are dropped.
     """
 
     def __init__(self, reply_channel: str, order: int) -> None:
+        self.reply_channel = reply_channel
         _, key = _ordering_names(reply_channel)
-        self.keyed = KeyedSession(key, _ordering_engine())
+        self.engine = _ordering_engine()
+        self.keyed = KeyedSession(key, self.engine)
         data = self.keyed.store.get("state")
         if data is None:
             # No state: the connect was not under enforce_ordering (it may
@@ -127,6 +176,7 @@ class OrderingState:
         self.held: dict[str, dict] = data["held"]
         self.progress: float = data.get("progress", time.time())
         self.probe: bool = data.get("probe", False)
+        self.closed: bool = data.get("closed", False)
 
     def save(self) -> None:
         """Write the state back."""
@@ -135,38 +185,115 @@ class OrderingState:
             "held": self.held,
             "progress": self.progress,
             "probe": self.probe,
+            "closed": self.closed,
         }
         self.keyed.save()
 
     def delete(self) -> None:
-        """Forget the connection (after its disconnect)."""
+        """Forget the connection (after its disconnect), held messages too."""
+        for order in list(self.held):
+            self.forget(int(order))
         self.keyed.delete()
 
-    def hold(self, order: int, channel: str, content: dict) -> None:
-        """Keep an early message until its turn."""
-        self.held[str(order)] = {
-            "channel": channel,
-            "content": base64.b64encode(encode(content)).decode("ascii"),
-            "since": time.time(),
-        }
+    def _held_record(self, order: int) -> KeyedSession:
+        return KeyedSession(channel_key("orh", f"{self.reply_channel}#{order}"), self.engine)
+
+    def hold(self, order: int, channel: str, data: bytes) -> None:
+        """Keep an early message (``data``: its encoded content) until its turn.
+
+        The content goes in a record of its own, written before the index
+        names it; it expires by itself long after the bounded wait would
+        have given up on it, so a crash cannot leave it forever.
+        """
+        record = self._held_record(order)
+        record.store["content"] = base64.b64encode(data).decode("ascii")
+        record.store.set_expiry(math.ceil(4 * max_wait()) + 3600)
+        record.save()
+        self.held[str(order)] = {"channel": channel, "bytes": len(data), "since": time.time()}
+
+    def held_bytes(self) -> int:
+        """Encoded bytes of the messages held back."""
+        return sum(entry.get("bytes", 0) for entry in self.held.values())
 
     def lowest_held(self) -> int | None:
         """The smallest order held back, if any."""
         return min(map(int, self.held), default=None)
 
-    def content_of(self, order: int) -> dict:
-        """The content of a held message."""
-        return decode(base64.b64decode(self.held[str(order)]["content"]))
+    def content_of(self, order: int) -> dict | None:
+        """The content of a held message; None if its record is gone."""
+        entry = self.held[str(order)]
+        # Records written before held messages had records of their own
+        # carry the content in the index.
+        encoded = entry.get("content") or self._held_record(order).store.get("content")
+        return None if encoded is None else decode(base64.b64decode(encoded))
+
+    def forget(self, order: int) -> None:
+        """Drop a held message from the index and the store."""
+        if self.held.pop(str(order), None) is not None:
+            self._held_record(order).delete()
+
+
+class _ClosedConnections:
+    """The reply channels this process saw closed past a bound (most recent
+    CLOSED_CACHE_SIZE). Closing is final, so remembering it is always right."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._names: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def add(self, reply: str) -> None:
+        with self._lock:
+            self._names[reply] = None
+            self._names.move_to_end(reply)
+            while len(self._names) > self.size:
+                self._names.popitem(last=False)
+
+    def __contains__(self, reply: str) -> bool:
+        with self._lock:
+            return reply in self._names
+
+
+_closed = _ClosedConnections(CLOSED_CACHE_SIZE)
+
+
+def _closed_connection(message, order: int):
+    """What to do with a message of a connection closed past a bound."""
+    if message.channel.name != "websocket.disconnect":
+        logger.debug(
+            "enforce_ordering: %s is closed; order %d dropped", message.reply_channel.name, order
+        )
+        return SKIP
+    # The socket is gone: its disconnect consumer (group discards, clean-up)
+    # runs at once, whatever it held.
+    message._channels_ordering = order
+    return ("closed", order)
+
+
+def _send_past_capacity(backend, channel: str, content: dict) -> bool:
+    """Send ``content`` even if ``channel`` is full, up to RESEND_HEADROOM
+    times its capacity; False if it is fuller still.
+
+    For what enforce_ordering re-sends (the message was counted once against
+    the capacity when the interface server sent it) and for the close of an
+    overflowing socket: a client that keeps a channel full must not be able
+    to keep either out.
+    """
+    try:
+        backend._send(
+            channel, backend.encode(content), RESEND_HEADROOM * backend.capacity_for(channel)
+        )
+        return True
+    except ChannelFull:
+        return False
 
 
 def _resend(backend, channel: str, content: dict, **marker: Any) -> bool:
     """Put a message back on its channel with an ordering marker."""
-    try:
-        backend.send(channel, {**content, ORDERING_KEY: marker})
+    if _send_past_capacity(backend, channel, {**content, ORDERING_KEY: marker}):
         return True
-    except ChannelFull:
-        logger.warning("enforce_ordering: %s is full; will retry via the probe", channel)
-        return False
+    logger.warning("enforce_ordering: %s is full even past its capacity; will retry", channel)
+    return False
 
 
 def _dispatch_next(state: OrderingState, backend, reply: str) -> None:
@@ -174,15 +301,26 @@ def _dispatch_next(state: OrderingState, backend, reply: str) -> None:
 
     Sent before it is dropped: if the worker dies in between, the message
     exists twice, and the copy that comes late is recognised (its order is
-    below ``next``) and discarded. Nothing is lost.
+    below ``next``) and discarded. Nothing is lost. A failed send is retried
+    by the connection's next message or probe.
     """
     entry = state.held.get(str(state.next))
     if entry is None:
         return
-    if _resend(backend, entry["channel"], state.content_of(state.next), resent=True):
-        del state.held[str(state.next)]
+    content = state.content_of(state.next)
+    if content is None:
+        logger.error(
+            "enforce_ordering: the held message order %d of %s is gone from the session "
+            "store; the connection waits for it as for a lost message",
+            state.next,
+            reply,
+        )
+        state.forget(state.next)
+        return
+    if _resend(backend, entry["channel"], content, resent=True):
+        state.forget(state.next)
     else:
-        _ensure_probe(state, backend, entry["channel"], state.content_of(state.next))
+        _ensure_probe(state, backend, entry["channel"], content)
 
 
 def _ensure_probe(state: OrderingState, backend, channel: str, content: dict) -> None:
@@ -217,6 +355,50 @@ def _stalled(state: OrderingState) -> bool:
     return time.time() - since > max_wait()
 
 
+def _move_on(state: OrderingState, backend, reply: str) -> None:
+    """Dispatch the message whose turn it is if it is held (again, if an
+    earlier send failed), else give up on a missing one past the wait."""
+    if str(state.next) in state.held:
+        _dispatch_next(state, backend, reply)
+    elif _stalled(state):
+        _give_up_gap(state, backend, reply)
+
+
+def _over_bounds(state: OrderingState, size: int) -> bool:
+    """Whether holding one more message of ``size`` bytes passes a bound."""
+    if len(state.held) >= max_held():
+        return True
+    # One message is always let in, whatever its size (the interface server
+    # and MAX_MESSAGE_SIZE bound that).
+    return bool(state.held) and state.held_bytes() + size > max_held_bytes()
+
+
+def _close_overflowing(message, state: OrderingState, order: int, size: int) -> None:
+    """Close a connection that went past a bound; drop what it holds."""
+    reply = message.reply_channel.name
+    logger.warning(
+        "enforce_ordering: connection %s sent order %d while holding %d messages (%d bytes) "
+        "waiting for order %d; closing it with %d (CHANNELS_ORDERING_MAX_HELD=%d, "
+        "CHANNELS_ORDERING_MAX_HELD_BYTES=%d)",
+        reply,
+        order,
+        len(state.held),
+        state.held_bytes() + size,
+        state.next,
+        OVERFLOW_CLOSE_CODE,
+        max_held(),
+        max_held_bytes(),
+    )
+    if not _send_past_capacity(message.channel_backend, reply, {"close": OVERFLOW_CLOSE_CODE}):
+        logger.error("enforce_ordering: could not send the close to %s", reply)
+    for held in list(state.held):
+        state.forget(int(held))
+    state.closed = True
+    state.probe = False
+    state.save()
+    _closed.add(reply)
+
+
 def _ordering_enter(message):
     content = message.content
     marker = content.pop(ORDERING_KEY, None) or {}
@@ -237,6 +419,8 @@ def _ordering_enter(message):
         pause = PROBE_INTERVAL - (time.time() - marker.get("sent", 0))
         if pause > 0:
             time.sleep(pause)
+    if reply in _closed:
+        return _closed_connection(message, order)
     lock_name, _ = _ordering_names(reply)
     with _connection_lock(backend, lock_name, LOCK_WAIT) as locked:
         if not locked:
@@ -247,12 +431,12 @@ def _ordering_enter(message):
                 raise ConsumeLater
             return SKIP
         state = OrderingState(reply, order)
+        if state.closed:
+            _closed.add(reply)
+            return _closed_connection(message, order)
         if marker.get("probe"):
             state.probe = False
-            if state.held and state.lowest_held() == state.next:
-                _dispatch_next(state, backend, reply)
-            elif _stalled(state):
-                _give_up_gap(state, backend, reply)
+            _move_on(state, backend, reply)
             _ensure_probe(state, backend, message.channel.name, content)
             state.save()
             return SKIP
@@ -270,16 +454,22 @@ def _ordering_enter(message):
             message._channels_ordering = "late"
             return ("late", order)
         if order > state.next:
-            state.hold(order, message.channel.name, content)
-            if _stalled(state):
-                _give_up_gap(state, backend, reply)
+            if str(order) in state.held:
+                return SKIP  # a second copy of a message already held
+            data = encode(content)
+            if _over_bounds(state, len(data)):
+                _close_overflowing(message, state, order, len(data))
+                return SKIP
+            state.hold(order, message.channel.name, data)
+            _move_on(state, backend, reply)
             _ensure_probe(state, backend, message.channel.name, content)
             state.save()
             return SKIP
         # Its turn. A held copy of it may exist after a crash: drop it.
-        state.held.pop(str(order), None)
+        had_copy = str(order) in state.held
+        state.forget(order)
         state.progress = time.time()
-        if state.new or marker.get("resent"):
+        if state.new or marker.get("resent") or had_copy:
             state.save()
     message._channels_ordering = order
     return ("run", order)
@@ -314,6 +504,14 @@ def _ordering_exit(message, token, exc) -> None:
             )
             return
         state = OrderingState(reply, order)
+        if state.closed:
+            if message.channel.name == "websocket.disconnect":
+                # Kept a while as a tombstone, so the closed socket's messages
+                # still in the channel are dropped rather than held afresh;
+                # they expire from the channel within the backend's EXPIRY.
+                state.keyed.store.set_expiry(math.ceil(backend.expiry) + 60)
+                state.save()
+            return
         if message.channel.name == "websocket.disconnect" and not state.held:
             state.delete()
             return
@@ -346,3 +544,8 @@ def enforce_ordering(func: Callable | None = None, *, slight: bool = False) -> C
         return enforce_ordering
 
     return consumer_decorator(channel_session(func), _ordering_enter, _ordering_exit)
+
+
+# channels.sessions re-exports this (the Channels 1.x import path); when this
+# module is imported first, that re-export is completed here.
+sessions.enforce_ordering = enforce_ordering

@@ -6,8 +6,8 @@
     every ``websocket.receive`` of that socket.
 ``http_session``
     the user's ordinary Django session, found from the ``sessionid`` cookie
-    (or a ``session_key`` query parameter) of an HTTP request or WebSocket
-    handshake.
+    of an HTTP request or WebSocket handshake, or from a ``session_key``
+    query parameter of a WebSocket handshake (see :func:`http_session_key`).
 ``channel_and_http_session``
     both: the HTTP session key seen at connect is remembered in the channel
     session, so later messages of the socket get the HTTP session too.
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import sys
 from collections.abc import Callable
 from http.cookies import CookieError
 from importlib import import_module
@@ -199,15 +200,43 @@ def _text(value: Any) -> str:
     return value.decode("latin-1") if isinstance(value, bytes) else str(value)
 
 
-def http_session_key(content: dict) -> str | None:
-    """The Django session key of a request or handshake message, if any.
+#: Setting naming the messages whose ``session_key`` query parameter may
+#: name the HTTP session: ``"websocket"`` (the default), ``True`` or ``False``.
+QUERY_KEY_SETTING = "CHANNELS_SESSION_KEY_IN_QUERY_STRING"
 
-    A ``session_key`` query parameter wins (browsers cannot set cookies on a
-    WebSocket from another origin), then the session cookie.
+
+def session_key_from_query_allowed(channel: str) -> bool:
+    """Whether a message on ``channel`` may name its session in the query string.
+
+    By default only WebSocket messages may: browsers cannot set cookies on a
+    WebSocket to another domain, which is why Channels 1.x read a
+    ``session_key`` parameter at all. On plain HTTP it would put session IDs
+    in URLs and access logs and let a link fix a visitor's session, so it is
+    off unless ``CHANNELS_SESSION_KEY_IN_QUERY_STRING = True``; ``False``
+    turns it off for WebSockets too.
     """
-    query = parse_qs(_text(content.get("query_string", "")))
-    if query.get("session_key"):
-        return query["session_key"][0]
+    allowed = getattr(settings, QUERY_KEY_SETTING, "websocket")
+    if allowed == "websocket":
+        return channel.startswith("websocket.")
+    if allowed is True or allowed is False:
+        return allowed
+    raise ImproperlyConfigured(
+        f'{QUERY_KEY_SETTING} must be "websocket" (the default: WebSocket handshakes '
+        f"only), True (every message) or False (never), not {allowed!r}"
+    )
+
+
+def http_session_key(content: dict, channel: str) -> str | None:
+    """The Django session key of a request or handshake on ``channel``, if any.
+
+    Where :func:`session_key_from_query_allowed` lets it, a ``session_key``
+    query parameter wins over the cookie, as in Channels 1.x; otherwise only
+    the session cookie counts.
+    """
+    if session_key_from_query_allowed(channel):
+        query = parse_qs(_text(content.get("query_string", "")))
+        if query.get("session_key"):
+            return query["session_key"][0]
     cookies: dict[str, str] = {}
     for name, value in content.get("headers") or []:
         if _text(name).lower() == "cookie":
@@ -221,7 +250,7 @@ def http_session_key(content: dict) -> str | None:
 def _open_http_session(message) -> SessionBase | None:
     if hasattr(message, "http_session"):
         return None
-    key = http_session_key(message.content)
+    key = http_session_key(message.content, message.channel.name)
     engine = import_module(settings.SESSION_ENGINE)
     message.http_session = engine.SessionStore(session_key=key) if key else None
     return message.http_session
@@ -235,9 +264,10 @@ def _close_http_session(message, session: SessionBase | None, exc) -> None:
 def http_session(func: Callable) -> Callable:
     """Give the consumer ``message.http_session``: the user's Django session.
 
-    Found from the session cookie or a ``session_key`` query parameter of the
-    message (an ``http.request`` or a ``websocket.connect``); ``None`` when
-    there is neither. Saved after the consumer if modified.
+    Found from the session cookie of the message (an ``http.request`` or a
+    ``websocket.connect``), or from a ``session_key`` query parameter of a
+    WebSocket handshake (``CHANNELS_SESSION_KEY_IN_QUERY_STRING``); ``None``
+    when there is neither. Saved after the consumer if modified.
     """
     return consumer_decorator(func, _open_http_session, _close_http_session)
 
@@ -262,5 +292,7 @@ def channel_and_http_session(func: Callable) -> Callable:
 
 
 # Channels 1.x imported enforce_ordering from here; it lives in .ordering,
-# which itself builds on this module (so it is imported last).
-from .ordering import enforce_ordering  # noqa: E402
+# which builds on this module. When .ordering is imported first (and so
+# imports this module half-way through), it sets the name here itself.
+if f"{__package__}.ordering" not in sys.modules:
+    from .ordering import enforce_ordering  # noqa: E402

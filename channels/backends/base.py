@@ -22,7 +22,9 @@ Promises:
   ``group_expiry`` seconds after the last ``group_add``; ``send_group``
   sends to every live member, skipping full members without failing the rest.
 * ``new_channel(prefix)`` returns a name no one else holds or can guess.
-* ``flush()`` empties every channel and group of this backend (its PREFIX).
+* ``flush()`` empties every channel and group of this backend and touches
+  nothing of any other (another PREFIX, alias or application);
+  ``flush_scope()`` says exactly what it deletes, for ``channels flush``.
 * All methods are synchronous and thread-safe.
 
 Operations (the ``"ops"`` extension, read by the ``channels`` CLI):
@@ -246,6 +248,11 @@ class BaseChannelBackend:
     def flush(self) -> None:
         """Drop every message and group membership of this backend."""
         self._flush()
+
+    def flush_scope(self) -> list[str]:
+        """Lines saying exactly what :meth:`flush` deletes (``channels flush``
+        shows them before asking); backends name their keys or rows."""
+        return [f"every queued message, group membership and heartbeat of {self!r}"]
 
     def close(self) -> None:
         """Release connections; the backend may be used again afterwards."""

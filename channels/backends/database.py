@@ -77,7 +77,9 @@ class DatabaseChannelBackend(BaseChannelBackend):
 
     Extra option: ``DB_ALIAS`` ("default"), the ``DATABASES`` alias holding
     the tables. The tables come from this app's migration, so run
-    ``manage.py migrate channels --database <DB_ALIAS>`` once.
+    ``manage.py migrate channels --database <DB_ALIAS>`` once. Rows carry
+    this backend's own alias, so several aliases may share the tables, each
+    with its own channels, groups and heartbeats.
 
     Thread-safe: Django gives each thread its own database connection; the
     PostgreSQL LISTEN connection is shared under a lock.
@@ -111,6 +113,11 @@ class DatabaseChannelBackend(BaseChannelBackend):
                 f"(configured: {', '.join(connections) or 'none'})"
             )
         self.db_alias = db_alias
+        if len(alias) > 100:
+            raise ImproperlyConfiguredBackend(
+                f"CHANNEL_BACKENDS alias {alias[:20]!r}... is over 100 characters, the "
+                "length of the column that records it"
+            )
         # Reading .vendor does not connect: it comes from the ENGINE setting.
         self.vendor = connections[db_alias].vendor
         if self.vendor not in ("sqlite", "postgresql"):
@@ -153,8 +160,9 @@ class DatabaseChannelBackend(BaseChannelBackend):
             sent = skipped = 0
             with self._write_transaction(connection) as cursor:
                 cursor.execute(
-                    f"SELECT channel FROM {self._groups} WHERE group_name = %s AND expires > %s",
-                    [group, time.time()],
+                    f"SELECT channel FROM {self._groups} "
+                    "WHERE backend = %s AND group_name = %s AND expires > %s",
+                    [self.alias, group, time.time()],
                 )
                 # Sorted, so concurrent group sends take the per-channel
                 # advisory locks in one order and cannot deadlock.
@@ -194,11 +202,12 @@ class DatabaseChannelBackend(BaseChannelBackend):
             )
         attempt.maybe_written = True
         cursor.execute(
-            f"INSERT INTO {self._messages} (inbox, channel, content, expires) "
-            f"SELECT %s, %s, %s, %s WHERE ("
-            f"SELECT count(*) FROM {self._messages} WHERE channel = %s AND expires > %s"
+            f"INSERT INTO {self._messages} (backend, inbox, channel, content, expires) "
+            f"SELECT %s, %s, %s, %s, %s WHERE ("
+            f"SELECT count(*) FROM {self._messages} "
+            f"WHERE backend = %s AND channel = %s AND expires > %s"
             f") < %s",
-            [inbox, channel, data, expires, channel, time.time(), capacity],
+            [self.alias, inbox, channel, data, expires, self.alias, channel, time.time(), capacity],
         )
         if cursor.rowcount != 1:
             return False
@@ -249,7 +258,7 @@ class DatabaseChannelBackend(BaseChannelBackend):
 
     def _pop(self, connection, inboxes: list[str], full_names: list[str]):
         where = []
-        params: list[Any] = []
+        params: list[Any] = [self.alias]
         if inboxes:
             where.append(f"inbox IN ({', '.join(['%s'] * len(inboxes))})")
             params.extend(inboxes)
@@ -259,7 +268,9 @@ class DatabaseChannelBackend(BaseChannelBackend):
             params.extend(full_names)
             params.append(self.HOLD_INBOX)
         params.append(time.time())
-        match = f"FROM {self._messages} WHERE ({' OR '.join(where)}) AND expires > %s"
+        match = (
+            f"FROM {self._messages} WHERE backend = %s AND ({' OR '.join(where)}) AND expires > %s"
+        )
         with connection.cursor() as cursor:
             if not self._postgres:
                 # A plain read first: an idle poll then takes no write lock,
@@ -291,14 +302,14 @@ class DatabaseChannelBackend(BaseChannelBackend):
     # --- holding capacity -------------------------------------------------------
 
     def _hold(self, channel: str, count: int) -> None:
-        rows = [(self.HOLD_INBOX, channel, b"", time.time() + self.expiry)] * count
+        rows = [(self.alias, self.HOLD_INBOX, channel, b"", time.time() + self.expiry)] * count
 
         def insert(connection, attempt: _Attempt) -> None:
             attempt.maybe_written = True  # a retry could hold twice
             with self._write_transaction(connection) as cursor:
                 cursor.executemany(
-                    f"INSERT INTO {self._messages} (inbox, channel, content, expires) "
-                    "VALUES (%s, %s, %s, %s)",
+                    f"INSERT INTO {self._messages} (backend, inbox, channel, content, expires) "
+                    "VALUES (%s, %s, %s, %s, %s)",
                     rows,
                 )
 
@@ -310,8 +321,8 @@ class DatabaseChannelBackend(BaseChannelBackend):
             with connection.cursor() as cursor:
                 cursor.execute(
                     f"DELETE FROM {self._messages} WHERE id IN (SELECT id FROM {self._messages} "
-                    "WHERE channel = %s AND inbox = %s LIMIT %s)",
-                    [channel, self.HOLD_INBOX, count],
+                    "WHERE backend = %s AND channel = %s AND inbox = %s LIMIT %s)",
+                    [self.alias, channel, self.HOLD_INBOX, count],
                 )
 
         self._run(delete)
@@ -324,9 +335,13 @@ class DatabaseChannelBackend(BaseChannelBackend):
         expires = time.time() + self.group_expiry
         self._run(
             lambda conn, attempt: GroupMembership.objects.using(self.db_alias).bulk_create(
-                [GroupMembership(group_name=group, channel=channel, expires=expires)],
+                [
+                    GroupMembership(
+                        backend=self.alias, group_name=group, channel=channel, expires=expires
+                    )
+                ],
                 update_conflicts=True,
-                unique_fields=["group_name", "channel"],
+                unique_fields=["backend", "group_name", "channel"],
                 update_fields=["expires"],
             )
         )
@@ -337,7 +352,7 @@ class DatabaseChannelBackend(BaseChannelBackend):
         self._run(
             lambda conn, attempt: (
                 GroupMembership.objects.using(self.db_alias)
-                .filter(group_name=group, channel=channel)
+                .filter(backend=self.alias, group_name=group, channel=channel)
                 .delete()
             )
         )
@@ -348,7 +363,7 @@ class DatabaseChannelBackend(BaseChannelBackend):
         return self._run(
             lambda conn, attempt: list(
                 GroupMembership.objects.using(self.db_alias)
-                .filter(group_name=group, expires__gt=time.time())
+                .filter(backend=self.alias, group_name=group, expires__gt=time.time())
                 .order_by("id")
                 .values_list("channel", flat=True)
             )
@@ -364,8 +379,8 @@ class DatabaseChannelBackend(BaseChannelBackend):
                 # A message's age is its expiry minus EXPIRY, taken backwards.
                 cursor.execute(
                     f"SELECT inbox, count(*), min(expires) FROM {self._messages} "
-                    "WHERE expires > %s AND inbox <> %s GROUP BY inbox",
-                    [now, self.HOLD_INBOX],
+                    "WHERE backend = %s AND expires > %s AND inbox <> %s GROUP BY inbox",
+                    [self.alias, now, self.HOLD_INBOX],
                 )
                 return [
                     (inbox, count, max(0.0, now - (oldest - self.expiry)))
@@ -379,7 +394,11 @@ class DatabaseChannelBackend(BaseChannelBackend):
 
         self._run(
             lambda conn, attempt: Heartbeat.objects.using(self.db_alias).bulk_create(
-                [Heartbeat(ident=ident, content=data, expires=time.time() + ttl)],
+                [
+                    Heartbeat(
+                        backend=self.alias, ident=ident, content=data, expires=time.time() + ttl
+                    )
+                ],
                 update_conflicts=True,
                 unique_fields=["ident"],
                 update_fields=["content", "expires"],
@@ -393,7 +412,7 @@ class DatabaseChannelBackend(BaseChannelBackend):
             lambda conn, attempt: [
                 bytes(data)
                 for data in Heartbeat.objects.using(self.db_alias)
-                .filter(expires__gt=time.time())
+                .filter(backend=self.alias, expires__gt=time.time())
                 .order_by("ident")
                 .values_list("content", flat=True)
             ]
@@ -401,14 +420,25 @@ class DatabaseChannelBackend(BaseChannelBackend):
 
     # --- housekeeping -------------------------------------------------------------
 
-    def _flush(self) -> None:
-        def delete_all(connection, attempt):
-            with self._write_transaction(connection) as cursor:
-                cursor.execute(f"DELETE FROM {self._messages}")
-                cursor.execute(f"DELETE FROM {self._groups}")
-                cursor.execute(f"DELETE FROM {self._heartbeat_table}")
+    def flush_scope(self) -> list[str]:
+        """What :meth:`flush` deletes: this alias's rows of the three tables."""
+        settings = connections[self.db_alias].settings_dict
+        where = f"{self.vendor} database {settings.get('NAME')!s}"
+        return [
+            f"from database {self.db_alias!r} ({where}), the rows of backend {self.alias!r} in",
+            f"  {self._messages}  queued messages",
+            f"  {self._groups}  group memberships",
+            f"  {self._heartbeat_table}  heartbeats of workers and interface servers",
+            "and no others: rows of other CHANNEL_BACKENDS aliases in these tables are kept.",
+        ]
 
-        self._run(delete_all)
+    def _flush(self) -> None:
+        def delete_own(connection, attempt):
+            with self._write_transaction(connection) as cursor:
+                for table in (self._messages, self._groups, self._heartbeat_table):
+                    cursor.execute(f"DELETE FROM {table} WHERE backend = %s", [self.alias])
+
+        self._run(delete_own)
 
     def close(self) -> None:
         """Close the LISTEN connection (the Django connections are Django's)."""

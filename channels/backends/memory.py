@@ -6,6 +6,7 @@ a separate worker process; use the database or Redis backend for that.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import deque
@@ -140,6 +141,14 @@ class InMemoryChannelBackend(BaseChannelBackend):
             ]:
                 del self._heartbeat_records[ident]
             return [data for _, (_, data) in sorted(self._heartbeat_records.items())]
+
+    def flush_scope(self) -> list[str]:
+        """What :meth:`flush` deletes: this object's queues, nothing elsewhere."""
+        return [
+            f"the queued messages, groups and heartbeats backend {self.alias!r} keeps in the "
+            f"memory of process {os.getpid()} only; every other process, running servers "
+            "included, keeps its own"
+        ]
 
     def _flush(self):
         with self._cond:

@@ -5,7 +5,8 @@
     channels status            queue depths, live workers and interface servers
     channels latency           end-to-end latency probes answered by workers
     channels bench http|ws     load generator against a running deployment
-    channels flush             drop every queued message (asks first)
+    channels flush             delete one backend's messages, groups and heartbeats
+                               (says exactly what, then asks)
 
 Settings come from ``--settings`` or ``DJANGO_SETTINGS_MODULE``, as with
 ``django-admin``; ``--backend`` picks the ``CHANNEL_BACKENDS`` alias.

@@ -154,9 +154,13 @@ def latency(alias: str, as_json: bool, count: int, interval: float, timeout: flo
 @backend_option
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def flush(alias: str, yes: bool) -> None:
-    """Drop every queued message and group membership of the backend."""
+    """Delete the queued messages, group memberships and heartbeats of one
+    backend, and nothing else; says exactly what before asking."""
     backend = backend_for(alias)
+    click.echo(f"channels flush --backend {alias} deletes")
+    for line in backend.flush_scope():
+        click.echo(f"  {line}")
     if not yes:
-        click.confirm(f"Drop every message and group of {backend!r}?", abort=True)
+        click.confirm("Drop every message and group membership listed above?", abort=True)
     backend.flush()
     click.echo(f"Flushed {backend!r}.")

@@ -88,6 +88,7 @@ from ..base import BaseChannelBackend
 from .blocking import MAX_BLOCK, MIN_BLOCK, READ_MARGIN, blpop_timeout, wait_on_shards
 from .connection import Shard, ShardDown, default_connection_kwargs, parse_hosts
 from .crypto import Sealer, validate_keys
+from .keys import KEY_FAMILIES, family_pattern, glob_escape, is_own_key
 from .scripts import SCRIPTS
 from .sharding import HashRing
 
@@ -119,8 +120,9 @@ class RedisChannelBackend(BaseChannelBackend):
     ``HOST``, ``PORT``
         a single server, instead of HOSTS.
     ``PREFIX`` (``"channels:"``)
-        start of every key, so several projects can share one Redis;
-        ``flush()`` deletes only keys with this prefix.
+        start of every key, so several projects can share one Redis (end it
+        with ``:``); ``flush()`` deletes only this backend's own keys (see
+        :meth:`~RedisChannelBackend.flush_scope`).
     ``SYMMETRIC_ENCRYPTION_KEYS``
         list of secrets: message bodies are encrypted with the first and
         decrypted with any (needs the ``redis-crypto`` extra).
@@ -645,29 +647,48 @@ class RedisChannelBackend(BaseChannelBackend):
         # All heartbeats on one server, so reading them is one scan.
         return self.shards[self._ring.index_for("heartbeats")]
 
-    @staticmethod
-    def _scan(shard: Shard, prefix: str) -> list[bytes]:
+    @classmethod
+    def _scan(cls, shard: Shard, prefix: str) -> list[bytes]:
         """Every key starting with ``prefix`` on ``shard`` (SCAN, never KEYS)."""
+        return cls._scan_glob(shard, glob_escape(prefix) + "*")
+
+    @staticmethod
+    def _scan_glob(shard: Shard, pattern: str) -> list[bytes]:
+        """Every key matching the glob ``pattern`` on ``shard``."""
         found: list[bytes] = []
         cursor = 0
         while True:
-            cursor, keys = shard.command(
-                "SCAN", cursor, "MATCH", _glob_escape(prefix) + "*", "COUNT", 1000
-            )
+            cursor, keys = shard.command("SCAN", cursor, "MATCH", pattern, "COUNT", 1000)
             found.extend(keys)
             if int(cursor) == 0:
                 return list(dict.fromkeys(found))  # SCAN may repeat a key
 
     # --- housekeeping --------------------------------------------------------
 
+    def flush_scope(self) -> list[str]:
+        """What :meth:`flush` deletes: this backend's key families, nothing else."""
+        servers = ", ".join(shard.ident for shard in self.shards)
+        width = max(len(self.prefix + family + ":" + name) for family, _, name in KEY_FAMILIES)
+        return [
+            f"on Redis {servers}, every key named",
+            *(
+                f"  {(self.prefix + family + ':' + name).ljust(width)}  {what}"
+                for family, what, name in KEY_FAMILIES
+            ),
+            "where the name holds no ':'. No other key: not those of any other PREFIX, "
+            f"even one starting with {self.prefix!r}.",
+        ]
+
     def _flush(self) -> None:
         with self._prefetch_lock:
             self._prefetched.clear()
             self._uncount.clear()
+            self._batch_full.clear()
+        pattern = family_pattern(self.prefix)
         for shard in self.shards:
 
             def attempt(shard=shard) -> None:
-                keys = self._scan(shard, self.prefix)
+                keys = [k for k in self._scan_glob(shard, pattern) if is_own_key(self.prefix, k)]
                 for start in range(0, len(keys), 1000):
                     shard.command("DEL", *keys[start : start + 1000])
 
@@ -681,7 +702,3 @@ class RedisChannelBackend(BaseChannelBackend):
     def __repr__(self) -> str:
         hosts = ", ".join(shard.ident for shard in self.shards)
         return f"<RedisChannelBackend alias={self.alias!r} hosts=[{hosts}] prefix={self.prefix!r}>"
-
-
-def _glob_escape(text: str) -> str:
-    return "".join("\\" + c if c in "*?[]\\" else c for c in text)

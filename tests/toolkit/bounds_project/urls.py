@@ -1,0 +1,3 @@
+"""No views: every route of this project is a consumer."""
+
+urlpatterns: list = []

@@ -1,0 +1,62 @@
+"""A client flooding an ``enforce_ordering`` consumer through real
+``runwsserver`` and three ``runworker`` processes, beside a client that asks
+and waits (scenario in ``ordering_flood.py``; speeds in
+``bench/ordering_flood.py``).
+
+Bounds asserted: the flooder holds at most CHANNELS_ORDERING_MAX_HELD (100)
+messages, its ordering record (the index) stays under 16 KiB and everything
+stored for ordering under 1.5 MiB (100 held 2 KiB frames: ~280 KB signed); it
+is closed with 1013; the other client is answered, in order, all along; the
+workers' RSS grows by less than 64 MiB.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from channels.ordering import DEFAULT_MAX_HELD, OVERFLOW_CLOSE_CODE
+
+from .ordering_flood import run_flood, start, vm_rss_kib
+
+pytestmark = pytest.mark.timeout(600)
+
+FLOOD_SECONDS = 20.0
+
+
+@pytest.fixture
+def flooded(tmp_path):
+    from tests.services import redis_available
+
+    stack, port = start(tmp_path, "redis" if redis_available() else "database")
+    workers = [p for p in stack.processes if "runworker" in p.argv]
+    rss_before = [vm_rss_kib(w.popen.pid) for w in workers]
+    try:
+        result, sizes = run_flood(port, tmp_path / "db.sqlite3", FLOOD_SECONDS)
+        rss_after = [vm_rss_kib(w.popen.pid) for w in workers]
+        logs = "\n".join(p.output() for p in stack.processes)
+        yield result, sizes, rss_before, rss_after, logs
+    finally:
+        stack.stop()
+
+
+def test_a_flooding_client_is_bounded_and_closed_and_others_are_served(flooded):
+    result, sizes, rss_before, rss_after, logs = flooded
+    assert sizes.samples > 10, "the sampler never read the session table"
+    # The flooder was held back, then closed, within the flood.
+    assert sizes.held >= DEFAULT_MAX_HELD // 2, (sizes, result)
+    assert sizes.held <= DEFAULT_MAX_HELD, sizes
+    assert sizes.record_bytes < 16 * 1024, sizes
+    assert sizes.stored_bytes < 1536 * 1024, sizes
+    assert result.flood_close_code == OVERFLOW_CLOSE_CODE, (result.flood_close_code, logs[-3000:])
+    assert "CHANNELS_ORDERING_MAX_HELD=100" in logs
+    # The other client: every answer in order, and answers all along the
+    # flood (generous gaps: this is a loaded 2-core machine, not a benchmark).
+    assert result.other_in_order
+    replies = result.other_replies
+    assert len(replies) >= 10, replies
+    marks = [0.0, *replies, FLOOD_SECONDS]
+    assert max(b - a for a, b in zip(marks, marks[1:], strict=False)) < 15.0, replies
+    # What a flood makes a worker hold is in the session store, not in memory.
+    for before, after in zip(rss_before, rss_after, strict=True):
+        assert after - before < 64 * 1024, (rss_before, rss_after)
+    assert "Traceback" not in logs, logs[-5000:]
