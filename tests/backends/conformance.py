@@ -20,7 +20,7 @@ import pytest
 
 from channels.exceptions import ChannelFull, InvalidChannelName, InvalidMessage, MessageTooLarge
 
-from .child import receive_until_quiet
+from .child import exchange_until_quiet, receive_until_quiet
 
 
 class BackendConformance:
@@ -158,6 +158,125 @@ class BackendConformance:
                 break
             got.append(message["n"])
         assert sorted(got) == list(range(120))
+
+    # --- a worker's turn: send_and_receive --------------------------------
+
+    def test_send_and_receive_sends_in_order_then_receives(self, backend):
+        reply = backend.new_channel("conf.turn!")
+        backend.send("conf.turn.in", {"n": 0})
+        turn = backend.send_and_receive(
+            [("conf.turn.out", {"n": 1}), (reply, {"n": 2}), ("conf.turn.out", {"n": 3})],
+            ["conf.turn.in"],
+        )
+        assert (turn.sent, turn.error) == (3, None)
+        assert (turn.channel, turn.message) == ("conf.turn.in", {"n": 0})
+        assert [backend.receive_many(["conf.turn.out"])[1]["n"] for _ in range(2)] == [1, 3]
+        assert backend.receive_many(["conf.turn!"]) == (reply, {"n": 2})
+        # Nothing waiting and not blocking: everything sent, nothing received.
+        turn = backend.send_and_receive([("conf.turn.out", {"n": 4})], ["conf.turn.in"])
+        assert (turn.sent, turn.error, turn.channel, turn.message) == (1, None, None, None)
+        assert backend.receive_many(["conf.turn.out"])[1] == {"n": 4}
+        # No sends, or no channels: just the other half.
+        backend.send("conf.turn.in", {"n": 5})
+        assert backend.send_and_receive([], ["conf.turn.in"]).message == {"n": 5}
+        assert backend.send_and_receive([("conf.turn.out", {"n": 6})], []).sent == 1
+        assert backend.receive_many(["conf.turn.out"])[1] == {"n": 6}
+
+    def test_send_and_receive_stops_at_the_first_full_channel(self, backend):
+        small = self.other(CAPACITY=2)
+        small.send("conf.turn.full", {"n": 0})
+        small.send("conf.turn.full", {"n": 1})
+        small.send("conf.turn.next", {"n": 9})
+        turn = small.send_and_receive(
+            [("conf.turn.ok", {"n": 1}), ("conf.turn.full", {"n": 2}), ("conf.turn.ok", {"n": 3})],
+            ["conf.turn.next"],
+            block=True,
+            timeout=5,
+        )
+        assert turn.sent == 1
+        assert isinstance(turn.error, ChannelFull) and "conf.turn.full" in str(turn.error)
+        # Nothing received, nothing sent after the full channel: the next
+        # message still waits, and the channel saw no later message first.
+        assert (turn.channel, turn.message) == (None, None)
+        assert small.receive_many(["conf.turn.ok"])[1] == {"n": 1}
+        assert small.receive_many(["conf.turn.ok"]) == (None, None)
+        assert small.receive_many(["conf.turn.next"])[1] == {"n": 9}
+
+    def test_send_and_receive_refuses_a_bad_item_and_sends_what_came_before(self, backend):
+        for bad, error in [
+            (("bad name", {"n": 2}), InvalidChannelName),
+            (("conf.turn.bad", {"n": object()}), InvalidMessage),
+        ]:
+            backend.send("conf.turn.wait", {"n": 0})
+            turn = backend.send_and_receive(
+                [("conf.turn.good", {"n": 1}), bad, ("conf.turn.good", {"n": 3})],
+                ["conf.turn.wait"],
+            )
+            assert turn.sent == 1 and isinstance(turn.error, error)
+            assert turn.channel is None
+            assert backend.receive_many(["conf.turn.good"])[1] == {"n": 1}
+            assert backend.receive_many(["conf.turn.good"]) == (None, None)
+            assert backend.receive_many(["conf.turn.wait"])[1] == {"n": 0}
+        with pytest.raises(InvalidChannelName):
+            backend.send_and_receive([], ["bad name"])
+
+    def test_send_and_receive_blocks_until_a_message_or_the_timeout(self, backend):
+        sender = self.other()
+        later = threading.Timer(0.3, sender.send, args=("conf.turn.late", {"n": 1}))
+        later.start()
+        turn = backend.send_and_receive(
+            [("conf.turn.early", {"n": 0})], ["conf.turn.late"], block=True, timeout=10
+        )
+        later.join()
+        assert (turn.sent, turn.channel, turn.message) == (1, "conf.turn.late", {"n": 1})
+        assert backend.receive_many(["conf.turn.early"])[1] == {"n": 0}
+        started = time.monotonic()
+        turn = backend.send_and_receive([], ["conf.turn.late"], block=True, timeout=0.5)
+        assert (turn.sent, turn.channel) == (0, None)
+        assert time.monotonic() - started >= 0.45
+
+    def test_send_and_receive_on_an_inbox_keeps_capacity_exact(self, backend):
+        small = self.other(CAPACITY=2)
+        reply = small.new_channel("conf.turnbox!")
+        for n in range(3):
+            turn = small.send_and_receive([(reply, {"n": n})], ["conf.turnbox!"])
+            assert (turn.sent, turn.channel, turn.message) == (1, reply, {"n": n})
+        small.send(reply, {"n": 3})
+        small.send(reply, {"n": 4})
+        with pytest.raises(ChannelFull):
+            small.send(reply, {"n": 5})
+
+    def test_send_and_receive_never_delivers_expired_messages(self, backend):
+        short = self.other(EXPIRY=1)
+        short.send("conf.turn.exp", {"n": 1})
+        time.sleep(1.5)
+        turn = short.send_and_receive([("conf.turn.exp", {"n": 2})], ["conf.turn.exp"])
+        assert (turn.sent, turn.message) == (1, {"n": 2})
+
+    def test_at_most_once_when_receivers_send_and_receive(self, backend):
+        # Workers taking turns: each answers the message in hand and takes
+        # the next in one call. Every message is taken exactly once and
+        # every answer arrives.
+        count = 300
+        sender = self.other(CAPACITY=count + 10)
+        if self.cross_process:
+            collect = self._receivers_in_processes(
+                ["conf.race2"], 3, exchange=True, CAPACITY=count + 10
+            )
+        else:
+            collect = self._receivers_in_threads(sender, ["conf.race2"], 3, exchange=True)
+        for n in range(count):
+            sender.send("conf.race2", {"n": n})
+            if n % 10 == 9:
+                time.sleep(0.005)
+        results = collect()
+        everything = [n for got in results for n in got]
+        assert sorted(everything) == list(range(count)), "lost or duplicated messages"
+        assert sum(1 for got in results if got) >= 2, "only one receiver ever got anything"
+        answers = []
+        while (message := sender.receive_many(["conf.race2.answers"])[1]) is not None:
+            answers.append(message["n"])
+        assert sorted(answers) == list(range(count))
 
     # --- capacity and expiry ---------------------------------------------
 
@@ -386,17 +505,20 @@ class BackendConformance:
             assert got == sorted(got), "one receiver saw messages out of order"
 
     @staticmethod
-    def _receivers_in_threads(backend, channels, count):
+    def _receivers_in_threads(backend, channels, count, exchange=False):
         results = []
         lock = threading.Lock()
 
         def receive():
             got = []
-            while True:
-                channel, message = backend.receive_many(channels, block=True, timeout=1)
-                if channel is None:
-                    break
-                got.append(message["n"])
+            if exchange:
+                got = exchange_until_quiet(backend, channels, 1.0)
+            else:
+                while True:
+                    channel, message = backend.receive_many(channels, block=True, timeout=1)
+                    if channel is None:
+                        break
+                    got.append(message["n"])
             with lock:
                 results.append(got)
 
@@ -411,12 +533,12 @@ class BackendConformance:
 
         return collect
 
-    def _receivers_in_processes(self, channels, count, **options):
+    def _receivers_in_processes(self, channels, count, exchange=False, **options):
         context = multiprocessing.get_context("spawn")
         out = context.Queue()
         spec = self.process_spec(**options)
         procs = [
-            context.Process(target=receive_until_quiet, args=(spec, channels, 2.0, out))
+            context.Process(target=receive_until_quiet, args=(spec, channels, 2.0, out, exchange))
             for _ in range(count)
         ]
         for proc in procs:
