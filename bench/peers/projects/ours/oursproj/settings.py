@@ -31,6 +31,7 @@ if BACKEND == "sqlite":
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": os.environ.get("BENCH_SQLITE_PATH", "/tmp/bench-peers/ours.sqlite3"),
+            "CONN_MAX_AGE": None,  # see below
         }
     }
 elif BACKEND == "postgres":
@@ -44,6 +45,9 @@ elif BACKEND == "postgres":
             "OPTIONS": {
                 "options": f"-c search_path={os.environ.get('BENCH_PG_SCHEMA', 'bench_ours')}"
             },
+            # Persistent connections, as any PostgreSQL deployment has: with
+            # the default 0 the worker reconnects after every message.
+            "CONN_MAX_AGE": None,
         }
     }
 if BACKEND != "redis":
