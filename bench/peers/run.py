@@ -48,6 +48,7 @@ HOST = "127.0.0.1"
 
 ALL_PEERS = [
     "ours",
+    "ours-baseline",
     "ours-sqlite",
     "ours-postgres",
     "channels4",
@@ -233,9 +234,33 @@ def build_peers(args) -> dict[str, Peer]:
             env={"DJANGO_SETTINGS_MODULE": "uvproj.settings"},
         ),
     }
+    peers["ours-baseline"] = baseline_peer(peers["ours"], port + 7, args)
     peers["ours-sqlite"] = database_peer(peers["ours"], "sqlite", port + 5, args)
     peers["ours-postgres"] = database_peer(peers["ours"], "postgres", port + 6, args)
     return peers
+
+
+def baseline_peer(ours: Peer, peer_port: int, args) -> Peer:
+    """``ours`` run by ``--baseline-python`` (an interpreter seeing an older
+    checkout), so a change is measured against what it replaced in one sitting."""
+    py = args.baseline_python or str(ours.python)
+    procs = []
+    for label, argv, iface in ours.procs:
+        argv = [py, *argv[1:]]
+        if iface:
+            argv[-1] = f"{HOST}:{peer_port}"
+        procs.append((label, argv, iface))
+    return Peer(
+        name="ours-baseline",
+        title="ours, baseline checkout (--baseline-python)",
+        python=Path(py),
+        cwd=ours.cwd,
+        procs=procs,
+        redis_db=15,
+        packages=ours.packages,
+        port=peer_port,
+        env={**ours.env, "BENCH_REDIS_URL": ours.env["BENCH_REDIS_URL"].rsplit("/", 1)[0] + "/15"},
+    )
 
 
 def database_peer(ours: Peer, vendor: str, peer_port: int, args) -> Peer:
@@ -1068,6 +1093,11 @@ def parse_args(argv):
         "--ours-python",
         default=os.environ.get("BENCH_OURS_PYTHON", str(default_ours_python())),
         help="interpreter with this checkout installed (default: the checkout's .venv)",
+    )
+    p.add_argument(
+        "--baseline-python",
+        default="",
+        help="interpreter of an older checkout, measured as peer ours-baseline",
     )
     p.add_argument("--http-duration", type=int, default=10)
     p.add_argument("--http-concurrency", default="1,10,100")
