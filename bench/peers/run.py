@@ -932,7 +932,7 @@ def render_markdown(doc: dict) -> str:
         f"{doc['machine']['platform']}), Redis {doc['redis_version']}"
         + (f", ours at `{doc['ours_commit']}`." if doc.get("ours_commit") else "."),
         f"Medians of {doc['runs']} runs; server processes and Redis pinned to CPU "
-        f"`{doc['server_cpus']}`, load generators (wrk, asyncio `websockets` client) to "
+        f"`{doc['server_cpus']}`, load generators (wrk, the sans-I/O `websockets` client) to "
         f"CPU `{doc['client_cpus']}`; loopback only. "
         f"Workers per split-architecture peer: {doc['workers']}; channel capacity: "
         f"{doc.get('capacity', '?')}.",

@@ -65,6 +65,53 @@ def start_profilers(
     return procs
 
 
+#: (label, frame-name prefixes): a sample counts in the first group that
+#: has a frame on its stack (checked in this order).
+GROUPS = [
+    ("Redis round trips (redis-py, hiredis, socket calls)", ("Shard.request",)),
+    ("msgpack encode/decode", ("encode", "decode", "packb", "unpackb", "Packer.")),
+    ("backend Python (validation, scripts' arguments, prefetch)", (
+        "RedisChannelBackend.", "BaseChannelBackend.", "DatabaseChannelBackend.",
+        "validate_channel_name", "inbox_of",
+    )),
+    ("thread hand-offs (Condition, callFromThread)", (
+        "Condition.", "callFromThread", "BatchSender.send", "_settle",
+    )),
+    ("Django (request handling, close_old_connections, signals)", (
+        "close_old_connections", "ViewConsumer", "WSGIHandler", "BaseHandler",
+        "Signal.send", "ASGIRequest",
+    )),
+    ("Twisted and Autobahn (sockets, HTTP, WebSocket framing)", (
+        "WebSocketProtocol.", "HTTPChannel.", "EPollReactor.", "_PollLikeMixin.",
+        "Protocol.", "Connection.", "LineReceiver.",
+    )),
+]  # fmt: skip
+
+
+def breakdown(doc: dict) -> list[str]:
+    """Share of GIL-holding samples per group of GROUPS (rest: everything else)."""
+    frames = doc["shared"]["frames"]
+    counts = {label: 0.0 for label, _ in GROUPS}
+    rest = total = 0.0
+    for prof in doc["profiles"]:
+        for stack, weight in zip(prof["samples"], prof["weights"], strict=True):
+            if not stack:
+                continue
+            total += weight
+            names = [frames[i]["name"] for i in stack]
+            for label, prefixes in GROUPS:
+                if any(name.startswith(prefixes) for name in names):
+                    counts[label] += weight
+                    break
+            else:
+                rest += weight
+    if not total:
+        return []
+    lines = [f"  {100 * c / total:5.1f}%  {label}" for label, c in counts.items()]
+    lines.append(f"  {100 * rest / total:5.1f}%  everything else (routing, consumers, loops)")
+    return ["by kind (first match on the stack, in this order):", *lines]
+
+
 def hottest(path: Path, top: int = 18) -> tuple[int, list[str]]:
     """(sampled seconds, lines) of the hottest functions by self and total share."""
     doc = json.loads(path.read_text())
@@ -86,6 +133,7 @@ def hottest(path: Path, top: int = 18) -> tuple[int, list[str]]:
     if not count:
         return 0, ["(no samples)"]
     lines = ["threads: " + ", ".join(f"{n} {100 * c / count:.0f}%" for n, c in threads.items())]
+    lines += ["", *breakdown(doc)]
     lines += ["", "self:"]
     lines += [f"  {100 * c / count:5.1f}%  {n}" for n, c in own.most_common(top)]
     lines += ["", "total (on the stack):"]
