@@ -224,21 +224,30 @@ async def echo_sansio(args) -> dict:
             conn.ws.send_close()
             conn.flush()
             conn.transport.close()
-    rtts = run.rtts
     elapsed = t1 - t0
+    failures = run.failures + ([f"{stuck} echoes unanswered"] if stuck else [])
     return {
         "engine": "sansio",
-        "clients": len(conns),
+        **echo_summary(len(conns), run.rtts, elapsed, failures, len(errors)),
+        "loadgen_cpu": round((cpu1 - cpu0) / elapsed, 3) if elapsed > 0 else None,
+    }
+
+
+def echo_summary(
+    clients: int, rtts: list[float], elapsed: float, failures: list[str], connect_errors: int
+) -> dict:
+    """The figures of one echo run, whichever engine made them."""
+    return {
+        "clients": clients,
         "messages": len(rtts),
         "seconds": round(elapsed, 3),
         "msgs_per_s": round(len(rtts) / elapsed, 1) if elapsed > 0 else None,
         "p50_ms": ms(pct(rtts, 50)),
         "p99_ms": ms(pct(rtts, 99)),
         "mean_ms": ms(statistics.fmean(rtts)) if rtts else None,
-        "failures": len(run.failures) + stuck,
-        "failure_samples": run.failures[:5] + ([f"{stuck} echoes unanswered"] if stuck else []),
-        "connect_errors": len(errors),
-        "loadgen_cpu": round((cpu1 - cpu0) / elapsed, 3) if elapsed > 0 else None,
+        "failures": len(failures),
+        "failure_samples": failures[:5],
+        "connect_errors": connect_errors,
     }
 
 
@@ -296,16 +305,7 @@ async def echo_asyncio(args) -> dict:
     return {
         "engine": "asyncio",
         "loadgen_cpu": round((cpu1 - cpu0) / args.duration, 3),
-        "clients": len(socks),
-        "messages": len(rtts),
-        "seconds": round(elapsed, 3),
-        "msgs_per_s": round(len(rtts) / elapsed, 1) if elapsed > 0 else None,
-        "p50_ms": ms(pct(rtts, 50)),
-        "p99_ms": ms(pct(rtts, 99)),
-        "mean_ms": ms(statistics.fmean(rtts)) if rtts else None,
-        "failures": len(failures),
-        "failure_samples": failures[:5],
-        "connect_errors": len(errors),
+        **echo_summary(len(socks), rtts, elapsed, failures, len(errors)),
     }
 
 
