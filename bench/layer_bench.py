@@ -9,6 +9,8 @@ Measures, against one Redis server, in one run:
   queue stays under capacity and nothing is dropped);
 * ``fan-out``: ``send_group`` to 1,000 members that are process-local
   (reply) channels of one process, then receiving all 1,000;
+  ours also receives them with ``receive_batch`` (100 per call), as an
+  interface server's loop can;
 * ``turn``: one client process alternates one send and one receive, as a
   worker does (reply, then the next message): ours with
   ``send_and_receive`` (one round trip for both), channels_redis with
@@ -123,7 +125,7 @@ def ours_role(role: str, url: str, prefix: str, count: int) -> dict:
         names = [backend.new_channel("bench.fan!") for _ in range(MEMBERS)]
         for name in names:
             backend.group_add("bench-fan", name)
-        sends, cycles = [], []
+        sends, cycles, batched = [], [], []
         for _ in range(count):
             started = time.perf_counter()
             assert backend.send_group("bench-fan", MESSAGE) == MEMBERS
@@ -133,7 +135,18 @@ def ours_role(role: str, url: str, prefix: str, count: int) -> dict:
                 assert channel is not None
             cycles.append(time.perf_counter() - started)
             sends.append(sent - started)
-        return {"send": statistics.median(sends), "cycle": statistics.median(cycles)}
+            # the same, received as an interface server's loop can: in batches
+            started = time.perf_counter()
+            assert backend.send_group("bench-fan", MESSAGE) == MEMBERS
+            got = 0
+            while got < MEMBERS:
+                got += len(backend.receive_batch(["bench.fan!"], limit=100))
+            batched.append(time.perf_counter() - started)
+        return {
+            "send": statistics.median(sends),
+            "cycle": statistics.median(cycles),
+            "batch_cycle": statistics.median(batched),
+        }
     raise SystemExit(f"unknown role {role}")
 
 
@@ -268,6 +281,7 @@ def measure(python: str, impl: str, url: str, count: int, fanouts: int) -> dict:
         "ping_cpu": ping.get("cpu_us"),
         "fan_send": fan["send"],
         "fan_cycle": fan["cycle"],
+        "fan_batch_cycle": fan.get("batch_cycle"),
     }
 
 
@@ -328,6 +342,7 @@ def main() -> None:
         ("client CPU per PING (µs)", "ping_cpu", "{:.1f}", True),
         ("group_send to 1,000 members (ms)", "fan_send", "{:.1f}", True),
         ("group_send + receive all 1,000 (ms)", "fan_cycle", "{:.1f}", True),
+        ("group_send + receive_batch all 1,000 (ms)", "fan_batch_cycle", "{:.1f}", True),
     ]
     for label, key, fmt, is_time in rows:
         scale = 1000 if key.startswith("fan") else 1

@@ -12,6 +12,10 @@ Promises:
   several in order, with one result per item. Delivery is **at most once**
   and **FIFO per channel**. A channel holding ``capacity`` messages refuses
   more with :class:`~channels.exceptions.ChannelFull`.
+* ``receive_batch(channels, limit, block)`` takes up to ``limit`` messages:
+  the first as ``receive_many`` would, then what else is already waiting,
+  without waiting. Meant for a process inbox (an interface server's loop),
+  where backends hand out in one call what one round trip fetched.
 * ``send_and_receive(items, channels, block)`` is a worker's turn in one
   call: send a consumer's messages in order, stopping at the first that
   fails, and, if all went, take the next message as ``receive_many`` would.
@@ -238,6 +242,28 @@ class BaseChannelBackend:
             return None, None
         return channel, decode(data)
 
+    def receive_batch(
+        self,
+        channels: Iterable[str],
+        limit: int = 100,
+        block: bool = False,
+        timeout: float | None = None,
+    ) -> list[tuple[str, dict]]:
+        """Take up to ``limit`` messages from ``channels``, oldest first.
+
+        The first is taken as :meth:`receive_many` takes one (waiting up to
+        ``timeout`` if ``block``); the rest only if already waiting. Returns
+        ``[]`` if nothing came. Each message is still taken at most once.
+        """
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"limit must be a positive int, not {limit!r}")
+        names = [validate_channel_name(c, receive=True) for c in channels]
+        if not names:
+            return []
+        wait = (self.block_timeout if timeout is None else timeout) if block else 0.0
+        taken = self._receive_batch(names, limit, wait)
+        return [(channel, decode(data)) for channel, data in taken]
+
     def receive(self, channels: Iterable[str], block: bool = False) -> Received:
         """ASGI spelling of :meth:`receive_many`."""
         return self.receive_many(channels, block=block)
@@ -346,6 +372,21 @@ class BaseChannelBackend:
     ) -> tuple[str, bytes] | tuple[None, None]:
         """Pop one message; wait up to ``timeout`` seconds (0: don't wait)."""
         raise NotImplementedError
+
+    def _receive_batch(
+        self, channels: list[str], limit: int, timeout: float
+    ) -> list[tuple[str, bytes]]:
+        """Up to ``limit`` messages: one ``_receive`` waiting up to
+        ``timeout``, then non-blocking ones while messages come."""
+        out: list[tuple[str, bytes]] = []
+        wait = timeout
+        while len(out) < limit:
+            channel, data = self._receive(channels, wait)
+            if channel is None:
+                break
+            out.append((channel, data))
+            wait = 0.0
+        return out
 
     def _send_and_receive(
         self, items: list[tuple[str, bytes, int]], channels: list[str], timeout: float

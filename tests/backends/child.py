@@ -18,24 +18,34 @@ def build_backend_in_child(spec: dict):
 
 
 def receive_until_quiet(
-    spec: dict, channels: list[str], quiet: float, out, exchange: bool = False
+    spec: dict, channels: list[str], quiet: float, out, mode: str = "receive"
 ) -> None:
     """Receive from ``channels`` until nothing came for ``quiet`` seconds;
-    put the list of received ``n`` values on the ``out`` queue. With
-    ``exchange``, receive as :func:`exchange_until_quiet` does."""
+    put the list of received ``n`` values on the ``out`` queue. ``mode``:
+    see :func:`take_until_quiet`."""
     backend = build_backend_in_child(spec)
-    got = []
     out.put("ready")
-    if exchange:
-        got = exchange_until_quiet(backend, channels, quiet)
-    else:
-        while True:
-            channel, message = backend.receive_many(channels, block=True, timeout=quiet)
-            if channel is None:
-                break
-            got.append(message["n"])
+    got = take_until_quiet(backend, channels, quiet, mode)
     backend.close()
     out.put(got)
+
+
+def take_until_quiet(backend, channels: list[str], quiet: float, mode: str) -> list[int]:
+    """The ``n`` of every message taken until nothing came for ``quiet``
+    seconds: one ``receive_many`` at a time (``"receive"``), up to 10 per
+    ``receive_batch`` (``"batch"``), or as :func:`exchange_until_quiet`."""
+    if mode == "exchange":
+        return exchange_until_quiet(backend, channels, quiet)
+    got: list[int] = []
+    while True:
+        if mode == "batch":
+            taken = backend.receive_batch(channels, limit=10, block=True, timeout=quiet)
+        else:
+            taken = [backend.receive_many(channels, block=True, timeout=quiet)]
+        taken = [(channel, message) for channel, message in taken if channel is not None]
+        if not taken:
+            return got
+        got.extend(message["n"] for _, message in taken)
 
 
 def exchange_until_quiet(backend, channels: list[str], quiet: float) -> list[int]:

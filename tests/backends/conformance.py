@@ -20,7 +20,7 @@ import pytest
 
 from channels.exceptions import ChannelFull, InvalidChannelName, InvalidMessage, MessageTooLarge
 
-from .child import exchange_until_quiet, receive_until_quiet
+from .child import receive_until_quiet, take_until_quiet
 
 
 class BackendConformance:
@@ -261,10 +261,10 @@ class BackendConformance:
         sender = self.other(CAPACITY=count + 10)
         if self.cross_process:
             collect = self._receivers_in_processes(
-                ["conf.race2"], 3, exchange=True, CAPACITY=count + 10
+                ["conf.race2"], 3, mode="exchange", CAPACITY=count + 10
             )
         else:
-            collect = self._receivers_in_threads(sender, ["conf.race2"], 3, exchange=True)
+            collect = self._receivers_in_threads(sender, ["conf.race2"], 3, mode="exchange")
         for n in range(count):
             sender.send("conf.race2", {"n": n})
             if n % 10 == 9:
@@ -277,6 +277,48 @@ class BackendConformance:
         while (message := sender.receive_many(["conf.race2.answers"])[1]) is not None:
             answers.append(message["n"])
         assert sorted(answers) == list(range(count))
+
+    # --- receive_batch ---------------------------------------------------
+
+    def test_receive_batch_takes_what_is_waiting_in_order(self, backend):
+        inbox = "conf.batch!"
+        names = [backend.new_channel(inbox) for _ in range(3)]
+        for n in range(7):
+            backend.send(names[n % 3], {"n": n})
+        first = backend.receive_batch([inbox], limit=5)
+        assert [(c, m["n"]) for c, m in first] == [(names[n % 3], n) for n in range(5)]
+        rest = backend.receive_batch([inbox], limit=5)
+        assert [m["n"] for _, m in rest] == [5, 6]
+        assert backend.receive_batch([inbox]) == []
+        for n in range(3):
+            backend.send("conf.batch.plain", {"n": n})
+        assert [m["n"] for _, m in backend.receive_batch(["conf.batch.plain"])] == [0, 1, 2]
+        with pytest.raises(ValueError):
+            backend.receive_batch([inbox], limit=0)
+
+    def test_receive_batch_waits_for_the_first_message_only(self, backend):
+        sender = self.other()
+        reply = backend.new_channel("conf.batchwait!")
+        later = threading.Timer(0.3, sender.send, args=(reply, {"n": 1}))
+        later.start()
+        got = backend.receive_batch(["conf.batchwait!"], block=True, timeout=10)
+        later.join()
+        assert got == [(reply, {"n": 1})]
+        started = time.monotonic()
+        assert backend.receive_batch(["conf.batchwait!"], block=True, timeout=0.5) == []
+        assert time.monotonic() - started >= 0.45
+
+    def test_receive_batch_keeps_capacity_exact(self, backend):
+        small = self.other(CAPACITY=2)
+        reply = small.new_channel("conf.batchcap!")
+        for _ in range(3):
+            small.send(reply, {"n": 1})
+            small.send(reply, {"n": 2})
+            assert [m["n"] for _, m in small.receive_batch(["conf.batchcap!"])] == [1, 2]
+        small.send(reply, {"n": 3})
+        small.send(reply, {"n": 4})
+        with pytest.raises(ChannelFull):
+            small.send(reply, {"n": 5})
 
     # --- capacity and expiry ---------------------------------------------
 
@@ -486,13 +528,14 @@ class BackendConformance:
 
     # --- concurrency across processes ---------------------------------------
 
-    def test_at_most_once_under_concurrent_receivers(self, backend):
+    @pytest.mark.parametrize("mode", ["receive", "batch"])
+    def test_at_most_once_under_concurrent_receivers(self, backend, mode):
         count = 300
         sender = self.other(CAPACITY=count + 10)
         if self.cross_process:
-            collect = self._receivers_in_processes(["conf.race"], 3, CAPACITY=count + 10)
+            collect = self._receivers_in_processes(["conf.race"], 3, mode=mode, CAPACITY=count + 10)
         else:
-            collect = self._receivers_in_threads(sender, ["conf.race"], 3)
+            collect = self._receivers_in_threads(sender, ["conf.race"], 3, mode=mode)
         for n in range(count):
             sender.send("conf.race", {"n": n})
             if n % 10 == 9:
@@ -505,20 +548,12 @@ class BackendConformance:
             assert got == sorted(got), "one receiver saw messages out of order"
 
     @staticmethod
-    def _receivers_in_threads(backend, channels, count, exchange=False):
+    def _receivers_in_threads(backend, channels, count, mode="receive"):
         results = []
         lock = threading.Lock()
 
         def receive():
-            got = []
-            if exchange:
-                got = exchange_until_quiet(backend, channels, 1.0)
-            else:
-                while True:
-                    channel, message = backend.receive_many(channels, block=True, timeout=1)
-                    if channel is None:
-                        break
-                    got.append(message["n"])
+            got = take_until_quiet(backend, channels, 1.0, mode)
             with lock:
                 results.append(got)
 
@@ -533,12 +568,12 @@ class BackendConformance:
 
         return collect
 
-    def _receivers_in_processes(self, channels, count, exchange=False, **options):
+    def _receivers_in_processes(self, channels, count, mode="receive", **options):
         context = multiprocessing.get_context("spawn")
         out = context.Queue()
         spec = self.process_spec(**options)
         procs = [
-            context.Process(target=receive_until_quiet, args=(spec, channels, 2.0, out, exchange))
+            context.Process(target=receive_until_quiet, args=(spec, channels, 2.0, out, mode))
             for _ in range(count)
         ]
         for proc in procs:

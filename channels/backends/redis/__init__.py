@@ -425,6 +425,32 @@ class RedisChannelBackend(BaseChannelBackend):
             if found is not None:
                 return found
 
+    def _receive_batch(
+        self, channels: list[str], limit: int, timeout: float
+    ) -> list[tuple[str, bytes]]:
+        """For one inbox: the first message as ``_receive_inbox`` takes it,
+        then everything already prefetched under one lock, fetching another
+        batch only when that runs out."""
+        if not (len(channels) == 1 and channels[0].endswith("!")):
+            return super()._receive_batch(channels, limit, timeout)
+        inbox = channels[0]
+        out: list[tuple[str, bytes]] = []
+        deadline = time.monotonic() + timeout
+        while len(out) < limit:
+            with self._prefetch_lock:
+                while len(out) < limit:
+                    found = self._take_prefetched(inbox)
+                    if found is None:
+                        break
+                    out.append(found)
+            if len(out) >= limit:
+                break
+            channel, data = self._receive_inbox(inbox, deadline if not out else 0.0)
+            if channel is None:
+                break
+            out.append((channel, data))
+        return out
+
     def _take_prefetched(self, inbox: str) -> tuple[str, bytes] | None:
         """The next live prefetched message of ``inbox`` (lock held)."""
         waiting = self._prefetched.get(inbox)
