@@ -8,7 +8,15 @@ Measures, against one Redis server, in one run:
   process, which answers each complete batch with one ack message (so the
   queue stays under capacity and nothing is dropped);
 * ``fan-out``: ``send_group`` to 1,000 members that are process-local
-  (reply) channels of one process, then receiving all 1,000.
+  (reply) channels of one process, then receiving all 1,000;
+  ours also receives them with ``receive_batch`` (100 per call), as an
+  interface server's loop can;
+* ``turn``: one client process alternates one send and one receive, as a
+  worker does (reply, then the next message): ours with
+  ``send_and_receive`` (one round trip for both), channels_redis with
+  ``send`` then ``receive``;
+* ``ping``: a plain redis-py ``PING`` loop in one process, the round-trip
+  ceiling of the moment (the machine is shared; compare against it).
 
 Our backend runs in this interpreter; channels_redis runs in its own
 virtualenv (``--peer-python``, by default /tmp/bench-peers/channels4 with
@@ -44,10 +52,27 @@ DEFAULT_PEER = "/tmp/bench-peers/channels4/bin/python"
 # --- roles run in child processes ---------------------------------------------
 
 
+def rates(count: int, started: float, cpu: float) -> dict:
+    """Messages per second, and the client's own CPU per message (µs): the
+    figure a busy shared machine disturbs least."""
+    return {
+        "rate": count / (time.perf_counter() - started),
+        "cpu_us": (time.process_time() - cpu) * 1e6 / count,
+    }
+
+
 def ours(url: str, prefix: str):
     from channels.backends.redis import RedisChannelBackend
 
-    return RedisChannelBackend("default", HOSTS=[url], PREFIX=prefix, CAPACITY=1000)
+    kwargs = {}
+    if os.environ.get("BENCH_REDIS_PARSER") == "python":
+        # redis-py's pure-Python parser, as without hiredis (for comparison)
+        from redis._parsers import _RESP3Parser
+
+        kwargs["parser_class"] = _RESP3Parser
+    return RedisChannelBackend(
+        "default", HOSTS=[url], PREFIX=prefix, CAPACITY=1000, CONNECTION_KWARGS=kwargs
+    )
 
 
 def ours_role(role: str, url: str, prefix: str, count: int) -> dict:
@@ -73,19 +98,34 @@ def ours_role(role: str, url: str, prefix: str, count: int) -> dict:
             assert channel is not None, f"no ack for batch {n}"
         return {"rate": rounds * BATCH / (time.perf_counter() - started)}
     if role == "one":
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         for _ in range(rounds):
             for _ in range(BATCH):
                 backend.send("bench.one", MESSAGE)
             for _ in range(BATCH):
                 channel, _ = backend.receive_many(["bench.one"], block=True)
                 assert channel is not None
-        return {"rate": rounds * BATCH / (time.perf_counter() - started)}
+        return rates(rounds * BATCH, started, cpu)
+    if role == "turn":
+        started, cpu = time.perf_counter(), time.process_time()
+        for _ in range(count):
+            turn = backend.send_and_receive([("bench.turn", MESSAGE)], ["bench.turn"])
+            assert turn.sent == 1 and turn.channel is not None
+        return rates(count, started, cpu)
+    if role == "ping":
+        import redis
+
+        client = redis.Redis.from_url(url, **ours(url, prefix).shards[0]._common)
+        client.ping()
+        started, cpu = time.perf_counter(), time.process_time()
+        for _ in range(count):
+            client.ping()
+        return rates(count, started, cpu)
     if role == "fanout":
         names = [backend.new_channel("bench.fan!") for _ in range(MEMBERS)]
         for name in names:
             backend.group_add("bench-fan", name)
-        sends, cycles = [], []
+        sends, cycles, batched = [], [], []
         for _ in range(count):
             started = time.perf_counter()
             assert backend.send_group("bench-fan", MESSAGE) == MEMBERS
@@ -95,7 +135,18 @@ def ours_role(role: str, url: str, prefix: str, count: int) -> dict:
                 assert channel is not None
             cycles.append(time.perf_counter() - started)
             sends.append(sent - started)
-        return {"send": statistics.median(sends), "cycle": statistics.median(cycles)}
+            # the same, received as an interface server's loop can: in batches
+            started = time.perf_counter()
+            assert backend.send_group("bench-fan", MESSAGE) == MEMBERS
+            got = 0
+            while got < MEMBERS:
+                got += len(backend.receive_batch(["bench.fan!"], limit=100))
+            batched.append(time.perf_counter() - started)
+        return {
+            "send": statistics.median(sends),
+            "cycle": statistics.median(cycles),
+            "batch_cycle": statistics.median(batched),
+        }
     raise SystemExit(f"unknown role {role}")
 
 
@@ -119,13 +170,21 @@ async def peer_role(role: str, url: str, prefix: str, count: int) -> dict:
             await asyncio.wait_for(layer.receive("bench.ack"), 30)
         return {"rate": rounds * BATCH / (time.perf_counter() - started)}
     if role == "one":
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         for _ in range(rounds):
             for _ in range(BATCH):
                 await layer.send("bench.one", MESSAGE)
             for _ in range(BATCH):
                 await layer.receive("bench.one")
-        return {"rate": rounds * BATCH / (time.perf_counter() - started)}
+        return rates(rounds * BATCH, started, cpu)
+    if role == "turn":
+        started, cpu = time.perf_counter(), time.process_time()
+        for _ in range(count):
+            await layer.send("bench.turn", MESSAGE)
+            await layer.receive("bench.turn")
+        return rates(count, started, cpu)
+    if role == "ping":
+        return {"rate": 0.0}  # measured once, by ours
     if role == "fanout":
         names = [await layer.new_channel("bench.fan") for _ in range(MEMBERS)]
         for name in names:
@@ -207,10 +266,23 @@ def measure(python: str, impl: str, url: str, count: int, fanouts: int) -> dict:
     receiver = run_role(python, impl, "receiver", url, prefix, count, wait=False)
     two = run_role(python, impl, "sender", url, prefix, count)["rate"]
     receiver.wait(timeout=60)
-    one = run_role(python, impl, "one", url, prefix, count)["rate"]
+    one = run_role(python, impl, "one", url, prefix, count)
+    turn = run_role(python, impl, "turn", url, prefix, count)
+    ping = run_role(python, impl, "ping", url, prefix, count)
     fan = run_role(python, impl, "fanout", url, prefix, fanouts)
     client.flushdb()
-    return {"two": two, "one": one, "fan_send": fan["send"], "fan_cycle": fan["cycle"]}
+    return {
+        "two": two,
+        "one": one["rate"],
+        "turn": turn["rate"],
+        "ping": ping["rate"],
+        "one_cpu": one.get("cpu_us"),
+        "turn_cpu": turn.get("cpu_us"),
+        "ping_cpu": ping.get("cpu_us"),
+        "fan_send": fan["send"],
+        "fan_cycle": fan["cycle"],
+        "fan_batch_cycle": fan.get("batch_cycle"),
+    }
 
 
 def main() -> None:
@@ -251,7 +323,8 @@ def main() -> None:
             server.wait()
 
     def median(impl, key):
-        return statistics.median(r[key] for r in results[impl])
+        values = [r[key] for r in results[impl] if r.get(key) is not None]
+        return statistics.median(values) if values else 0.0
 
     print(
         f"\nRedis: {about}; {args.runs} runs, median; {args.messages} messages per run, "
@@ -262,15 +335,23 @@ def main() -> None:
     rows = [
         ("send+receive, one process (msg/s)", "one", "{:,.0f}", False),
         ("send+receive, sender + receiver process (msg/s)", "two", "{:,.0f}", False),
+        ("send, receive, send, ... one process (msg/s)", "turn", "{:,.0f}", False),
+        ("redis-py PING loop, one process (/s)", "ping", "{:,.0f}", False),
+        ("client CPU per message, one process (µs)", "one_cpu", "{:.1f}", True),
+        ("client CPU per message, send, receive, ... (µs)", "turn_cpu", "{:.1f}", True),
+        ("client CPU per PING (µs)", "ping_cpu", "{:.1f}", True),
         ("group_send to 1,000 members (ms)", "fan_send", "{:.1f}", True),
         ("group_send + receive all 1,000 (ms)", "fan_cycle", "{:.1f}", True),
+        ("group_send + receive_batch all 1,000 (ms)", "fan_batch_cycle", "{:.1f}", True),
     ]
     for label, key, fmt, is_time in rows:
-        values = [median(impl, key) * (1000 if is_time else 1) for impl, _ in impls]
+        scale = 1000 if key.startswith("fan") else 1
+        values = [median(impl, key) * scale for impl, _ in impls]
         cells = [fmt.format(v) for v in values]
         ratio = ""
         if len(values) == 2:
-            ratio = f"{(values[1] / values[0] if is_time else values[0] / values[1]):.1f}x"
+            if values[0] and values[1]:
+                ratio = f"{(values[1] / values[0] if is_time else values[0] / values[1]):.1f}x"
         print(f"| {label} | " + " | ".join(cells) + f" | {ratio} |")
 
 

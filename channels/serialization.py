@@ -7,6 +7,7 @@ so bytes stay bytes and text stays text across any backend.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import msgpack
@@ -33,11 +34,25 @@ def check_message(message: object) -> dict:
     return message
 
 
+# One packer per thread: ``msgpack.packb`` builds (and frees) a packer and
+# its buffer on every call, which was more than half the cost of encoding a
+# small message. A packer is not thread-safe, hence one each.
+_local = threading.local()
+
+
+def _packer() -> msgpack.Packer:
+    packer = getattr(_local, "packer", None)
+    if packer is None:
+        packer = _local.packer = msgpack.Packer(use_bin_type=True, default=_refuse)
+    return packer
+
+
 def encode(message: dict) -> bytes:
     """Encode a message to bytes, refusing anything outside the format."""
     check_message(message)
     try:
-        return msgpack.packb(message, use_bin_type=True, default=_refuse)
+        # (a packer that raises empties its buffer, so it stays usable)
+        return _packer().pack(message)
     except InvalidMessage:
         raise
     except (TypeError, ValueError, OverflowError) as exc:

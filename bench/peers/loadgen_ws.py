@@ -5,11 +5,21 @@ generator's core. Every mode is bounded both in message count and in time,
 and prints one JSON object on stdout.
 
     python loadgen_ws.py echo --url ws://127.0.0.1:8000/ws/echo/ --clients 1
+    python loadgen_ws.py echo --engine asyncio ...   # the older, costlier client
     python loadgen_ws.py broadcast --url ws://127.0.0.1:8000/ws/broadcast/ --sockets 500
     python loadgen_ws.py idle --url ws://127.0.0.1:8000/ws/echo/ --sockets 1000
 
 ``idle`` opens the sockets, prints ``{"open": n, ...}``, then keeps them open
 until a line arrives on stdin (or ``--hold`` seconds pass), and closes them.
+
+``echo`` runs on ``websockets``' sans-I/O protocol under plain asyncio
+``Protocol`` callbacks (uvloop when installed): no task, future or queue per
+message, about a third of the CPU per echo of the ``websockets`` asyncio client
+(``--engine asyncio``), which saturated its core before the fastest peer did
+(bench/peers/README.md). It prints ``{"phase": "measure"}`` when the warm-up
+ends and ``{"phase": "done"}`` when the measured window closes, so the driver
+can read server CPU over exactly that window, and reports its own CPU share
+(``loadgen_cpu``): near 1.0 means the generator, not the server, set the pace.
 """
 
 from __future__ import annotations
@@ -22,7 +32,11 @@ import sys
 import time
 
 from websockets.asyncio.client import connect
+from websockets.client import ClientProtocol
 from websockets.exceptions import WebSocketException
+from websockets.frames import Opcode
+from websockets.http11 import Response
+from websockets.uri import parse_uri
 
 CONNECT_KW = {
     "compression": None,  # measure the server, not zlib
@@ -73,8 +87,179 @@ async def close_all(socks: list) -> None:
     await asyncio.gather(*(one(ws) for ws in socks))
 
 
+def phase(name: str) -> None:
+    """Tell the driver where the measured window starts and ends."""
+    print(json.dumps({"phase": name}), flush=True)
+
+
+class SansIOEcho(asyncio.Protocol):
+    """One WebSocket connection echoing in a closed loop, driven by callbacks."""
+
+    def __init__(self, url: str, payload: str, run: EchoRun) -> None:
+        self.ws = ClientProtocol(parse_uri(url), max_size=CONNECT_KW["max_size"])
+        self.payload = payload
+        self.run = run
+        self.opened = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+        self.sent_at = 0.0
+        self.busy = False
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        self.ws.send_request(self.ws.connect())
+        self.flush()
+
+    def flush(self) -> None:
+        data = self.ws.data_to_send()
+        if data and self.transport is not None:
+            self.transport.writelines(data)
+
+    def send_one(self) -> None:
+        run = self.run
+        if not run.going():
+            self.busy = False
+            return
+        self.busy = True
+        self.sent_at = time.perf_counter()
+        self.ws.send_text(self.payload.encode())
+        self.flush()
+
+    def data_received(self, data: bytes) -> None:
+        self.ws.receive_data(data)
+        for event in self.ws.events_received():
+            if isinstance(event, Response):
+                if self.ws.handshake_exc is not None:
+                    self.fail(f"handshake: {self.ws.handshake_exc}")
+                elif not self.opened.done():
+                    self.opened.set_result(None)
+            elif event.opcode is Opcode.TEXT:
+                now = time.perf_counter()
+                if event.data.decode() != self.payload:
+                    self.fail("wrong echo")
+                    return
+                self.run.done(self.sent_at, now)
+                self.send_one()
+        self.flush()  # pongs, close frames
+
+    def fail(self, why: str) -> None:
+        self.run.failures.append(why[:200])
+        self.busy = False
+        if not self.opened.done():
+            self.opened.set_exception(ConnectionError(why))
+        if self.transport is not None:
+            self.transport.close()
+
+    def connection_lost(self, exc) -> None:
+        if self.busy:
+            self.fail(f"connection lost: {exc}")
+        if not self.opened.done():
+            self.opened.set_exception(ConnectionError(f"closed during handshake: {exc}"))
+
+
+class EchoRun:
+    """Shared bookkeeping of one echo run: window, counts, round-trip times."""
+
+    def __init__(self, warm_until: float, deadline: float, max_messages: int) -> None:
+        self.warm_until, self.deadline, self.max_messages = warm_until, deadline, max_messages
+        self.rtts: list[float] = []
+        self.failures: list[str] = []
+        self.finished = asyncio.get_running_loop().create_future()
+        self.active = 0
+
+    def going(self) -> bool:
+        return time.perf_counter() < self.deadline and len(self.rtts) < self.max_messages
+
+    def done(self, sent_at: float, now: float) -> None:
+        if sent_at >= self.warm_until:
+            self.rtts.append(now - sent_at)
+
+
+async def echo_sansio(args) -> dict:
+    """Closed loop on the sans-I/O protocol: the cheap generator."""
+    loop = asyncio.get_running_loop()
+    uri = parse_uri(args.url)
+    payload = "x" * args.size
+    far = time.perf_counter() + 3600
+    run = EchoRun(far, far, args.max_messages * args.clients)
+    conns: list[SansIOEcho] = []
+    errors: list[str] = []
+    sem = asyncio.Semaphore(50)
+
+    async def open_one():
+        async with sem:
+            try:
+                _, conn = await asyncio.wait_for(
+                    loop.create_connection(
+                        lambda: SansIOEcho(args.url, payload, run), uri.host, uri.port
+                    ),
+                    CONNECT_KW["open_timeout"],
+                )
+                await asyncio.wait_for(conn.opened, CONNECT_KW["open_timeout"])
+                conns.append(conn)
+            except (TimeoutError, OSError, ConnectionError) as exc:
+                errors.append(f"{type(exc).__name__}: {exc}"[:200])
+
+    await asyncio.gather(*(open_one() for _ in range(args.clients)))
+    if not conns:
+        return {"error": "no connection", "connect_errors": errors[:5]}
+    start = time.perf_counter()
+    run.warm_until = start + args.warmup
+    run.deadline = run.warm_until + args.duration
+    for conn in conns:
+        conn.send_one()
+    await asyncio.sleep(max(0.0, run.warm_until - time.perf_counter()))
+    phase("measure")
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    # Bounded: every connection stops sending at the deadline; wait for the
+    # last replies (at most --timeout more).
+    await asyncio.sleep(max(0.0, run.deadline - time.perf_counter()))
+    cpu1, t1 = time.process_time(), time.perf_counter()
+    phase("done")
+    end = time.perf_counter() + args.timeout
+    while any(c.busy for c in conns) and time.perf_counter() < end:
+        await asyncio.sleep(0.01)
+    stuck = sum(1 for c in conns if c.busy)
+    for conn in conns:
+        if conn.transport is not None:
+            conn.ws.send_close()
+            conn.flush()
+            conn.transport.close()
+    elapsed = t1 - t0
+    failures = run.failures + ([f"{stuck} echoes unanswered"] if stuck else [])
+    return {
+        "engine": "sansio",
+        **echo_summary(len(conns), run.rtts, elapsed, failures, len(errors)),
+        "loadgen_cpu": round((cpu1 - cpu0) / elapsed, 3) if elapsed > 0 else None,
+    }
+
+
+def echo_summary(
+    clients: int, rtts: list[float], elapsed: float, failures: list[str], connect_errors: int
+) -> dict:
+    """The figures of one echo run, whichever engine made them."""
+    return {
+        "clients": clients,
+        "messages": len(rtts),
+        "seconds": round(elapsed, 3),
+        "msgs_per_s": round(len(rtts) / elapsed, 1) if elapsed > 0 else None,
+        "p50_ms": ms(pct(rtts, 50)),
+        "p99_ms": ms(pct(rtts, 99)),
+        "mean_ms": ms(statistics.fmean(rtts)) if rtts else None,
+        "failures": len(failures),
+        "failure_samples": failures[:5],
+        "connect_errors": connect_errors,
+    }
+
+
 async def mode_echo(args) -> dict:
     """Closed loop: each client sends a message and waits for its echo."""
+    if args.engine == "sansio":
+        return await echo_sansio(args)
+    return await echo_asyncio(args)
+
+
+async def echo_asyncio(args) -> dict:
+    """The ``websockets`` asyncio client: a coroutine per client, a future per message."""
     socks, errors = await open_many(args.url, args.clients)
     if not socks:
         return {"error": "no connection", "connect_errors": errors[:5]}
@@ -103,20 +288,24 @@ async def mode_echo(args) -> dict:
 
     start = time.perf_counter()
     deadline = warm_until + args.duration
+
+    async def mark() -> tuple[float, float]:
+        await asyncio.sleep(max(0.0, warm_until - time.perf_counter()))
+        phase("measure")
+        cpu = time.process_time()
+        await asyncio.sleep(max(0.0, deadline - time.perf_counter()))
+        phase("done")
+        return cpu, time.process_time()
+
+    marker = asyncio.ensure_future(mark())
     await asyncio.gather(*(client(ws, deadline) for ws in socks))
     elapsed = time.perf_counter() - max(start, warm_until)
+    cpu0, cpu1 = await marker
     await close_all(socks)
     return {
-        "clients": len(socks),
-        "messages": len(rtts),
-        "seconds": round(elapsed, 3),
-        "msgs_per_s": round(len(rtts) / elapsed, 1) if elapsed > 0 else None,
-        "p50_ms": ms(pct(rtts, 50)),
-        "p99_ms": ms(pct(rtts, 99)),
-        "mean_ms": ms(statistics.fmean(rtts)) if rtts else None,
-        "failures": len(failures),
-        "failure_samples": failures[:5],
-        "connect_errors": len(errors),
+        "engine": "asyncio",
+        "loadgen_cpu": round((cpu1 - cpu0) / args.duration, 3),
+        **echo_summary(len(socks), rtts, elapsed, failures, len(errors)),
     }
 
 
@@ -212,6 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     echo.add_argument("--max-messages", type=int, default=200_000, help="per client")
     echo.add_argument("--size", type=int, default=32)
     echo.add_argument("--timeout", type=float, default=5.0)
+    echo.add_argument("--engine", choices=["sansio", "asyncio"], default="sansio")
     bc = sub.add_parser("broadcast")
     bc.add_argument("--url", required=True)
     bc.add_argument("--sockets", type=int, default=500)
@@ -225,6 +415,12 @@ def main(argv: list[str] | None = None) -> int:
     idle.add_argument("--settle", type=float, default=2.0)
     idle.add_argument("--hold", type=float, default=120.0, help="longest wait for stdin")
     args = parser.parse_args(argv)
+    try:
+        import uvloop  # the cheaper event loop, when the client venv has it
+    except ImportError:
+        uvloop = None
+    if uvloop is not None:
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     result = asyncio.run(
         {"echo": mode_echo, "broadcast": mode_broadcast, "idle": mode_idle}[args.mode](args)
     )

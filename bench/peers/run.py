@@ -29,7 +29,9 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +46,16 @@ LOGS = VENVS / "logs"
 LOADGEN_WS = HERE / "loadgen_ws.py"
 HOST = "127.0.0.1"
 
-ALL_PEERS = ["ours", "channels4", "channels1", "channels1sync", "uvicorn"]
+ALL_PEERS = [
+    "ours",
+    "ours-baseline",
+    "ours-sqlite",
+    "ours-postgres",
+    "channels4",
+    "channels1",
+    "channels1sync",
+    "uvicorn",
+]
 ALL_WORKLOADS = ["http", "ws", "broadcast", "memory"]
 HTTP_ONLY = {"uvicorn"}
 
@@ -62,6 +73,8 @@ class Peer:
     packages: list[str]
     port: int
     env: dict[str, str] = field(default_factory=dict)
+    # commands run (in cwd, with env) before each start: fresh tables
+    setup: list[list[str]] = field(default_factory=list)
 
 
 def build_peers(args) -> dict[str, Peer]:
@@ -221,7 +234,81 @@ def build_peers(args) -> dict[str, Peer]:
             env={"DJANGO_SETTINGS_MODULE": "uvproj.settings"},
         ),
     }
+    peers["ours-baseline"] = baseline_peer(peers["ours"], port + 7, args)
+    peers["ours-sqlite"] = database_peer(peers["ours"], "sqlite", port + 5, args)
+    peers["ours-postgres"] = database_peer(peers["ours"], "postgres", port + 6, args)
     return peers
+
+
+def baseline_peer(ours: Peer, peer_port: int, args) -> Peer:
+    """``ours`` run by ``--baseline-python`` (an interpreter seeing an older
+    checkout), so a change is measured against what it replaced in one sitting."""
+    py = args.baseline_python or str(ours.python)
+    procs = []
+    for label, argv, iface in ours.procs:
+        argv = [py, *argv[1:]]
+        if iface:
+            argv[-1] = f"{HOST}:{peer_port}"
+        procs.append((label, argv, iface))
+    return Peer(
+        name="ours-baseline",
+        title="ours, baseline checkout (--baseline-python)",
+        python=Path(py),
+        cwd=ours.cwd,
+        procs=procs,
+        redis_db=15,
+        packages=ours.packages,
+        port=peer_port,
+        env={**ours.env, "BENCH_REDIS_URL": ours.env["BENCH_REDIS_URL"].rsplit("/", 1)[0] + "/15"},
+    )
+
+
+def database_peer(ours: Peer, vendor: str, peer_port: int, args) -> Peer:
+    """``ours`` on the database backend (one worker): SQLite file or a
+    PostgreSQL schema of its own, made afresh before every start."""
+    py = str(ours.python)
+    procs = []
+    for label, argv, iface in ours.procs:
+        argv = list(argv)
+        if iface:
+            argv[-1] = f"{HOST}:{peer_port}"
+        procs.append((label, argv, iface))
+    migrate = [py, "manage.py", "migrate", "channels", "-v", "0"]
+    if vendor == "sqlite":
+        path = VENVS / "ours-bench.sqlite3"
+        env = {"BENCH_BACKEND": "sqlite", "BENCH_SQLITE_PATH": str(path)}
+        fresh = [py, "-c", f"import pathlib; [pathlib.Path('{path}' + s).unlink(missing_ok=True) "
+                 "for s in ('', '-wal', '-shm', '-journal')]"]  # fmt: skip
+        packages = ["channels", "Django", "Twisted", "autobahn", "msgpack"]
+    else:
+        parts = urllib.parse.urlsplit(args.postgres)
+        schema = "bench_peers_ours"
+        env = {
+            "BENCH_BACKEND": "postgres",
+            "BENCH_PG_NAME": parts.path.strip("/") or "test",
+            "BENCH_PG_USER": parts.username or "postgres",
+            "BENCH_PG_HOST": parts.hostname or HOST,
+            "BENCH_PG_PORT": str(parts.port or 5432),
+            "BENCH_PG_SCHEMA": schema,
+        }
+        # Our own schema only: dropped and made again, never anything else.
+        fresh = [py, "-c", "import psycopg, sys; "
+                 "c = psycopg.connect(sys.argv[1], autocommit=True); "
+                 f"c.execute('DROP SCHEMA IF EXISTS {schema} CASCADE'); "
+                 f"c.execute('CREATE SCHEMA {schema}')", args.postgres]  # fmt: skip
+        packages = ["channels", "Django", "Twisted", "autobahn", "msgpack", "psycopg"]
+    return Peer(
+        name=f"ours-{vendor}",
+        title=f"ours on the database backend ({'SQLite' if vendor == 'sqlite' else 'PostgreSQL'})",
+        python=ours.python,
+        cwd=ours.cwd,
+        procs=procs,
+        redis_db=None,
+        packages=packages,
+        port=peer_port,
+        env=env,
+        setup=[fresh, migrate],
+    )
 
 
 # --------------------------------------------------------------------------
@@ -312,6 +399,31 @@ class Redis:
         m = re.search(r"redis_version:(\S+)", info)
         return m.group(1) if m else "?"
 
+    @property
+    def pid(self) -> int | None:
+        """The server's process id (from INFO, so an external Redis too)."""
+        if getattr(self, "_pid", None) is None:
+            m = re.search(r"process_id:(\d+)", self.cli("info", "server"))
+            self._pid = int(m.group(1)) if m else None
+        return self._pid
+
+    def reset_stats(self) -> None:
+        self.cli("config", "resetstat")
+
+    def command_stats(self, count: int) -> dict:
+        """Calls and Redis CPU per command since reset_stats, per message."""
+        out = {}
+        for line in self.cli("info", "commandstats").splitlines():
+            m = re.match(r"cmdstat_(\w+):calls=(\d+),usec=(\d+)", line)
+            if m and count:
+                name, calls, usec = m.group(1), int(m.group(2)), int(m.group(3))
+                out[name] = {
+                    "calls_per_msg": round(calls / count, 3),
+                    "usec_per_call": round(usec / calls, 2) if calls else None,
+                    "usec_per_msg": round(usec / count, 2),
+                }
+        return out
+
     def __exit__(self, *exc):
         if self.proc is not None:
             stop_process(self.proc)
@@ -348,6 +460,12 @@ class Running:
             env["BENCH_CAPACITY"] = str(self.capacity)
         env.pop("VIRTUAL_ENV", None)
         LOGS.mkdir(parents=True, exist_ok=True)
+        for argv in peer.setup:
+            done = subprocess.run(
+                argv, cwd=peer.cwd, env=env, capture_output=True, text=True, timeout=120
+            )
+            if done.returncode != 0:
+                raise RuntimeError(f"{peer.name}: setup {argv[:3]} failed: {done.stderr[-500:]}")
         # workers first, so the interface finds someone to talk to
         for label, argv, is_iface in sorted(peer.procs, key=lambda p: p[2]):
             log = open(LOGS / f"{peer.name}-{label}.log", "w")  # noqa: SIM115
@@ -390,6 +508,19 @@ class Running:
     def interface_pids(self) -> list[int]:
         return [proc.pid for _, proc, iface in self.procs if iface]
 
+    def cpu_sample(self) -> dict[str, float]:
+        """CPU seconds so far of each server process, and of Redis, by label."""
+        out = {label: cpu_seconds(proc.pid) for label, proc, _ in self.procs}
+        if self.redis is not None and self.redis.pid:
+            out["redis"] = cpu_seconds(self.redis.pid)
+        return out
+
+    def roles(self) -> dict[str, str]:
+        """label -> interface, worker or redis (the per-process CPU rows)."""
+        out = {label: "interface" if iface else "worker" for label, _, iface in self.procs}
+        out["redis"] = "redis"
+        return out
+
     def all_pids(self) -> list[int]:
         return [proc.pid for _, proc, _ in self.procs]
 
@@ -404,6 +535,36 @@ class Running:
         # interface first (it drains its connections), then the workers
         for _, proc, _ in sorted(self.procs, key=lambda p: not p[2]):
             stop_process(proc)
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` and all its threads so far."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            # the fields after the command name, which may hold spaces
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def cpu_per_message(
+    running: Running, before: dict[str, float], after: dict[str, float], count: int
+) -> dict:
+    """CPU microseconds per message: per process, per role and all together."""
+    if not count:
+        return {}
+    per_label = {k: (after[k] - before.get(k, after[k])) * 1e6 / count for k in after}
+    roles = running.roles()
+    out: dict = {"processes": {k: round(v, 1) for k, v in per_label.items()}}
+    for role in ("interface", "worker", "redis"):
+        out[role] = round(sum(v for k, v in per_label.items() if roles.get(k) == role), 1)
+    out["total"] = round(sum(per_label.values()), 1)
+    out["seconds"] = {k: round(after[k] - before.get(k, after[k]), 3) for k in after}
+    return out
 
 
 def rss_kib(pid: int) -> int:
@@ -437,7 +598,7 @@ def parse_wrk(out: str) -> dict:
     return res
 
 
-def workload_http(peer: Peer, args) -> dict:
+def workload_http(peer: Peer, args, running: Running) -> dict:
     url = f"http://{HOST}:{peer.port}/hello/"
     out: dict = {}
     # warm-up: import everything, fill caches (bounded: 2 s)
@@ -461,8 +622,17 @@ def workload_http(peer: Peer, args) -> dict:
                 url,
             ],
         )
+        if running.redis is not None:
+            running.redis.reset_stats()
+        before = running.cpu_sample()
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.http_duration + 60)
+        after = running.cpu_sample()
         res = parse_wrk(proc.stdout)
+        # wrk connects before its clock starts and counts every request of
+        # the run, so the window is the whole command: a few ms too long.
+        res["cpu_us"] = cpu_per_message(running, before, after, res.get("requests") or 0)
+        if running.redis is not None:
+            res["redis_commands"] = running.redis.command_stats(res.get("requests") or 0)
         res["cmd"] = shlex.join(cmd)
         out[f"c{conc}"] = res
         time.sleep(1)
@@ -487,14 +657,60 @@ def run_loadgen(args, argv: list[str], timeout: float) -> dict:
     return res
 
 
-def workload_ws(peer: Peer, args) -> dict:
+def run_echo(args, running: Running, argv: list[str], timeout: float, on_phase=None) -> dict:
+    """Run the echo load, reading server CPU over its measured window only.
+
+    The load generator prints ``{"phase": "measure"}`` after its warm-up and
+    ``{"phase": "done"}`` when its window closes; CPU is sampled at both,
+    after ``on_phase(name)`` if given (the profiler attaches there).
+    """
+    cmd = taskset(args.client_cpus, [client_python(), str(LOADGEN_WS), *argv])
+    samples: dict[str, dict[str, float]] = {}
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        killer = threading.Timer(timeout, proc.kill)
+        killer.start()
+        try:
+            last = ""
+            for line in proc.stdout:
+                if line.startswith('{"phase"'):
+                    name = json.loads(line)["phase"]
+                    if on_phase is not None:
+                        on_phase(name)
+                    if name == "measure" and running.redis is not None:
+                        running.redis.reset_stats()
+                    samples[name] = running.cpu_sample()
+                elif line.startswith("{"):
+                    last = line
+            stderr = proc.stderr.read()
+            proc.wait()
+        finally:
+            killer.cancel()
+    if proc.returncode != 0 or not last:
+        return {
+            "error": f"loadgen exited {proc.returncode}: {stderr[-800:]}",
+            "cmd": shlex.join(cmd),
+        }
+    res = json.loads(last)
+    if "measure" in samples and "done" in samples:
+        count = res.get("messages") or 0
+        res["cpu_us"] = cpu_per_message(running, samples["measure"], samples["done"], count)
+        if running.redis is not None:
+            res["redis_commands"] = running.redis.command_stats(count)
+    res["cmd"] = shlex.join(cmd)
+    return res
+
+
+def workload_ws(peer: Peer, args, running: Running) -> dict:
     url = f"ws://{HOST}:{peer.port}/ws/echo/"
     out = {}
     for clients in (1, 50):
-        out[f"clients{clients}"] = run_loadgen(
+        out[f"clients{clients}"] = run_echo(
             args,
+            running,
             [
                 "echo",
+                "--engine",
+                args.ws_engine,
                 "--url",
                 url,
                 "--clients",
@@ -510,7 +726,7 @@ def workload_ws(peer: Peer, args) -> dict:
     return out
 
 
-def workload_broadcast(peer: Peer, args) -> dict:
+def workload_broadcast(peer: Peer, args, running: Running) -> dict:
     url = f"ws://{HOST}:{peer.port}/ws/broadcast/"
     return run_loadgen(
         args,
@@ -589,6 +805,9 @@ def med(values):
     return statistics.median(vals) if vals else None
 
 
+CPU_ROLES = ("total", "interface", "worker", "redis")
+
+
 def summarize(runs: list[dict]) -> dict:
     """Medians over runs of the figures that go into the table."""
 
@@ -606,10 +825,15 @@ def summarize(runs: list[dict]) -> dict:
         for k in ("rps", "p50_ms", "p99_ms"):
             s[f"http_c{c}_{k}"] = col("http", f"c{c}", k)
         s[f"http_c{c}_errors"] = col("http", f"c{c}", "socket_errors")
+        for role in CPU_ROLES:
+            s[f"http_c{c}_cpu_{role}"] = col("http", f"c{c}", "cpu_us", role)
         s[f"http_c{c}_non2xx"] = col("http", f"c{c}", "non_2xx")
     for n in (1, 50):
         for k in ("msgs_per_s", "p50_ms", "p99_ms", "failures"):
             s[f"ws{n}_{k}"] = col("ws", f"clients{n}", k)
+        for role in CPU_ROLES:
+            s[f"ws{n}_cpu_{role}"] = col("ws", f"clients{n}", "cpu_us", role)
+        s[f"ws{n}_loadgen_cpu"] = col("ws", f"clients{n}", "loadgen_cpu")
     s["bc_fraction"] = col("broadcast", "fraction_delivered_median")
     s["bc_all_p50_ms"] = col("broadcast", "time_to_all_p50_ms")
     s["bc_first_p50_ms"] = med(
@@ -644,15 +868,25 @@ ROWS = [
     ("HTTP hello c=10: req/s", "http_c10_rps", 0, "", True),
     ("HTTP hello c=10: p50", "http_c10_p50_ms", 2, " ms", False),
     ("HTTP hello c=10: p99", "http_c10_p99_ms", 2, " ms", False),
+    ("HTTP hello c=10: CPU/req, all server processes", "http_c10_cpu_total", 0, " µs", False),
+    ("HTTP hello c=10: CPU/req, interface", "http_c10_cpu_interface", 0, " µs", False),
+    ("HTTP hello c=10: CPU/req, worker(s)", "http_c10_cpu_worker", 0, " µs", False),
+    ("HTTP hello c=10: CPU/req, Redis", "http_c10_cpu_redis", 0, " µs", False),
     ("HTTP hello c=100: req/s", "http_c100_rps", 0, "", True),
     ("HTTP hello c=100: p50", "http_c100_p50_ms", 2, " ms", False),
     ("HTTP hello c=100: p99", "http_c100_p99_ms", 2, " ms", False),
     ("WS echo 1 client: msgs/s", "ws1_msgs_per_s", 0, "", True),
     ("WS echo 1 client: p50", "ws1_p50_ms", 2, " ms", False),
     ("WS echo 1 client: p99", "ws1_p99_ms", 2, " ms", False),
+    ("WS echo 1 client: CPU/msg, all server processes", "ws1_cpu_total", 0, " µs", False),
     ("WS echo 50 clients: msgs/s", "ws50_msgs_per_s", 0, "", True),
     ("WS echo 50 clients: p50", "ws50_p50_ms", 2, " ms", False),
     ("WS echo 50 clients: p99", "ws50_p99_ms", 2, " ms", False),
+    ("WS echo 50 clients: CPU/msg, all server processes", "ws50_cpu_total", 0, " µs", False),
+    ("WS echo 50 clients: CPU/msg, interface", "ws50_cpu_interface", 0, " µs", False),
+    ("WS echo 50 clients: CPU/msg, worker(s)", "ws50_cpu_worker", 0, " µs", False),
+    ("WS echo 50 clients: CPU/msg, Redis", "ws50_cpu_redis", 0, " µs", False),
+    ("WS echo 50 clients: load generator's own CPU", "ws50_loadgen_cpu", 2, "", False),
     ("broadcast to 500: fraction delivered", "bc_fraction", 3, "", True),
     ("broadcast to 500: time to all, p50", "bc_all_p50_ms", 1, " ms", False),
     ("broadcast to 500: time to first, p50", "bc_first_p50_ms", 1, " ms", False),
@@ -661,12 +895,11 @@ ROWS = [
 ]
 
 
-# Targets for ours from issue 6 (key -> (bound, "min" or "max")).
+# Absolute targets for ours from issue 11 (key -> (bound, "min" or "max"));
+# its HTTP targets are ratios to the peers, read from the ratio columns.
 TARGETS = {
-    "http_c1_p50_ms": (1.0, "max"),
-    "http_c10_rps": (1700, "min"),
-    "http_c10_p99_ms": (40.0, "max"),
-    "ws50_msgs_per_s": (6500, "min"),
+    "ws50_cpu_total": (250, "max"),
+    "ws50_p99_ms": (25.0, "max"),
     "bc_fraction": (1.0, "min"),
     "bc_all_p50_ms": (50.0, "max"),
     "mem_kib": (12.0, "max"),
@@ -689,7 +922,8 @@ def render_markdown(doc: dict) -> str:
     peers = doc["peers"]
     names = [p for p in ALL_PEERS if p in peers]
     summaries = {n: peers[n].get("summary", {}) for n in names}
-    others = [n for n in names if n != "ours"]
+    # ratios against the other projects, not against ours on other backends
+    others = [n for n in names if not n.startswith("ours")]
     lines = [
         "# Benchmarks against peers",
         "",
@@ -698,7 +932,7 @@ def render_markdown(doc: dict) -> str:
         f"{doc['machine']['platform']}), Redis {doc['redis_version']}"
         + (f", ours at `{doc['ours_commit']}`." if doc.get("ours_commit") else "."),
         f"Medians of {doc['runs']} runs; server processes and Redis pinned to CPU "
-        f"`{doc['server_cpus']}`, load generators (wrk, asyncio `websockets` client) to "
+        f"`{doc['server_cpus']}`, load generators (wrk, the sans-I/O `websockets` client) to "
         f"CPU `{doc['client_cpus']}`; loopback only. "
         f"Workers per split-architecture peer: {doc['workers']}; channel capacity: "
         f"{doc.get('capacity', '?')}.",
@@ -709,7 +943,7 @@ def render_markdown(doc: dict) -> str:
     has_ours = "ours" in names
     header = "| workload | " + " | ".join(peers[n]["title"] for n in names)
     header += "".join(f" | ours / {n}" for n in others if has_ours)
-    header += " | target for ours (issue 6) |" if has_ours else " |"
+    header += " | target for ours (issue 11) |" if has_ours else " |"
     ncols = 1 + len(names) + (len(others) + 1 if has_ours else 0)
     lines += [header, "|" + "---|" * ncols]
     for label, key, digits, unit, hib in ROWS:
@@ -818,6 +1052,11 @@ def free_port(port: int) -> bool:
         return s.connect_ex((HOST, port)) != 0
 
 
+def default_ours_python() -> Path:
+    local = REPO / ".venv" / "bin" / "python"
+    return local if local.exists() else Path("/work/venv/bin/python")
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--peers", default=",".join(ALL_PEERS))
@@ -844,11 +1083,31 @@ def parse_args(argv):
     )
     p.add_argument("--base-port", type=int, default=8710)
     p.add_argument(
-        "--ours-python", default=os.environ.get("BENCH_OURS_PYTHON", "/work/venv/bin/python")
+        "--postgres",
+        default=os.environ.get(
+            "CHANNELS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
+        ),
+        help="PostgreSQL of ours-postgres (its tables go in schema bench_peers_ours)",
+    )
+    p.add_argument(
+        "--ours-python",
+        default=os.environ.get("BENCH_OURS_PYTHON", str(default_ours_python())),
+        help="interpreter with this checkout installed (default: the checkout's .venv)",
+    )
+    p.add_argument(
+        "--baseline-python",
+        default="",
+        help="interpreter of an older checkout, measured as peer ours-baseline",
     )
     p.add_argument("--http-duration", type=int, default=10)
     p.add_argument("--http-concurrency", default="1,10,100")
     p.add_argument("--ws-duration", type=float, default=8.0)
+    p.add_argument(
+        "--ws-engine",
+        choices=["sansio", "asyncio"],
+        default="sansio",
+        help="echo load generator (see bench/peers/README.md; asyncio is the older, costlier one)",
+    )
     p.add_argument("--broadcast-sockets", type=int, default=500)
     p.add_argument("--broadcasts", type=int, default=7)
     p.add_argument("--idle-sockets", type=int, default=1000)
@@ -954,7 +1213,7 @@ def main(argv=None) -> int:
                                 ).read()
                                 result[wl] = workload_memory(peer, args, running)
                             else:
-                                result[wl] = globals()[f"workload_{wl}"](peer, args)
+                                result[wl] = globals()[f"workload_{wl}"](peer, args, running)
                             dead = running.check_alive()
                             if dead:
                                 result.setdefault("died", []).extend(dead)

@@ -12,6 +12,14 @@ Promises:
   several in order, with one result per item. Delivery is **at most once**
   and **FIFO per channel**. A channel holding ``capacity`` messages refuses
   more with :class:`~channels.exceptions.ChannelFull`.
+* ``receive_batch(channels, limit, block)`` takes up to ``limit`` messages:
+  the first as ``receive_many`` would, then what else is already waiting,
+  without waiting. Meant for a process inbox (an interface server's loop),
+  where backends hand out in one call what one round trip fetched.
+* ``send_and_receive(items, channels, block)`` is a worker's turn in one
+  call: send a consumer's messages in order, stopping at the first that
+  fails, and, if all went, take the next message as ``receive_many`` would.
+  Backends that can do both in one round trip (Redis) do.
 * A message not received within ``expiry`` seconds is never delivered.
 * ``receive_many(channels, block)`` takes the next message from any of the
   channels, or returns ``(None, None)``; with ``block=True`` it waits up to
@@ -62,6 +70,23 @@ from ..names import (
 from ..serialization import decode, encode
 
 Received = tuple[str, dict] | tuple[None, None]
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """What :meth:`BaseChannelBackend.send_and_receive` did.
+
+    The first ``sent`` items were queued. If ``error`` is set, item number
+    ``sent`` failed with it (the exception ``send`` would have raised) and
+    the items after it were not tried, nor was anything received. Otherwise
+    ``channel`` and ``message`` are what ``receive_many`` would have
+    returned (both None if nothing came).
+    """
+
+    sent: int
+    error: Exception | None = None
+    channel: str | None = None
+    message: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -195,6 +220,42 @@ class BaseChannelBackend:
             results[index] = outcome
         return results
 
+    def send_and_receive(
+        self,
+        items: Sequence[tuple[str, dict]],
+        channels: Iterable[str],
+        block: bool = False,
+        timeout: float | None = None,
+    ) -> Exchange:
+        """Send ``items`` in order, then receive from ``channels``.
+
+        The sends stop at the first failure, so a channel never gets a later
+        message of the batch without the earlier one (what a consumer's
+        outbox needs); the receive happens only if every send went. Delivery
+        stays at most once: the receive takes one message, as
+        ``receive_many`` does, never more for later. Backends override the
+        underscore method to do it all in fewer round trips.
+        """
+        names = [validate_channel_name(c, receive=True) for c in channels]
+        prepared: list[tuple[str, bytes, int]] = []
+        refused: Exception | None = None
+        for channel, message in items:
+            try:
+                validate_channel_name(channel)
+                prepared.append((channel, self.encode(message), self.capacity_for(channel)))
+            except Exception as exc:
+                refused = exc
+                break
+        wait = (self.block_timeout if timeout is None else timeout) if block else 0.0
+        if refused is not None:
+            # Send what came before the bad item, receive nothing.
+            sent, error, _, _ = self._send_and_receive(prepared, [], 0.0)
+            return Exchange(sent, error or refused)
+        sent, error, channel, data = self._send_and_receive(prepared, names, wait)
+        if error is not None or channel is None:
+            return Exchange(sent, error)
+        return Exchange(sent, None, channel, decode(data))
+
     def receive_many(
         self, channels: Iterable[str], block: bool = False, timeout: float | None = None
     ) -> Received:
@@ -211,6 +272,28 @@ class BaseChannelBackend:
         if channel is None:
             return None, None
         return channel, decode(data)
+
+    def receive_batch(
+        self,
+        channels: Iterable[str],
+        limit: int = 100,
+        block: bool = False,
+        timeout: float | None = None,
+    ) -> list[tuple[str, dict]]:
+        """Take up to ``limit`` messages from ``channels``, oldest first.
+
+        The first is taken as :meth:`receive_many` takes one (waiting up to
+        ``timeout`` if ``block``); the rest only if already waiting. Returns
+        ``[]`` if nothing came. Each message is still taken at most once.
+        """
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"limit must be a positive int, not {limit!r}")
+        names = [validate_channel_name(c, receive=True) for c in channels]
+        if not names:
+            return []
+        wait = (self.block_timeout if timeout is None else timeout) if block else 0.0
+        taken = self._receive_batch(names, limit, wait)
+        return [(channel, decode(data)) for channel, data in taken]
 
     def receive(self, channels: Iterable[str], block: bool = False) -> Received:
         """ASGI spelling of :meth:`receive_many`."""
@@ -340,6 +423,37 @@ class BaseChannelBackend:
     ) -> tuple[str, bytes] | tuple[None, None]:
         """Pop one message; wait up to ``timeout`` seconds (0: don't wait)."""
         raise NotImplementedError
+
+    def _receive_batch(
+        self, channels: list[str], limit: int, timeout: float
+    ) -> list[tuple[str, bytes]]:
+        """Up to ``limit`` messages: one ``_receive`` waiting up to
+        ``timeout``, then non-blocking ones while messages come."""
+        out: list[tuple[str, bytes]] = []
+        wait = timeout
+        while len(out) < limit:
+            channel, data = self._receive(channels, wait)
+            if channel is None:
+                break
+            out.append((channel, data))
+            wait = 0.0
+        return out
+
+    def _send_and_receive(
+        self, items: list[tuple[str, bytes, int]], channels: list[str], timeout: float
+    ) -> tuple[int, Exception | None, str | None, bytes | None]:
+        """Send ``(channel, data, capacity)`` items until one fails, then, if
+        none failed and ``channels`` is not empty, ``_receive``. Returns
+        ``(sent, error, channel, data)``. The default makes one call each."""
+        for sent, (channel, data, capacity) in enumerate(items):
+            try:
+                self._send(channel, data, capacity)
+            except Exception as exc:
+                return sent, exc, None, None
+        if not channels:
+            return len(items), None, None, None
+        channel, data = self._receive(channels, timeout)
+        return len(items), None, channel, data
 
     def _group_add(self, group: str, channel: str) -> None:
         raise NotImplementedError

@@ -34,11 +34,26 @@ seconds per process, piggy-backed on send and receive.
 
 Timestamps are the sender's and receiver's ``time.time()``; keep the clocks
 of hosts sharing one database in sync (NTP), as expiry depends on them.
+
+No disk flush per message (channel messages are at-most-once and expire):
+
+* PostgreSQL: ``channels_message`` is UNLOGGED (migration 0004), so a
+  transaction touching only it commits without waiting for the WAL to reach
+  disk; a send is one statement (the ``channels_send`` function: lock,
+  capacity check, insert, NOTIFY), a receive one ``DELETE ... RETURNING``.
+  The backend's own writes to the group and heartbeat tables commit with
+  ``synchronous_commit = off`` (never inside a transaction of the caller's).
+* SQLite: the backend's connections use WAL and ``synchronous = NORMAL``:
+  a commit appends to the WAL without a flush; checkpoints flush.
+
+What a crash can lose is in docs/backends.rst.
 """
 
 from __future__ import annotations
 
+import collections
 import logging
+import select
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -50,11 +65,16 @@ from django.db import DatabaseError, connections, transaction
 from ..exceptions import BackendUnavailable, ImproperlyConfiguredBackend
 from ..names import inbox_of
 from .base import BaseChannelBackend
+from .database_sqlite import tune_sqlite
 from .database_wakeup import PostgresListener, signal_for
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+#: Messages taken from a process inbox in one statement when it is the only
+#: channel received (an interface server's loop).
+INBOX_BATCH = 100
 
 # First key of the two-key advisory lock that guards a channel's capacity
 # check: "chan" in ASCII, so these locks cannot collide with single-key
@@ -95,8 +115,12 @@ class DatabaseChannelBackend(BaseChannelBackend):
     HOLD_INBOX = ""
 
     #: First and longest sleep between polls of a blocked receiver on SQLite.
-    POLL_MIN = 0.005
+    #: Polling starts fast (a message that comes while a receiver is busy is
+    #: seen within a millisecond) and backs off by POLL_GROWTH to POLL_MAX
+    #: (reached after about 0.3 s of finding nothing) when idle.
+    POLL_MIN = 0.001
     POLL_MAX = 0.1
+    POLL_GROWTH = 1.5
     #: Seconds between two sweeps of expired rows (per process and alias).
     CLEANUP_INTERVAL = 5.0
     #: Most rows one sweep deletes per table, so a sweep holds locks briefly.
@@ -140,6 +164,12 @@ class DatabaseChannelBackend(BaseChannelBackend):
         )
         # Per thread: the current sleep between polls (SQLite).
         self._poll = threading.local()
+        # Messages of a process inbox taken in one statement, waiting to be
+        # returned: inbox -> (channel, content, expires).
+        self._prefetched: dict[str, collections.deque[tuple[str, bytes, float]]] = {}
+        self._prefetch_lock = threading.Lock()
+        if not self._postgres:
+            tune_sqlite(db_alias)
 
     # --- sending ----------------------------------------------------------------
 
@@ -182,25 +212,28 @@ class DatabaseChannelBackend(BaseChannelBackend):
         return sent, skipped
 
     def _insert(self, connection, attempt: _Attempt, channel, data, capacity, expires) -> bool:
-        if self._postgres:
-            # The advisory lock and NOTIFY need a transaction around the INSERT.
-            with transaction.atomic(using=self.db_alias), connection.cursor() as cursor:
-                return self._insert_in(cursor, attempt, channel, data, capacity, expires)
-        # SQLite: one statement, run under the database write lock.
+        # One statement on either database (its own transaction unless the
+        # caller has one open).
         with connection.cursor() as cursor:
             return self._insert_in(cursor, attempt, channel, data, capacity, expires)
 
     def _insert_in(self, cursor, attempt: _Attempt, channel, data, capacity, expires) -> bool:
         """Insert one message unless its channel is full; True if inserted."""
         inbox = inbox_of(channel)
-        if self._postgres:
-            # Serialize senders to this channel until commit, so two of them
-            # cannot both see room for one more message.
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s::integer, hashtext(%s))",
-                [_ADVISORY_LOCK_CLASS, channel],
-            )
         attempt.maybe_written = True
+        if self._postgres:
+            # Lock, count, insert and NOTIFY in one round trip (migration
+            # 0004); the NOTIFY is delivered at commit, with the row, so a
+            # receiver that wakes on it always finds the message.
+            cursor.execute(
+                "SELECT channels_send(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                [
+                    _ADVISORY_LOCK_CLASS, self.alias, inbox, channel, data, expires, time.time(),
+                    capacity, self.NOTIFY_CHANNEL,
+                ],
+            )  # fmt: skip
+            return bool(cursor.fetchone()[0])
+        # SQLite: one statement, run under the database write lock.
         cursor.execute(
             f"INSERT INTO {self._messages} (backend, inbox, channel, content, expires) "
             f"SELECT %s, %s, %s, %s, %s WHERE ("
@@ -209,13 +242,7 @@ class DatabaseChannelBackend(BaseChannelBackend):
             f") < %s",
             [self.alias, inbox, channel, data, expires, self.alias, channel, time.time(), capacity],
         )
-        if cursor.rowcount != 1:
-            return False
-        if self._postgres:
-            # Delivered at commit, together with the row: a receiver that
-            # wakes on it always finds the message.
-            cursor.execute("SELECT pg_notify(%s, %s)", [self.NOTIFY_CHANNEL, inbox])
-        return True
+        return cursor.rowcount == 1
 
     # --- receiving --------------------------------------------------------------
 
@@ -236,13 +263,25 @@ class DatabaseChannelBackend(BaseChannelBackend):
         # worker looping on short blocking receives stays at the slow rate
         # while idle instead of restarting at POLL_MIN every call.
         delay = getattr(self._poll, "delay", self.POLL_MIN)
+        # A process inbox alone (an interface server's loop) is read by its
+        # owner only, so several of its messages may be taken at once and
+        # handed out from memory: one statement per burst, not per message.
+        inbox = channels[0] if len(channels) == 1 and channels[0].endswith("!") else None
+        limit = INBOX_BATCH if inbox else 1
         while True:
+            if inbox is not None:
+                found = self._take_prefetched(inbox)
+                if found is not None:
+                    return found
             seq = self._signal.seq
-            found = self._run(lambda conn, attempt: self._pop(conn, inboxes, full_names))
+            rows = self._run(lambda conn, attempt: self._pop(conn, inboxes, full_names, limit))
             self._maybe_cleanup()
-            if found is not None:
+            if rows:
                 self._poll.delay = self.POLL_MIN
-                return found
+                if len(rows) > 1:
+                    with self._prefetch_lock:
+                        self._prefetched.setdefault(inbox, collections.deque()).extend(rows[1:])
+                return rows[0][0], rows[0][1]
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 if timeout > 0:
@@ -254,9 +293,23 @@ class DatabaseChannelBackend(BaseChannelBackend):
                 continue  # listening again after a failure: look before waiting
             else:
                 self._wait_locally(seq, min(delay, remaining))
-                delay = min(delay * 2, self.POLL_MAX)
+                delay = min(delay * self.POLL_GROWTH, self.POLL_MAX)
 
-    def _pop(self, connection, inboxes: list[str], full_names: list[str]):
+    def _take_prefetched(self, inbox: str) -> tuple[str, bytes] | None:
+        """The next unexpired message taken earlier for ``inbox``, if any."""
+        with self._prefetch_lock:
+            waiting = self._prefetched.get(inbox)
+            now = time.time()
+            while waiting:
+                channel, content, expires = waiting.popleft()
+                if expires > now:
+                    return channel, content
+        return None
+
+    def _pop(
+        self, connection, inboxes: list[str], full_names: list[str], limit: int = 1
+    ) -> list[tuple[str, bytes, float]]:
+        """Take up to ``limit`` live messages, oldest first."""
         where = []
         params: list[Any] = [self.alias]
         if inboxes:
@@ -277,21 +330,20 @@ class DatabaseChannelBackend(BaseChannelBackend):
                 # which would stall senders in other processes.
                 cursor.execute(f"SELECT 1 {match} LIMIT 1", params)
                 if cursor.fetchone() is None:
-                    return None
+                    return []
             lock = " FOR UPDATE SKIP LOCKED" if self._postgres else ""
             cursor.execute(
-                f"DELETE FROM {self._messages} WHERE id = ("
-                f"SELECT id {match} ORDER BY id LIMIT 1{lock}"
-                f") RETURNING channel, content",
+                f"DELETE FROM {self._messages} WHERE id IN ("
+                f"SELECT id {match} ORDER BY id LIMIT {int(limit)}{lock}"
+                f") RETURNING id, channel, content, expires",
                 params,
             )
             # fetchall: SQLite commits an autocommit statement only once
             # its rows are exhausted.
             rows = cursor.fetchall()
-        if not rows:
-            return None
-        channel, content = rows[0]
-        return channel, bytes(content)
+        # RETURNING promises no order: FIFO is by id.
+        rows.sort()
+        return [(channel, bytes(content), expires) for _, channel, content, expires in rows]
 
     def _wait_locally(self, seq: int, timeout: float) -> None:
         """Sleep up to ``timeout`` unless a send in this process came since ``seq``."""
@@ -334,15 +386,18 @@ class DatabaseChannelBackend(BaseChannelBackend):
 
         expires = time.time() + self.group_expiry
         self._run(
-            lambda conn, attempt: GroupMembership.objects.using(self.db_alias).bulk_create(
-                [
-                    GroupMembership(
-                        backend=self.alias, group_name=group, channel=channel, expires=expires
-                    )
-                ],
-                update_conflicts=True,
-                unique_fields=["backend", "group_name", "channel"],
-                update_fields=["expires"],
+            lambda conn, attempt: self._without_flush(
+                conn,
+                lambda: GroupMembership.objects.using(self.db_alias).bulk_create(
+                    [
+                        GroupMembership(
+                            backend=self.alias, group_name=group, channel=channel, expires=expires
+                        )
+                    ],
+                    update_conflicts=True,
+                    unique_fields=["backend", "group_name", "channel"],
+                    update_fields=["expires"],
+                ),
             )
         )
 
@@ -350,10 +405,13 @@ class DatabaseChannelBackend(BaseChannelBackend):
         from ..models import GroupMembership
 
         self._run(
-            lambda conn, attempt: (
-                GroupMembership.objects.using(self.db_alias)
-                .filter(backend=self.alias, group_name=group, channel=channel)
-                .delete()
+            lambda conn, attempt: self._without_flush(
+                conn,
+                lambda: (
+                    GroupMembership.objects.using(self.db_alias)
+                    .filter(backend=self.alias, group_name=group, channel=channel)
+                    .delete()
+                ),
             )
         )
 
@@ -393,15 +451,18 @@ class DatabaseChannelBackend(BaseChannelBackend):
         from ..models import Heartbeat
 
         self._run(
-            lambda conn, attempt: Heartbeat.objects.using(self.db_alias).bulk_create(
-                [
-                    Heartbeat(
-                        backend=self.alias, ident=ident, content=data, expires=time.time() + ttl
-                    )
-                ],
-                update_conflicts=True,
-                unique_fields=["ident"],
-                update_fields=["content", "expires"],
+            lambda conn, attempt: self._without_flush(
+                conn,
+                lambda: Heartbeat.objects.using(self.db_alias).bulk_create(
+                    [
+                        Heartbeat(
+                            backend=self.alias, ident=ident, content=data, expires=time.time() + ttl
+                        )
+                    ],
+                    update_conflicts=True,
+                    unique_fields=["ident"],
+                    update_fields=["content", "expires"],
+                ),
             )
         )
 
@@ -433,6 +494,9 @@ class DatabaseChannelBackend(BaseChannelBackend):
         ]
 
     def _flush(self) -> None:
+        with self._prefetch_lock:
+            self._prefetched.clear()
+
         def delete_own(connection, attempt):
             with self._write_transaction(connection) as cursor:
                 for table in (self._messages, self._groups, self._heartbeat_table):
@@ -486,6 +550,22 @@ class DatabaseChannelBackend(BaseChannelBackend):
 
     # --- database access ----------------------------------------------------------
 
+    def _without_flush(self, connection, write: Callable[[], T]) -> T:
+        """Run ``write`` in a transaction that commits without waiting for a
+        disk flush (PostgreSQL; ``synchronous_commit = off``).
+
+        Only in a transaction of our own: inside the caller's, the setting
+        would weaken the durability of the caller's own writes, so there
+        ``write`` just runs. A crash of the server can then undo the last
+        fraction of a second of such writes, never leave them half done.
+        """
+        if not self._postgres or connection.in_atomic_block:
+            return write()
+        with transaction.atomic(using=self.db_alias):
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            return write()
+
     @contextmanager
     def _write_transaction(self, connection) -> Iterator[Any]:
         """A transaction of several statements; yields a cursor.
@@ -520,6 +600,8 @@ class DatabaseChannelBackend(BaseChannelBackend):
         for tries_left in (1, 0):
             connection = connections[self.db_alias]
             attempt = _Attempt()
+            if self._postgres:
+                _drop_if_closed_by_server(connection)
             try:
                 return operation(connection, attempt)
             except DatabaseError as exc:
@@ -545,6 +627,33 @@ class DatabaseChannelBackend(BaseChannelBackend):
         return f"<{type(self).__name__} alias={self.alias!r} db={self.db_alias!r}>"
 
 
+def _drop_if_closed_by_server(connection) -> None:
+    """Close a PostgreSQL connection the server has already ended.
+
+    A send is one statement, so once it is on the wire a failure cannot
+    tell whether it ran, and it is not retried. A server that ended the
+    connection (restart, idle timeout, pg_terminate_backend) has said so on
+    the socket, which is then readable while idle: seeing that first (one
+    poll, no round trip) lets the send go out on a fresh connection.
+    """
+    raw = connection.connection
+    if raw is None or connection.in_atomic_block:
+        return
+    try:
+        readable, _, _ = select.select([raw.fileno()], [], [], 0)
+    except (OSError, ValueError):
+        readable = True  # closed or unusable: a new one is needed anyway
+    if readable:
+        try:
+            connection.close()
+        except DatabaseError:
+            pass  # it was broken; Django has forgotten it either way
+
+
 def _missing_table(exc: DatabaseError) -> bool:
     text = str(exc)
-    return "no such table" in text or ("relation" in text and "does not exist" in text)
+    return (
+        "no such table" in text
+        or ("relation" in text and "does not exist" in text)
+        or ("function channels_send" in text and "does not exist" in text)
+    )

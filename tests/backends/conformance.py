@@ -20,7 +20,7 @@ import pytest
 
 from channels.exceptions import ChannelFull, InvalidChannelName, InvalidMessage, MessageTooLarge
 
-from .child import receive_until_quiet
+from .child import receive_until_quiet, take_until_quiet
 
 
 class BackendConformance:
@@ -158,6 +158,167 @@ class BackendConformance:
                 break
             got.append(message["n"])
         assert sorted(got) == list(range(120))
+
+    # --- a worker's turn: send_and_receive --------------------------------
+
+    def test_send_and_receive_sends_in_order_then_receives(self, backend):
+        reply = backend.new_channel("conf.turn!")
+        backend.send("conf.turn.in", {"n": 0})
+        turn = backend.send_and_receive(
+            [("conf.turn.out", {"n": 1}), (reply, {"n": 2}), ("conf.turn.out", {"n": 3})],
+            ["conf.turn.in"],
+        )
+        assert (turn.sent, turn.error) == (3, None)
+        assert (turn.channel, turn.message) == ("conf.turn.in", {"n": 0})
+        assert [backend.receive_many(["conf.turn.out"])[1]["n"] for _ in range(2)] == [1, 3]
+        assert backend.receive_many(["conf.turn!"]) == (reply, {"n": 2})
+        # Nothing waiting and not blocking: everything sent, nothing received.
+        turn = backend.send_and_receive([("conf.turn.out", {"n": 4})], ["conf.turn.in"])
+        assert (turn.sent, turn.error, turn.channel, turn.message) == (1, None, None, None)
+        assert backend.receive_many(["conf.turn.out"])[1] == {"n": 4}
+        # No sends, or no channels: just the other half.
+        backend.send("conf.turn.in", {"n": 5})
+        assert backend.send_and_receive([], ["conf.turn.in"]).message == {"n": 5}
+        assert backend.send_and_receive([("conf.turn.out", {"n": 6})], []).sent == 1
+        assert backend.receive_many(["conf.turn.out"])[1] == {"n": 6}
+
+    def test_send_and_receive_stops_at_the_first_full_channel(self, backend):
+        small = self.other(CAPACITY=2)
+        small.send("conf.turn.full", {"n": 0})
+        small.send("conf.turn.full", {"n": 1})
+        small.send("conf.turn.next", {"n": 9})
+        turn = small.send_and_receive(
+            [("conf.turn.ok", {"n": 1}), ("conf.turn.full", {"n": 2}), ("conf.turn.ok", {"n": 3})],
+            ["conf.turn.next"],
+            block=True,
+            timeout=5,
+        )
+        assert turn.sent == 1
+        assert isinstance(turn.error, ChannelFull) and "conf.turn.full" in str(turn.error)
+        # Nothing received, nothing sent after the full channel: the next
+        # message still waits, and the channel saw no later message first.
+        assert (turn.channel, turn.message) == (None, None)
+        assert small.receive_many(["conf.turn.ok"])[1] == {"n": 1}
+        assert small.receive_many(["conf.turn.ok"]) == (None, None)
+        assert small.receive_many(["conf.turn.next"])[1] == {"n": 9}
+
+    def test_send_and_receive_refuses_a_bad_item_and_sends_what_came_before(self, backend):
+        for bad, error in [
+            (("bad name", {"n": 2}), InvalidChannelName),
+            (("conf.turn.bad", {"n": object()}), InvalidMessage),
+        ]:
+            backend.send("conf.turn.wait", {"n": 0})
+            turn = backend.send_and_receive(
+                [("conf.turn.good", {"n": 1}), bad, ("conf.turn.good", {"n": 3})],
+                ["conf.turn.wait"],
+            )
+            assert turn.sent == 1 and isinstance(turn.error, error)
+            assert turn.channel is None
+            assert backend.receive_many(["conf.turn.good"])[1] == {"n": 1}
+            assert backend.receive_many(["conf.turn.good"]) == (None, None)
+            assert backend.receive_many(["conf.turn.wait"])[1] == {"n": 0}
+        with pytest.raises(InvalidChannelName):
+            backend.send_and_receive([], ["bad name"])
+
+    def test_send_and_receive_blocks_until_a_message_or_the_timeout(self, backend):
+        sender = self.other()
+        later = threading.Timer(0.3, sender.send, args=("conf.turn.late", {"n": 1}))
+        later.start()
+        turn = backend.send_and_receive(
+            [("conf.turn.early", {"n": 0})], ["conf.turn.late"], block=True, timeout=10
+        )
+        later.join()
+        assert (turn.sent, turn.channel, turn.message) == (1, "conf.turn.late", {"n": 1})
+        assert backend.receive_many(["conf.turn.early"])[1] == {"n": 0}
+        started = time.monotonic()
+        turn = backend.send_and_receive([], ["conf.turn.late"], block=True, timeout=0.5)
+        assert (turn.sent, turn.channel) == (0, None)
+        assert time.monotonic() - started >= 0.45
+
+    def test_send_and_receive_on_an_inbox_keeps_capacity_exact(self, backend):
+        small = self.other(CAPACITY=2)
+        reply = small.new_channel("conf.turnbox!")
+        for n in range(3):
+            turn = small.send_and_receive([(reply, {"n": n})], ["conf.turnbox!"])
+            assert (turn.sent, turn.channel, turn.message) == (1, reply, {"n": n})
+        small.send(reply, {"n": 3})
+        small.send(reply, {"n": 4})
+        with pytest.raises(ChannelFull):
+            small.send(reply, {"n": 5})
+
+    def test_send_and_receive_never_delivers_expired_messages(self, backend):
+        short = self.other(EXPIRY=1)
+        short.send("conf.turn.exp", {"n": 1})
+        time.sleep(1.5)
+        turn = short.send_and_receive([("conf.turn.exp", {"n": 2})], ["conf.turn.exp"])
+        assert (turn.sent, turn.message) == (1, {"n": 2})
+
+    def test_at_most_once_when_receivers_send_and_receive(self, backend):
+        # Workers taking turns: each answers the message in hand and takes
+        # the next in one call. Every message is taken exactly once and
+        # every answer arrives.
+        count = 300
+        sender = self.other(CAPACITY=count + 10)
+        if self.cross_process:
+            collect = self._receivers_in_processes(
+                ["conf.race2"], 3, mode="exchange", CAPACITY=count + 10
+            )
+        else:
+            collect = self._receivers_in_threads(sender, ["conf.race2"], 3, mode="exchange")
+        for n in range(count):
+            sender.send("conf.race2", {"n": n})
+            if n % 10 == 9:
+                time.sleep(0.005)
+        results = collect()
+        everything = [n for got in results for n in got]
+        assert sorted(everything) == list(range(count)), "lost or duplicated messages"
+        assert sum(1 for got in results if got) >= 2, "only one receiver ever got anything"
+        answers = []
+        while (message := sender.receive_many(["conf.race2.answers"])[1]) is not None:
+            answers.append(message["n"])
+        assert sorted(answers) == list(range(count))
+
+    # --- receive_batch ---------------------------------------------------
+
+    def test_receive_batch_takes_what_is_waiting_in_order(self, backend):
+        inbox = "conf.batch!"
+        names = [backend.new_channel(inbox) for _ in range(3)]
+        for n in range(7):
+            backend.send(names[n % 3], {"n": n})
+        first = backend.receive_batch([inbox], limit=5)
+        assert [(c, m["n"]) for c, m in first] == [(names[n % 3], n) for n in range(5)]
+        rest = backend.receive_batch([inbox], limit=5)
+        assert [m["n"] for _, m in rest] == [5, 6]
+        assert backend.receive_batch([inbox]) == []
+        for n in range(3):
+            backend.send("conf.batch.plain", {"n": n})
+        assert [m["n"] for _, m in backend.receive_batch(["conf.batch.plain"])] == [0, 1, 2]
+        with pytest.raises(ValueError):
+            backend.receive_batch([inbox], limit=0)
+
+    def test_receive_batch_waits_for_the_first_message_only(self, backend):
+        sender = self.other()
+        reply = backend.new_channel("conf.batchwait!")
+        later = threading.Timer(0.3, sender.send, args=(reply, {"n": 1}))
+        later.start()
+        got = backend.receive_batch(["conf.batchwait!"], block=True, timeout=10)
+        later.join()
+        assert got == [(reply, {"n": 1})]
+        started = time.monotonic()
+        assert backend.receive_batch(["conf.batchwait!"], block=True, timeout=0.5) == []
+        assert time.monotonic() - started >= 0.45
+
+    def test_receive_batch_keeps_capacity_exact(self, backend):
+        small = self.other(CAPACITY=2)
+        reply = small.new_channel("conf.batchcap!")
+        for _ in range(3):
+            small.send(reply, {"n": 1})
+            small.send(reply, {"n": 2})
+            assert [m["n"] for _, m in small.receive_batch(["conf.batchcap!"])] == [1, 2]
+        small.send(reply, {"n": 3})
+        small.send(reply, {"n": 4})
+        with pytest.raises(ChannelFull):
+            small.send(reply, {"n": 5})
 
     # --- capacity and expiry ---------------------------------------------
 
@@ -421,13 +582,14 @@ class BackendConformance:
 
     # --- concurrency across processes ---------------------------------------
 
-    def test_at_most_once_under_concurrent_receivers(self, backend):
+    @pytest.mark.parametrize("mode", ["receive", "batch"])
+    def test_at_most_once_under_concurrent_receivers(self, backend, mode):
         count = 300
         sender = self.other(CAPACITY=count + 10)
         if self.cross_process:
-            collect = self._receivers_in_processes(["conf.race"], 3, CAPACITY=count + 10)
+            collect = self._receivers_in_processes(["conf.race"], 3, mode=mode, CAPACITY=count + 10)
         else:
-            collect = self._receivers_in_threads(sender, ["conf.race"], 3)
+            collect = self._receivers_in_threads(sender, ["conf.race"], 3, mode=mode)
         for n in range(count):
             sender.send("conf.race", {"n": n})
             if n % 10 == 9:
@@ -440,17 +602,12 @@ class BackendConformance:
             assert got == sorted(got), "one receiver saw messages out of order"
 
     @staticmethod
-    def _receivers_in_threads(backend, channels, count):
+    def _receivers_in_threads(backend, channels, count, mode="receive"):
         results = []
         lock = threading.Lock()
 
         def receive():
-            got = []
-            while True:
-                channel, message = backend.receive_many(channels, block=True, timeout=1)
-                if channel is None:
-                    break
-                got.append(message["n"])
+            got = take_until_quiet(backend, channels, 1.0, mode)
             with lock:
                 results.append(got)
 
@@ -465,12 +622,12 @@ class BackendConformance:
 
         return collect
 
-    def _receivers_in_processes(self, channels, count, **options):
+    def _receivers_in_processes(self, channels, count, mode="receive", **options):
         context = multiprocessing.get_context("spawn")
         out = context.Queue()
         spec = self.process_spec(**options)
         procs = [
-            context.Process(target=receive_until_quiet, args=(spec, channels, 2.0, out))
+            context.Process(target=receive_until_quiet, args=(spec, channels, 2.0, out, mode))
             for _ in range(count)
         ]
         for proc in procs:

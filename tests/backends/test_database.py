@@ -207,12 +207,13 @@ def break_connection(connection) -> None:
     or an idle timeout would."""
     connection.ensure_connection()
     if connection.vendor == "postgresql":
-        # Kill our server process from a second connection, like a restart.
+        # Kill our server process from a second connection, like a restart,
+        # and wait until it is gone (PostgreSQL 14+), as after a restart.
         pid = connection.connection.info.backend_pid
         killer = connections.create_connection("postgres")
         try:
             with killer.cursor() as cursor:
-                cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+                cursor.execute("SELECT pg_terminate_backend(%s, 10000)", [pid])
         finally:
             killer.close()
     else:
@@ -222,9 +223,70 @@ def break_connection(connection) -> None:
 class TestDatabaseBackendSQLite(DatabaseBackendTests):
     db_alias = "default"
 
+    def test_connections_use_wal_without_a_flush_per_commit(self, backend):
+        backend.send("conf.wal", {"n": 1})
+        with connections[self.db_alias].cursor() as cursor:
+            cursor.execute("PRAGMA journal_mode")
+            assert cursor.fetchone()[0] == "wal"
+            cursor.execute("PRAGMA synchronous")
+            assert cursor.fetchone()[0] == 1  # NORMAL
+        # A connection made later (a new thread's) gets the same settings.
+        seen = []
+
+        def look():
+            with connections[self.db_alias].cursor() as cursor:
+                cursor.execute("PRAGMA synchronous")
+                seen.append(cursor.fetchone()[0])
+            connections[self.db_alias].close()
+
+        thread = threading.Thread(target=look)
+        thread.start()
+        thread.join()
+        assert seen == [1]
+        assert backend.receive_many(["conf.wal"])[1] == {"n": 1}
+
 
 class TestDatabaseBackendPostgres(DatabaseBackendTests):
     db_alias = "postgres"
+
+    def test_message_table_is_unlogged_and_sends_are_one_statement(self, backend):
+        with connections[self.db_alias].cursor() as cursor:
+            cursor.execute(
+                "SELECT relpersistence FROM pg_class WHERE oid = 'channels_message'::regclass"
+            )
+            assert cursor.fetchone()[0] == "u"
+            # Groups and heartbeats stay logged: a crash keeps them.
+            cursor.execute(
+                "SELECT relpersistence FROM pg_class WHERE oid = 'channels_group'::regclass"
+            )
+            assert cursor.fetchone()[0] == "p"
+        statements = []
+
+        def count(execute, sql, params, many, context):
+            statements.append(sql)
+            return execute(sql, params, many, context)
+
+        backend._signal.last_cleanup = time.time()  # no sweep of expired rows now
+        with connections[self.db_alias].execute_wrapper(count):
+            backend.send("conf.one", {"n": 1})
+        assert len(statements) == 1 and "channels_send" in statements[0]
+        assert backend.receive_many(["conf.one"])[1] == {"n": 1}
+
+    def test_group_writes_inside_a_callers_transaction_keep_its_durability(self, backend):
+        from django.db import transaction
+
+        with transaction.atomic(using=self.db_alias):
+            backend.group_add("conf-durable", "conf.durable")
+            with connections[self.db_alias].cursor() as cursor:
+                cursor.execute("SHOW synchronous_commit")
+                assert cursor.fetchone()[0] == "on"
+        # Outside one, the backend's own transaction commits without a flush
+        # and leaves the connection's setting as it was.
+        backend.group_add("conf-durable", "conf.other")
+        with connections[self.db_alias].cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone()[0] == "on"
+        assert sorted(backend.group_channels("conf-durable")) == ["conf.durable", "conf.other"]
 
     def test_listen_connection_is_separate_and_released(self, backend):
         assert backend.receive_many(["conf.listen"], block=True, timeout=0.1) == (None, None)

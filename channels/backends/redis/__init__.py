@@ -80,7 +80,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from redis.exceptions import NoScriptError
+from redis.exceptions import ResponseError
 
 from ...exceptions import BackendUnavailable, ImproperlyConfiguredBackend
 from ...names import inbox_of
@@ -99,7 +99,8 @@ logger = logging.getLogger("channels.backends.redis")
 T = TypeVar("T")
 
 _SEND, _POP, _ACK = SCRIPTS["send"], SCRIPTS["pop"], SCRIPTS["ack"]
-_POP_BATCH = SCRIPTS["pop_batch"]
+_POP_BATCH, _SEND_POP = SCRIPTS["pop_batch"], SCRIPTS["send_pop"]
+_SEND_EACH = SCRIPTS["send_each"]
 #: Messages taken from a process inbox per round trip when it is the only
 #: channel received (an interface server's loop): a group message to 1,000
 #: sockets of one process then costs ten round trips, not a thousand.
@@ -213,7 +214,8 @@ class RedisChannelBackend(BaseChannelBackend):
             raise self.full_error(channel, capacity)
 
     def _send_many(self, items: list[tuple[str, bytes, int]]) -> list[Exception | None]:
-        # One pipeline of send scripts per server: N messages, one round trip.
+        # One script call per server: N messages, one round trip, and one
+        # script start in Redis instead of N.
         results: list[Exception | None] = [None] * len(items)
         by_shard: dict[int, list[int]] = {}
         for index, (channel, _, _) in enumerate(items):
@@ -224,38 +226,93 @@ class RedisChannelBackend(BaseChannelBackend):
 
             def attempt(shard=shard, indexes=indexes) -> list:
                 now = _now_ms()
-                commands = []
+                expires = now + self._expiry_ms
+                keys: list[str] = []
+                args: list[Any] = [now, self._ttl_ms]
                 for index in indexes:
                     channel, data, capacity = items[index]
                     inbox = inbox_of(channel)
                     tag = channel if inbox != channel else ""
-                    element = b"%d:%s:%s" % (now + self._expiry_ms, tag.encode(), self._seal(data))
-                    commands.append((
-                        "EVALSHA", _SEND.sha, 2, self._q + inbox, self._n + inbox,
-                        tag, capacity, now, element, self._ttl_ms,
-                    ))  # fmt: skip
-                return shard.request(commands)
+                    keys += (self._q + inbox, self._n + inbox)
+                    args += (tag, capacity, b"%d:%s:%s" % (expires, tag.encode(), self._seal(data)))
+                return shard.script(_SEND_EACH, keys, args)
 
             try:
                 replies = self._retrying(shard, attempt, what=f"{len(indexes)} sends")
-            except BackendUnavailable as exc:
+            except (BackendUnavailable, ResponseError) as exc:
+                error = exc
+                if isinstance(exc, ResponseError):
+                    error = BackendUnavailable(f"Redis refused {len(indexes)} sends: {exc}")
                 for index in indexes:
-                    results[index] = exc
+                    results[index] = error
                 continue
             for index, reply in zip(indexes, replies, strict=True):
-                channel, data, capacity = items[index]
-                if isinstance(reply, NoScriptError):
-                    # A restarted server forgot the script; nothing ran, so
-                    # sending this one the slow way is safe.
-                    try:
-                        self._send(channel, data, capacity)
-                    except Exception as exc:
-                        results[index] = exc
-                elif isinstance(reply, Exception):
-                    results[index] = BackendUnavailable(f"Redis refused a send: {reply}")
-                elif not reply:
+                if not reply:
+                    channel, _, capacity = items[index]
                     results[index] = self.full_error(channel, capacity)
         return results
+
+    # --- a worker's turn: sends and the next receive in one round trip ---------
+
+    def _send_and_receive(
+        self, items: list[tuple[str, bytes, int]], channels: list[str], timeout: float
+    ) -> tuple[int, Exception | None, str | None, bytes | None]:
+        """One script sends the items in order (stopping at the first full
+        channel) and pops the next message, when all of it lives on one
+        server; otherwise, or when nothing was waiting and ``timeout``
+        allows, the usual blocking receive follows.
+
+        The pop is the same single-message pop as ``receive_many``'s, so
+        competing receivers still each get a message at most once. Inboxes
+        are left to ``_receive``, which serves their prefetched messages.
+        """
+        deadline = time.monotonic() + timeout
+        placed = {self._ring.index_for(inbox_of(channel)) for channel, _, _ in items}
+        pop_here = [n for n in channels if not n.endswith("!")] == channels
+        if pop_here:
+            placed.update(self._ring.index_for(name) for name in channels)
+        if len(placed) > 1:
+            return super()._send_and_receive(items, channels, timeout)
+        if not placed:  # nothing to send, an inbox to receive from
+            channel, data = self._receive(channels, timeout) if channels else (None, None)
+            return 0, None, channel, data
+        shard = self.shards[placed.pop()]
+        pop_from = channels if pop_here else []
+
+        def attempt() -> list:
+            now = _now_ms()
+            keys: list[str] = []
+            args: list[Any] = [now, len(items), self._ttl_ms]
+            expires = now + self._expiry_ms
+            for channel, data, capacity in items:
+                inbox = inbox_of(channel)
+                tag = channel if inbox != channel else ""
+                keys += (self._q + inbox, self._n + inbox)
+                args += (tag, capacity, b"%d:%s:%s" % (expires, tag.encode(), self._seal(data)))
+            for name in pop_from:
+                keys += (self._q + name, self._n + name)
+            return shard.script(_SEND_POP, keys, args)
+
+        try:
+            reply = self._retrying(shard, attempt, what=f"{len(items)} sends and a receive")
+        except BackendUnavailable as exc:
+            return 0, exc, None, None
+        sent = reply[0]
+        if sent < len(items):
+            channel, _, capacity = items[sent]
+            return sent, self.full_error(channel, capacity), None, None
+        if len(reply) == 3:
+            # The script dropped expired messages already.
+            found = self._unpack(pop_from[reply[1] - 1], reply[2], checked=True)
+            if found is not None:
+                return sent, None, *found
+        if not channels:
+            return sent, None, None, None
+        remaining = deadline - time.monotonic()
+        if pop_here and remaining < MIN_BLOCK:
+            return sent, None, None, None  # the script looked already
+        channel, data = self._receive(channels, max(remaining, 0.0))
+        return sent, None, channel, data
 
     def _retrying(
         self, shard: Shard, attempt: Callable[[], T], what: str, idempotent: bool = False
@@ -317,9 +374,7 @@ class RedisChannelBackend(BaseChannelBackend):
             if found is not None:
                 return found
 
-    def _receive_inbox(
-        self, inbox: str, deadline: float
-    ) -> tuple[str, bytes] | tuple[None, None]:
+    def _receive_inbox(self, inbox: str, deadline: float) -> tuple[str, bytes] | tuple[None, None]:
         """Receive from one process inbox: up to INBOX_BATCH messages per round
         trip, and two round trips per message when they come one at a time.
 
@@ -372,6 +427,32 @@ class RedisChannelBackend(BaseChannelBackend):
             if found is not None:
                 return found
 
+    def _receive_batch(
+        self, channels: list[str], limit: int, timeout: float
+    ) -> list[tuple[str, bytes]]:
+        """For one inbox: the first message as ``_receive_inbox`` takes it,
+        then everything already prefetched under one lock, fetching another
+        batch only when that runs out."""
+        if not (len(channels) == 1 and channels[0].endswith("!")):
+            return super()._receive_batch(channels, limit, timeout)
+        inbox = channels[0]
+        out: list[tuple[str, bytes]] = []
+        deadline = time.monotonic() + timeout
+        while len(out) < limit:
+            with self._prefetch_lock:
+                while len(out) < limit:
+                    found = self._take_prefetched(inbox)
+                    if found is None:
+                        break
+                    out.append(found)
+            if len(out) >= limit:
+                break
+            channel, data = self._receive_inbox(inbox, deadline if not out else 0.0)
+            if channel is None:
+                break
+            out.append((channel, data))
+        return out
+
     def _take_prefetched(self, inbox: str) -> tuple[str, bytes] | None:
         """The next live prefetched message of ``inbox`` (lock held)."""
         waiting = self._prefetched.get(inbox)
@@ -383,6 +464,8 @@ class RedisChannelBackend(BaseChannelBackend):
 
     def _buckets(self, channels: list[str]) -> list[tuple[Shard, list[str]]]:
         """``channels`` grouped by server, in order, without duplicates."""
+        if len(self.shards) == 1:
+            return [(self.shards[0], list(dict.fromkeys(channels)))]
         by_shard: dict[int, list[str]] = {}
         for name in dict.fromkeys(channels):
             by_shard.setdefault(self._ring.index_for(inbox_of(name)), []).append(name)

@@ -79,6 +79,22 @@ local function push(qkey, nkey, ch, cap, now, element, ttl)
   return 1
 end
 
+-- Pop the first live message of the first non-empty list among keys
+-- (list, count hash) pairs from index first on, dropping expired ones on
+-- the way; returns {pair number counted from first (1-based), element} or nil.
+local function pop_first(keys, first, now)
+  for i = first, #keys, 2 do
+    while true do
+      local e = redis.call('lpop', keys[i])
+      if not e then break end
+      local exp, ch = parse(e)
+      if ch ~= '' then uncount(keys[i + 1], ch) end
+      if exp > now then return {(i - first) / 2 + 1, e} end
+    end
+  end
+  return nil
+end
+
 -- Run cmd on key with the items of list, 1,000 at a time (Lua's unpack
 -- has a stack limit); returns the concatenated replies of list-valued ones.
 local function bulk(cmd, key, list)
@@ -167,23 +183,53 @@ return push(KEYS[1], KEYS[2], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARG
 """
 )
 
+#: KEYS: list and count hash of each message. ARGV: now, ttl, then channel
+#: ('' if plain), capacity and element of each. Sends each message that
+#: fits, independently; returns one 1 (sent) or 0 (full) per message. An
+#: interface server's batch of sends in one script call instead of one each.
+SEND_EACH = (
+    _LIB
+    + """
+local now, ttl, out = tonumber(ARGV[1]), ARGV[2], {}
+for i = 1, #KEYS / 2 do
+  local a = 3 * i
+  local cap = tonumber(ARGV[a + 1])
+  out[i] = push(KEYS[2 * i - 1], KEYS[2 * i], ARGV[a], cap, now, ARGV[a + 2], ttl)
+end
+return out
+"""
+)
+
 #: KEYS: list1, hash1, list2, hash2, ... ARGV: now. Pops the first live
 #: message of the first non-empty list, dropping expired ones on the way.
 #: Returns {list number (1-based), element} or false.
 POP = (
     _LIB
     + """
-local now = tonumber(ARGV[1])
-for i = 1, #KEYS, 2 do
-  while true do
-    local e = redis.call('lpop', KEYS[i])
-    if not e then break end
-    local exp, ch = parse(e)
-    if ch ~= '' then uncount(KEYS[i + 1], ch) end
-    if exp > now then return {(i + 1) / 2, e} end
+return pop_first(KEYS, 1, tonumber(ARGV[1])) or false
+"""
+)
+
+#: A worker's turn in one round trip. KEYS: list and count hash of each
+#: message to send, then list and count hash of each channel to receive
+#: from. ARGV: now, number of messages, ttl, then channel ('' if plain),
+#: capacity and element of each message. Sends in order and stops at the
+#: first full channel; pops (as POP) only if every message went. Returns
+#: {sent} or {sent, channel number, element}.
+SEND_POP = (
+    _LIB
+    + """
+local now, n, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+for i = 1, n do
+  local a = 3 * i + 1
+  local cap = tonumber(ARGV[a + 1])
+  if push(KEYS[2 * i - 1], KEYS[2 * i], ARGV[a], cap, now, ARGV[a + 2], ttl) == 0 then
+    return {i - 1}
   end
 end
-return false
+local found = pop_first(KEYS, 2 * n + 1, now)
+if found then return {n, found[1], found[2]} end
+return {n}
 """
 )
 
@@ -288,7 +334,9 @@ SCRIPTS = {
     name: Script(name, source)
     for name, source in {
         "send": SEND,
+        "send_each": SEND_EACH,
         "pop": POP,
+        "send_pop": SEND_POP,
         "pop_batch": POP_BATCH,
         "ack": ACK,
         "hold": HOLD,
