@@ -74,3 +74,20 @@ class ServerOptions:
     retry_after: int = 2
     #: Seconds between heartbeats for ``channels status`` (0 disables).
     heartbeat_interval: float = 5.0
+    # What WebSocket clients can make the process hold (docs/security.rst,
+    # "WebSocket limits"): per socket, and summed over all sockets.
+    #: Decoded message bytes one WebSocket may have waiting for the backend;
+    #: past it, its further frames stay undecoded and its reads paused until
+    #: they drain (one message being assembled comes on top).
+    ws_inbound_buffer: int = 4 * MIB
+    #: The same, summed over every WebSocket of the process, messages being
+    #: assembled included. Past it no socket decodes another message, and one
+    #: in the middle of a fragmented message is closed with 1013.
+    ws_inbound_total: int = 64 * MIB
+    #: Bytes one WebSocket may have waiting to be sent once its send buffer is
+    #: full (a client that does not read); past it the socket is closed with
+    #: 1008, and dropped if it does not read the close frame in close_timeout.
+    ws_outbound_buffer: int = 4 * MIB
+    #: The same, summed over every WebSocket of the process; past it the socket
+    #: holding the most is dropped (1013 to the consumer).
+    ws_outbound_total: int = 128 * MIB

@@ -33,6 +33,7 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.python.threadpool import ThreadPool
 
 from ..backends.base import BaseChannelBackend
+from .budget import ByteBudget
 from .heartbeat import InterfaceHeartbeat
 from .http_protocol import ChannelHTTP, ChannelHTTPFactory, ChannelRequest
 from .inbox import InboxReader
@@ -83,6 +84,10 @@ class Server:
         self.active_queues: set[Any] = set()
         #: replies that arrived for connections already gone
         self.dropped_replies = 0
+        #: what all WebSockets hold together: decoded messages waiting for the
+        #: backend, and bytes waiting for clients that do not read
+        self.inbound_budget = ByteBudget(self.options.ws_inbound_total, self.reactor.callLater)
+        self.outbound_budget = ByteBudget(self.options.ws_outbound_total, self.reactor.callLater)
         self.ports: list[Any] = []
         self.stopping = False
         self._drained: defer.Deferred | None = None

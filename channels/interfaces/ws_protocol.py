@@ -11,6 +11,8 @@ messages:
   ``order``; when its channel is full the socket stops being read and the
   frame is retried, up to ``full_wait`` seconds, then the socket is closed
   with 1013;
+* what a socket can make the process hold is bounded, per socket and summed
+  over all sockets (:mod:`.ws_bounds`, docs/security.rst);
 * every way a socket ends sends ``websocket.disconnect`` with a code.
 """
 
@@ -29,18 +31,19 @@ from twisted.internet.defer import Deferred
 from ..exceptions import ChannelFull
 from . import scope
 from .sendqueue import FAIL, WAIT, SendQueue
+from .ws_bounds import TRY_AGAIN_LATER, BoundedWebSocket
 
 if TYPE_CHECKING:
     from .server import Server
 
 logger = logging.getLogger("channels.interfaces")
 
-#: Close codes Autobahn's public sendClose refuses but a server must send.
+#: A close code Autobahn's public sendClose refuses but a server must send
+#: (the codes of the limits are in ws_bounds).
 GOING_AWAY = 1001
-TRY_AGAIN_LATER = 1013
 
 
-class ChannelWebSocketProtocol(WebSocketServerProtocol):
+class ChannelWebSocketProtocol(BoundedWebSocket, WebSocketServerProtocol):
     """One WebSocket connection, relayed through the channel backend."""
 
     server: Server
@@ -51,14 +54,15 @@ class ChannelWebSocketProtocol(WebSocketServerProtocol):
     _connect_timer = None
     _connect_sent = False
     _close_code: int | None = None
-    _paused = False
     order = 0
     client_for_log: Any = None
 
     def connectionMade(self) -> None:
-        """Count the connection (its HTTP side was uncounted at hand-over)."""
+        """Count the connection (its HTTP side was uncounted at hand-over)
+        and have the transport say when its send buffer fills."""
         super().connectionMade()
         self.server.connection_opened(self)
+        self.watch_send_buffer()
 
     def onConnect(self, request: Any) -> Deferred:
         """Send ``websocket.connect`` and hold the handshake for the answer."""
@@ -76,7 +80,8 @@ class ChannelWebSocketProtocol(WebSocketServerProtocol):
             on_pause=self._pause_reading,
             on_resume=self._resume_reading,
             on_give_up=self._channel_stuck,
-            high_water=4 * server.options.max_message_size,
+            high_water=server.options.ws_inbound_buffer,
+            budget=server.inbound_budget,
         )
         self.offered = list(request.protocols)
         message = {
@@ -178,6 +183,8 @@ class ChannelWebSocketProtocol(WebSocketServerProtocol):
 
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
         """Queue ``websocket.receive``; the queue pauses us if it fills."""
+        if not self.message_complete():
+            return
         self.order += 1
         message = {
             "reply_channel": self.reply_channel,
@@ -191,20 +198,11 @@ class ChannelWebSocketProtocol(WebSocketServerProtocol):
             message["text"] = payload.decode("utf-8")
         self.queue.put("websocket.receive", message, WAIT, len(payload))
 
-    def _pause_reading(self) -> None:
-        if self.transport is not None and not self._paused:
-            self._paused = True
-            self.transport.pauseProducing()
-
-    def _resume_reading(self) -> None:
-        if self.transport is not None and self._paused:
-            self._paused = False
-            self.transport.resumeProducing()
-
     def _channel_stuck(self) -> None:
         logger.warning("websocket.receive stayed full; closing %s with 1013", self.reply_channel)
-        self._resume_reading()
         self.close_with(TRY_AGAIN_LATER, "channel full")
+        # Read on, for the client's closing frame; its messages are dropped.
+        self._resume_reading()
 
     # --- the end -----------------------------------------------------------
 
@@ -232,8 +230,9 @@ class ChannelWebSocketProtocol(WebSocketServerProtocol):
             )
 
     def connectionLost(self, reason: Any) -> None:
-        """Uncount the connection after Autobahn has run onClose."""
+        """Uncount the connection and its bytes after Autobahn has run onClose."""
         super().connectionLost(reason)
+        self.forget_bytes()
         self.server.connection_closed(self)
 
 

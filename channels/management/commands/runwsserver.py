@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import socket
 import sys
+from argparse import ArgumentTypeError
 from typing import Any
 
 from django.conf import settings
@@ -194,6 +195,49 @@ def add_server_arguments(parser: CommandParser) -> None:
         default=d.health_path,
         help="Health endpoint path, '' to disable (default %(default)s).",
     )
+    # What WebSocket clients can make the process hold (docs/security.rst).
+    add(
+        "--ws-inbound-buffer",
+        type=byte_count,
+        default=d.ws_inbound_buffer,
+        metavar="BYTES",
+        help="Decoded message bytes one WebSocket may have waiting for the backend before "
+        "its frames wait undecoded (default %(default)s).",
+    )
+    add(
+        "--ws-inbound-total",
+        type=byte_count,
+        default=d.ws_inbound_total,
+        metavar="BYTES",
+        help="The same for all WebSockets of the process together (default %(default)s).",
+    )
+    add(
+        "--ws-outbound-buffer",
+        type=byte_count,
+        default=d.ws_outbound_buffer,
+        metavar="BYTES",
+        help="Bytes waiting for a WebSocket client that does not read before it is closed "
+        "with 1008 (default %(default)s).",
+    )
+    add(
+        "--ws-outbound-total",
+        type=byte_count,
+        default=d.ws_outbound_total,
+        metavar="BYTES",
+        help="The same for all WebSockets together; past it the one holding the most is "
+        "dropped (default %(default)s).",
+    )
+
+
+def byte_count(value: str) -> int:
+    """A positive number of bytes, from the command line."""
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if count <= 0:
+        raise ArgumentTypeError(f"{value!r} is not a positive number of bytes")
+    return count
 
 
 def server_options(options: dict[str, Any], accept_all: bool) -> ServerOptions:
@@ -208,6 +252,7 @@ def server_options(options: dict[str, Any], accept_all: bool) -> ServerOptions:
         "max_frame_size", "max_connections", "full_wait", "compression", "allowed_origins",
         "subprotocols", "proxy_headers", "trusted_proxies", "root_path", "grace_period",
         "health_path",
+        "ws_inbound_buffer", "ws_inbound_total", "ws_outbound_buffer", "ws_outbound_total",
     ]  # fmt: skip
     return ServerOptions(
         accept_all=accept_all,
