@@ -313,8 +313,11 @@ class Command(BaseCommand):
             backend = channel_backends[options["alias"]]
         except ImproperlyConfiguredBackend as exc:
             raise CommandError(str(exc)) from exc
+        from channels.interfaces.malloc import return_large_buffers_to_the_system
         from channels.interfaces.server import Server
 
+        # Memory freed after a burst of large messages goes back to the system.
+        return_large_buffers_to_the_system()
         server = Server(
             backend,
             endpoints_for(options),
