@@ -130,18 +130,8 @@ class ChannelWebSocketProtocol(BoundedWebSocket, WebSocketServerProtocol):
 
     def reply(self, message: dict) -> None:
         """Apply one message from the consumer: accept, send, close."""
-        if self._accept is not None:
-            close = message.get("close")
-            if close is True or (close and not isinstance(close, int)):
-                return self._deny(403, "Connection rejected")
-            # A close *code* before accept (e.g. 4001, not logged in) opens the
-            # socket and closes it at once: a refused handshake would show the
-            # browser only 1006, never the code.
-            if not (close or message.get("accept") or "text" in message or "bytes" in message):
-                return
-            accept, self._accept = self._accept, None
-            self._cancel_connect_timer()
-            accept.callback(self._choose_subprotocol(message.get("subprotocol")))
+        if self._accept is not None and not self._answer_handshake(message):
+            return
         if self.state != self.STATE_OPEN:
             return
         text, data = message.get("text"), message.get("bytes")
@@ -153,6 +143,33 @@ class ChannelWebSocketProtocol(BoundedWebSocket, WebSocketServerProtocol):
         if close:
             code = 1000 if close is True else close
             self.close_with(code if isinstance(code, int) else 1000)
+
+    def _answer_handshake(self, message: dict) -> bool:
+        """Apply a reply to ``websocket.connect``; whether the socket opened
+        (the rest of the message then applies as on any open socket).
+
+        As Channels 1.x: ``accept`` False refuses with 403, whatever else the
+        message holds; ``accept`` True, or non-empty ``text``/``bytes``, opens
+        it (then sends, then closes if ``close`` says so); ``close`` alone
+        refuses with 403 when True. A close *code* alone (e.g. 4001, not
+        logged in) opens the socket and closes it at once with that code: a
+        refused handshake would show the browser only 1006, never the code.
+        Anything else leaves the handshake waiting.
+        """
+        accept, close = message.get("accept"), message.get("close")
+        if accept is not None and not accept:
+            self._deny(403, "Connection rejected")
+            return False
+        if not (accept or message.get("text") or message.get("bytes")):
+            if close is True or (close and not isinstance(close, int)):
+                self._deny(403, "Connection rejected")
+                return False
+            if not close:
+                return False
+        handshake, self._accept = self._accept, None
+        self._cancel_connect_timer()
+        handshake.callback(self._choose_subprotocol(message.get("subprotocol")))
+        return True
 
     def _choose_subprotocol(self, wanted: str | None) -> str | None:
         if wanted:
