@@ -82,7 +82,8 @@ class ServerOptions:
     ws_inbound_buffer: int = 4 * MIB
     #: The same, summed over every WebSocket of the process, messages being
     #: assembled included. Past it no socket decodes another message, and one
-    #: in the middle of a fragmented message is closed with 1013.
+    #: in the middle of a message is closed with 1013 (so no message larger
+    #: than this can be received: keep it above max_message_size).
     ws_inbound_total: int = 64 * MIB
     #: Bytes one WebSocket may have waiting to be sent once its send buffer is
     #: full (a client that does not read); past it the socket is closed with

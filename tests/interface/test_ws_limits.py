@@ -17,6 +17,7 @@ import asyncio
 import os
 import socket
 import string
+import subprocess
 import threading
 
 import pytest
@@ -25,7 +26,7 @@ import websockets
 from websockets.asyncio.client import connect
 
 from ..ops.harness import scrape, value
-from ..processes import free_port
+from ..processes import free_port, manage
 from .conftest import make_stack
 from .harness import redis_available, run, wait_until
 
@@ -330,3 +331,27 @@ def test_a_client_that_reads_is_not_cut_by_bursts(fast_stack):
     # that keeps up gets all of 16 MiB (broadcast fails on a close).
     _, port = fast_stack.start_server()
     run(broadcast(port, count=500, size=32768))
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["--ws-inbound-total", "0"], "'0' is not a positive number of bytes"),
+        (["--ws-outbound-buffer", "4M"], "'4M' is not a positive number of bytes"),
+        (
+            ["--max-message-size", str(128 * MIB)],
+            f"--max-message-size ({128 * MIB}) must not exceed --ws-inbound-total ({64 * MIB})",
+        ),
+    ],
+)
+def test_limits_that_cannot_work_are_refused_at_start(tmp_path, args, error):
+    stack = make_stack(tmp_path, "database")
+    done = subprocess.run(
+        manage("runwsserver", str(free_port()), *args),
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert error in done.stderr and "Traceback" not in done.stderr

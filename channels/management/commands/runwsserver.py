@@ -254,11 +254,18 @@ def server_options(options: dict[str, Any], accept_all: bool) -> ServerOptions:
         "health_path",
         "ws_inbound_buffer", "ws_inbound_total", "ws_outbound_buffer", "ws_outbound_total",
     ]  # fmt: skip
-    return ServerOptions(
+    built = ServerOptions(
         accept_all=accept_all,
         allowed_hosts=allowed_hosts,
         **{name: options[name] for name in names},
     )
+    if built.max_message_size > built.ws_inbound_total:
+        # A message is received whole before the backend takes it.
+        raise CommandError(
+            f"--max-message-size ({built.max_message_size}) must not exceed "
+            f"--ws-inbound-total ({built.ws_inbound_total})"
+        )
+    return built
 
 
 def endpoints_for(options: dict[str, Any]) -> list[str]:
