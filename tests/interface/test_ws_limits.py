@@ -260,8 +260,8 @@ async def watched_disconnects(watcher, count: int) -> list[str]:
 
 
 def slow_readers(stack, *args: str, readers: int, expect_code: int, limit: str) -> dict:
-    """``readers`` clients that stop reading join the room while 2,000 8 KiB
-    messages (16 MiB) are broadcast to it: each is closed with
+    """``readers`` clients that stop reading join the room while 4,000 8 KiB
+    messages (32 MiB) are broadcast to it: each is closed with
     ``expect_code`` and counted under ``limit``; the broadcaster, in the room
     too, gets every message. Returns the RSS figures."""
     metrics_port = free_port()
@@ -274,7 +274,7 @@ def slow_readers(stack, *args: str, readers: int, expect_code: int, limit: str) 
             stuck = [await open_non_reader(port, "/room/") for _ in range(readers)]
             base = await settled_rss(pid)
             with PeakRss(pid) as peak:
-                await broadcast(port, count=2000, size=8192)
+                await broadcast(port, count=4000, size=8192)
                 # ... and the broadcaster's own, 1000, when it is done.
                 lines = await watched_disconnects(watcher, readers + 1)
             assert lines == sorted(
@@ -296,21 +296,27 @@ def slow_readers(stack, *args: str, readers: int, expect_code: int, limit: str) 
     return figures
 
 
+#: What broadcasting costs the server besides the clients that do not read:
+#: the broadcaster's own --ws-inbound-buffer, replies in flight.
+BROADCAST_COST = 10 * MIB
+
+
 def test_clients_that_do_not_read_are_closed_at_their_buffer(fast_stack):
     # 5 clients stop reading: each may hold its 4 MiB (--ws-outbound-buffer)
     # beyond the 64 KiB send buffer, then is closed with 1008 and dropped
-    # 5 s (close_timeout) later; unbounded, each would hold all 16 MiB.
+    # 5 s (close_timeout) later; unbounded, each would hold all 32 MiB.
+    # Twisted joins a send buffer into one string before writing it, so
+    # each may briefly take twice its size.
     figures = slow_readers(fast_stack, readers=5, expect_code=1008, limit="outbound_buffer")
     report("5 clients not reading", **figures)
-    assert figures["growth"] < 48 * MIB
-    assert figures["after"] - figures["base"] < 48 * MIB
+    assert figures["growth"] < 2 * 5 * 4 * MIB + BROADCAST_COST + 8 * MIB
+    assert figures["after"] - figures["base"] < 2 * 5 * 4 * MIB + BROADCAST_COST + 8 * MIB
 
 
 def test_clients_that_do_not_read_are_dropped_at_the_process_total(fast_stack):
     # Each of 6 clients may hold 64 MiB, but all together only 8 MiB: past
     # it, the one holding the most is dropped at once (1013 to the
-    # consumer), until all are. The bound adds what the broadcast itself
-    # costs (the broadcaster's 4 MiB --ws-inbound-buffer, replies in flight).
+    # consumer), until all are.
     figures = slow_readers(
         fast_stack,
         "--ws-outbound-buffer",
@@ -322,8 +328,8 @@ def test_clients_that_do_not_read_are_dropped_at_the_process_total(fast_stack):
         limit="outbound_total",
     )
     report("6 clients not reading, 8 MiB in all", **figures)
-    assert figures["growth"] < 32 * MIB
-    assert figures["after"] - figures["base"] < 32 * MIB
+    assert figures["growth"] < 2 * 8 * MIB + BROADCAST_COST + 8 * MIB
+    assert figures["after"] - figures["base"] < 2 * 8 * MIB + BROADCAST_COST + 8 * MIB
 
 
 def test_a_client_that_reads_is_not_cut_by_bursts(fast_stack):
