@@ -35,6 +35,14 @@ Metrics, in one registry of their own (served with the process collectors):
 ``channels_interface_http_held_bytes``
     bytes of HTTP responses kept for clients that are not reading (gauge;
     bounded by ``--response-buffer-total``).
+``channels_interface_websocket_limit_closes_total{limit}``
+    WebSockets closed because of a memory bound (docs/security.rst):
+    ``outbound_buffer`` (a client not reading, 1008), ``outbound_total``
+    (dropped, the largest of all send buffers), ``inbound_total`` (1013 mid
+    message), ``message_size`` (1009 once decompressed).
+``channels_interface_websocket_buffered_bytes{direction}``
+    bytes all WebSockets hold: ``inbound`` (decoded messages waiting for the
+    backend) and ``outbound`` (waiting for clients that do not read) (gauge).
 """
 
 from __future__ import annotations
@@ -48,6 +56,9 @@ from .sender import SendMany
 
 #: Buckets for backend send latency, in seconds.
 SEND_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1)
+
+#: The memory bounds that close WebSockets (label values of ws_limit_closes).
+WEBSOCKET_LIMITS = ("outbound_buffer", "outbound_total", "inbound_total", "message_size")
 
 _KNOWN_CHANNELS = frozenset(
     ["http.request", "websocket.connect", "websocket.receive", "websocket.disconnect"]
@@ -86,6 +97,9 @@ class NullInterfaceMetrics:
 
     def http_aborted(self, reason: str) -> None:
         """Count one HTTP connection aborted mid-response (no-op)."""
+
+    def websocket_limit_closed(self, limit: str) -> None:
+        """Count one WebSocket closed by a memory bound (no-op)."""
 
 
 class InterfaceMetrics(PrometheusMetrics, NullInterfaceMetrics):
@@ -154,6 +168,21 @@ class InterfaceMetrics(PrometheusMetrics, NullInterfaceMetrics):
             "Bytes of HTTP responses kept for clients that are not reading.",
             registry=r,
         )
+        self.ws_limit_closes = prometheus.Counter(
+            "channels_interface_websocket_limit_closes",
+            "WebSockets closed because of a memory bound, by bound.",
+            ["limit"],
+            registry=r,
+        )
+        for limit in WEBSOCKET_LIMITS:
+            self.ws_limit_closes.labels(limit)
+        self.ws_buffered = prometheus.Gauge(
+            "channels_interface_websocket_buffered_bytes",
+            "Bytes all WebSockets hold: inbound (waiting for the backend), "
+            "outbound (waiting for clients).",
+            ["direction"],
+            registry=r,
+        )
 
     def watch(self, server: Any) -> None:
         """Read the connection gauges from ``server``'s counters at scrape time."""
@@ -165,6 +194,8 @@ class InterfaceMetrics(PrometheusMetrics, NullInterfaceMetrics):
             )
         self.in_flight.set_function(lambda: server.http_in_flight)
         self.held.set_function(lambda: server.held_response_bytes)
+        self.ws_buffered.labels("inbound").set_function(lambda: server.inbound_budget.used)
+        self.ws_buffered.labels("outbound").set_function(lambda: server.outbound_budget.used)
 
     def wrap_send_many(self, send_many: SendMany) -> SendMany:
         """``send_many`` that counts and times itself (runs in the sender thread).
@@ -203,3 +234,7 @@ class InterfaceMetrics(PrometheusMetrics, NullInterfaceMetrics):
     def http_aborted(self, reason: str) -> None:
         """Count one HTTP connection aborted mid-response."""
         self.aborted.labels(reason).inc()
+
+    def websocket_limit_closed(self, limit: str) -> None:
+        """Count one WebSocket closed by a memory bound (one of WEBSOCKET_LIMITS)."""
+        self.ws_limit_closes.labels(limit).inc()

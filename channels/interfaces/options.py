@@ -89,3 +89,21 @@ class ServerOptions:
     response_buffer_size: int = 4 * MIB
     #: The same, summed over every response of the process.
     response_buffer_total: int = 128 * MIB
+    # What WebSocket clients can make the process hold (docs/security.rst,
+    # "WebSocket limits"): per socket, and summed over all sockets.
+    #: Decoded message bytes one WebSocket may have waiting for the backend;
+    #: past it, its further frames stay undecoded and its reads paused until
+    #: they drain (one message being assembled comes on top).
+    ws_inbound_buffer: int = 4 * MIB
+    #: The same, summed over every WebSocket of the process, messages being
+    #: assembled included. Past it no socket decodes another message, and one
+    #: in the middle of a message is closed with 1013 (so no message larger
+    #: than this can be received: keep it above max_message_size).
+    ws_inbound_total: int = 64 * MIB
+    #: Bytes one WebSocket may have waiting to be sent once its send buffer is
+    #: full (a client that does not read); past it the socket is closed with
+    #: 1008, and dropped if it does not read the close frame in close_timeout.
+    ws_outbound_buffer: int = 4 * MIB
+    #: The same, summed over every WebSocket of the process; past it the socket
+    #: holding the most is dropped (1013 to the consumer).
+    ws_outbound_total: int = 128 * MIB

@@ -16,6 +16,7 @@ from typing import Any
 from twisted.internet.defer import Deferred
 
 from ..exceptions import ChannelFull
+from .budget import ByteBudget
 
 logger = logging.getLogger("channels.interfaces")
 
@@ -41,10 +42,15 @@ class SendQueue:
 
     ``on_pause``/``on_resume`` are called when the connection should stop or
     restart reading from its socket: while a send waits on a full channel, or
-    while more than ``high_water`` bytes are queued here. ``on_give_up`` is
+    once more than ``high_water`` bytes are queued here, until no more than
+    half of it is (so that a client sending faster than the backend takes
+    is not paused and resumed for every message). ``on_give_up`` is
     called (once per episode) when a ``WAIT`` send stayed full for
     ``full_wait`` seconds; its message and everything queued after it are
     dropped, with their Deferreds failed.
+
+    With a ``budget`` (:class:`~.budget.ByteBudget`), the queued bytes also
+    count against it, held by this queue, until sent or dropped.
     """
 
     def __init__(
@@ -55,6 +61,7 @@ class SendQueue:
         on_resume: Callable[[], None] = lambda: None,
         on_give_up: Callable[[], None] = lambda: None,
         high_water: int = 1024 * 1024,
+        budget: ByteBudget | None = None,
     ) -> None:
         self._server = server
         self._pending: deque[_Item] = deque()
@@ -68,6 +75,17 @@ class SendQueue:
         self._on_resume = on_resume
         self._on_give_up = on_give_up
         self._high_water = high_water
+        self._budget = budget
+
+    @property
+    def paused(self) -> bool:
+        """Whether the connection should not read now (see ``on_pause``)."""
+        return self._paused
+
+    @property
+    def queued_bytes(self) -> int:
+        """The sizes given to :meth:`put` of the messages not yet sent."""
+        return self._bytes
 
     @property
     def idle(self) -> bool:
@@ -84,6 +102,8 @@ class SendQueue:
         self._pending.append(item)
         self._server.active_queues.add(self)
         self._bytes += size
+        if self._budget is not None:
+            self._budget.take(self, size)
         self._update_pause()
         self._next()
         return item.done
@@ -113,7 +133,7 @@ class SendQueue:
 
     def _sent(self, _result: object) -> None:
         item = self._pending.popleft()
-        self._bytes -= item.size
+        self._uncount(item.size)
         self._busy = False
         self._full_since = None
         self._retries = 0
@@ -139,7 +159,7 @@ class SendQueue:
             self._on_give_up()
             return
         self._pending.popleft()
-        self._bytes -= item.size
+        self._uncount(item.size)
         if not failure.check(ChannelFull):
             logger.error("could not send to %s: %s", item.channel, failure.getErrorMessage())
         self._update_pause()
@@ -152,15 +172,21 @@ class SendQueue:
 
     def _drop_all(self, failure: Any) -> None:
         items, self._pending = self._pending, deque()
-        self._bytes = 0
+        self._uncount(self._bytes)
         self._full_since = None
         self._retries = 0
         for item in items:
             item.done.errback(failure)
         self._update_pause()
 
+    def _uncount(self, size: int) -> None:
+        self._bytes -= size
+        if self._budget is not None:
+            self._budget.release(self, size)
+
     def _update_pause(self) -> None:
-        should = self._full_since is not None or self._bytes > self._high_water
+        limit = self._high_water // 2 if self._paused else self._high_water
+        should = self._full_since is not None or self._bytes > limit
         if should and not self._paused:
             self._paused = True
             self._on_pause()

@@ -32,6 +32,7 @@ from twisted.internet.threads import blockingCallFromThread
 from twisted.python.threadpool import ThreadPool
 
 from ..backends.base import BaseChannelBackend
+from .budget import ByteBudget
 from .health import HealthCheck
 from .heartbeat import InterfaceHeartbeat
 from .http_protocol import ChannelHTTP, ChannelHTTPFactory, ChannelRequest
@@ -87,6 +88,10 @@ class Server:
         #: bytes of HTTP responses kept for clients that are not reading
         #: (bounded by options.response_buffer_total; see response_flow)
         self.held_response_bytes = 0
+        #: what all WebSockets hold together: decoded messages waiting for the
+        #: backend, and bytes waiting for clients that do not read
+        self.inbound_budget = ByteBudget(self.options.ws_inbound_total, self.reactor.callLater)
+        self.outbound_budget = ByteBudget(self.options.ws_outbound_total, self.reactor.callLater)
         self.ports: list[Any] = []
         #: what the ports listen on, kept: a port that stopped listening
         #: (during shutdown) can no longer say

@@ -11,6 +11,8 @@ messages:
   ``order``; when its channel is full the socket stops being read and the
   frame is retried, up to ``full_wait`` seconds, then the socket is closed
   with 1013;
+* what a socket can make the process hold is bounded, per socket and summed
+  over all sockets (:mod:`.ws_bounds`, docs/security.rst);
 * every way a socket ends sends ``websocket.disconnect`` with a code.
 """
 
@@ -29,18 +31,19 @@ from twisted.internet.defer import Deferred
 from ..exceptions import ChannelFull
 from . import scope
 from .sendqueue import FAIL, WAIT, SendQueue
+from .ws_bounds import TRY_AGAIN_LATER, BoundedWebSocket
 
 if TYPE_CHECKING:
     from .server import Server
 
 logger = logging.getLogger("channels.interfaces")
 
-#: Close codes Autobahn's public sendClose refuses but a server must send.
+#: A close code Autobahn's public sendClose refuses but a server must send
+#: (the codes of the limits are in ws_bounds).
 GOING_AWAY = 1001
-TRY_AGAIN_LATER = 1013
 
 
-class ChannelWebSocketProtocol(WebSocketServerProtocol):
+class ChannelWebSocketProtocol(BoundedWebSocket, WebSocketServerProtocol):
     """One WebSocket connection, relayed through the channel backend."""
 
     server: Server
@@ -51,14 +54,15 @@ class ChannelWebSocketProtocol(WebSocketServerProtocol):
     _connect_timer = None
     _connect_sent = False
     _close_code: int | None = None
-    _paused = False
     order = 0
     client_for_log: Any = None
 
     def connectionMade(self) -> None:
-        """Count the connection (its HTTP side was uncounted at hand-over)."""
+        """Count the connection (its HTTP side was uncounted at hand-over)
+        and have the transport say when its send buffer fills."""
         super().connectionMade()
         self.server.connection_opened(self)
+        self.watch_send_buffer()
 
     def onConnect(self, request: Any) -> Deferred:
         """Send ``websocket.connect`` and hold the handshake for the answer."""
@@ -76,7 +80,8 @@ class ChannelWebSocketProtocol(WebSocketServerProtocol):
             on_pause=self._pause_reading,
             on_resume=self._resume_reading,
             on_give_up=self._channel_stuck,
-            high_water=4 * server.options.max_message_size,
+            high_water=server.options.ws_inbound_buffer,
+            budget=server.inbound_budget,
         )
         self.offered = list(request.protocols)
         message = {
@@ -125,18 +130,8 @@ class ChannelWebSocketProtocol(WebSocketServerProtocol):
 
     def reply(self, message: dict) -> None:
         """Apply one message from the consumer: accept, send, close."""
-        if self._accept is not None:
-            close = message.get("close")
-            if close is True or (close and not isinstance(close, int)):
-                return self._deny(403, "Connection rejected")
-            # A close *code* before accept (e.g. 4001, not logged in) opens the
-            # socket and closes it at once: a refused handshake would show the
-            # browser only 1006, never the code.
-            if not (close or message.get("accept") or "text" in message or "bytes" in message):
-                return
-            accept, self._accept = self._accept, None
-            self._cancel_connect_timer()
-            accept.callback(self._choose_subprotocol(message.get("subprotocol")))
+        if self._accept is not None and not self._answer_handshake(message):
+            return
         if self.state != self.STATE_OPEN:
             return
         text, data = message.get("text"), message.get("bytes")
@@ -148,6 +143,33 @@ class ChannelWebSocketProtocol(WebSocketServerProtocol):
         if close:
             code = 1000 if close is True else close
             self.close_with(code if isinstance(code, int) else 1000)
+
+    def _answer_handshake(self, message: dict) -> bool:
+        """Apply a reply to ``websocket.connect``; whether the socket opened
+        (the rest of the message then applies as on any open socket).
+
+        As Channels 1.x: ``accept`` False refuses with 403, whatever else the
+        message holds; ``accept`` True, or non-empty ``text``/``bytes``, opens
+        it (then sends, then closes if ``close`` says so); ``close`` alone
+        refuses with 403 when True. A close *code* alone (e.g. 4001, not
+        logged in) opens the socket and closes it at once with that code: a
+        refused handshake would show the browser only 1006, never the code.
+        Anything else leaves the handshake waiting.
+        """
+        accept, close = message.get("accept"), message.get("close")
+        if accept is not None and not accept:
+            self._deny(403, "Connection rejected")
+            return False
+        if not (accept or message.get("text") or message.get("bytes")):
+            if close is True or (close and not isinstance(close, int)):
+                self._deny(403, "Connection rejected")
+                return False
+            if not close:
+                return False
+        handshake, self._accept = self._accept, None
+        self._cancel_connect_timer()
+        handshake.callback(self._choose_subprotocol(message.get("subprotocol")))
+        return True
 
     def _choose_subprotocol(self, wanted: str | None) -> str | None:
         if wanted:
@@ -178,6 +200,8 @@ class ChannelWebSocketProtocol(WebSocketServerProtocol):
 
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
         """Queue ``websocket.receive``; the queue pauses us if it fills."""
+        if not self.message_complete():
+            return
         self.order += 1
         message = {
             "reply_channel": self.reply_channel,
@@ -191,20 +215,11 @@ class ChannelWebSocketProtocol(WebSocketServerProtocol):
             message["text"] = payload.decode("utf-8")
         self.queue.put("websocket.receive", message, WAIT, len(payload))
 
-    def _pause_reading(self) -> None:
-        if self.transport is not None and not self._paused:
-            self._paused = True
-            self.transport.pauseProducing()
-
-    def _resume_reading(self) -> None:
-        if self.transport is not None and self._paused:
-            self._paused = False
-            self.transport.resumeProducing()
-
     def _channel_stuck(self) -> None:
         logger.warning("websocket.receive stayed full; closing %s with 1013", self.reply_channel)
-        self._resume_reading()
         self.close_with(TRY_AGAIN_LATER, "channel full")
+        # Read on, for the client's closing frame; its messages are dropped.
+        self._resume_reading()
 
     # --- the end -----------------------------------------------------------
 
@@ -232,8 +247,9 @@ class ChannelWebSocketProtocol(WebSocketServerProtocol):
             )
 
     def connectionLost(self, reason: Any) -> None:
-        """Uncount the connection after Autobahn has run onClose."""
+        """Uncount the connection and its bytes after Autobahn has run onClose."""
         super().connectionLost(reason)
+        self.forget_bytes()
         self.server.connection_closed(self)
 
 

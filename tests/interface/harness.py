@@ -38,9 +38,9 @@ class Stack:
         self.processes.append(proc)
         return proc
 
-    def start_worker(self) -> Process:
-        """``runworker``, waited for until it serves."""
-        proc = self._start(manage("runworker", "-v", "1"), "worker")
+    def start_worker(self, *args: str) -> Process:
+        """``runworker`` (with extra ``args``), waited for until it serves."""
+        proc = self._start(manage("runworker", "-v", "1", *args), "worker")
         proc.wait_for_output("serving")
         return proc
 

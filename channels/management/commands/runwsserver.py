@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import socket
 import sys
+from argparse import ArgumentTypeError
 from typing import Any
 
 from django.conf import settings
@@ -226,7 +227,7 @@ def add_server_arguments(parser: CommandParser) -> None:
     )
     add(
         "--response-buffer-size",
-        type=int,
+        type=byte_count,
         default=d.response_buffer_size,
         metavar="BYTES",
         help="Bytes of one HTTP response kept for a client that is not reading it before "
@@ -234,12 +235,55 @@ def add_server_arguments(parser: CommandParser) -> None:
     )
     add(
         "--response-buffer-total",
-        type=int,
+        type=byte_count,
         default=d.response_buffer_total,
         metavar="BYTES",
         help="The same for all responses of the process "
         f"(default {d.response_buffer_total // MIB} MiB).",
     )
+    # What WebSocket clients can make the process hold (docs/security.rst).
+    add(
+        "--ws-inbound-buffer",
+        type=byte_count,
+        default=d.ws_inbound_buffer,
+        metavar="BYTES",
+        help="Decoded message bytes one WebSocket may have waiting for the backend before "
+        "its frames wait undecoded (default %(default)s).",
+    )
+    add(
+        "--ws-inbound-total",
+        type=byte_count,
+        default=d.ws_inbound_total,
+        metavar="BYTES",
+        help="The same for all WebSockets of the process together (default %(default)s).",
+    )
+    add(
+        "--ws-outbound-buffer",
+        type=byte_count,
+        default=d.ws_outbound_buffer,
+        metavar="BYTES",
+        help="Bytes waiting for a WebSocket client that does not read before it is closed "
+        "with 1008 (default %(default)s).",
+    )
+    add(
+        "--ws-outbound-total",
+        type=byte_count,
+        default=d.ws_outbound_total,
+        metavar="BYTES",
+        help="The same for all WebSockets together; past it the one holding the most is "
+        "dropped (default %(default)s).",
+    )
+
+
+def byte_count(value: str) -> int:
+    """A positive number of bytes, from the command line."""
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if count <= 0:
+        raise ArgumentTypeError(f"{value!r} is not a positive number of bytes")
+    return count
 
 
 def server_options(options: dict[str, Any], accept_all: bool) -> ServerOptions:
@@ -253,11 +297,10 @@ def server_options(options: dict[str, Any], accept_all: bool) -> ServerOptions:
         "head_timeout", "max_header_size", "max_headers", "max_body_size", "max_message_size",
         "max_frame_size", "max_connections", "full_wait", "compression", "allowed_origins",
         "subprotocols", "proxy_headers", "trusted_proxies", "root_path", "grace_period",
-        "health_path",
-    ]  # fmt: skip
-    names += [
-        "proxy_host_header", "proxy_port_header", "proxy_proto_header", "health_hosts",
+        "health_path", "health_hosts",
+        "proxy_host_header", "proxy_port_header", "proxy_proto_header",
         "response_buffer_size", "response_buffer_total",
+        "ws_inbound_buffer", "ws_inbound_total", "ws_outbound_buffer", "ws_outbound_total",
     ]  # fmt: skip
     if not options["proxy_headers"]:
         named = [
@@ -272,17 +315,18 @@ def server_options(options: dict[str, Any], accept_all: bool) -> ServerOptions:
             named.insert(0, "--proxy-headers-host")
         if named:
             raise CommandError(f"{', '.join(named)} needs --proxy-headers")
-    for flag, name in [
-        ("--response-buffer-size", "response_buffer_size"),
-        ("--response-buffer-total", "response_buffer_total"),
-    ]:
-        if options[name] <= 0:
-            raise CommandError(f"{flag} must be a positive number of bytes, not {options[name]}")
-    return ServerOptions(
+    built = ServerOptions(
         accept_all=accept_all,
         allowed_hosts=allowed_hosts,
         **{name: options[name] for name in names},
     )
+    if built.max_message_size > built.ws_inbound_total:
+        # A message is received whole before the backend takes it.
+        raise CommandError(
+            f"--max-message-size ({built.max_message_size}) must not exceed "
+            f"--ws-inbound-total ({built.ws_inbound_total})"
+        )
+    return built
 
 
 def endpoints_for(options: dict[str, Any]) -> list[str]:
@@ -337,8 +381,11 @@ class Command(BaseCommand):
             backend = channel_backends[options["alias"]]
         except ImproperlyConfiguredBackend as exc:
             raise CommandError(str(exc)) from exc
+        from channels.interfaces.malloc import return_large_buffers_to_the_system
         from channels.interfaces.server import Server
 
+        # Memory freed after a burst of large messages goes back to the system.
+        return_large_buffers_to_the_system()
         server = Server(
             backend,
             endpoints_for(options),
