@@ -28,15 +28,15 @@ sys.path.insert(0, str(ROOT))
 
 
 def one_run(backend: str, seconds: float) -> dict:
-    from tests.toolkit.ordering_flood import run_flood, start, vm_rss_kib
+    from tests.toolkit.ordering_flood import run_flood, start
 
     tmp = Path(tempfile.mkdtemp(prefix="ordering-flood-"))
     stack, port = start(tmp, backend)
     workers = [p for p in stack.processes if "runworker" in p.argv]
     try:
-        rss_before = [vm_rss_kib(w.popen.pid) for w in workers]
+        rss_before = [w.rss() // 1024 for w in workers]
         result, sizes = run_flood(port, tmp / "db.sqlite3", seconds)
-        rss_after = [vm_rss_kib(w.popen.pid) for w in workers]
+        rss_after = [w.rss() // 1024 for w in workers]
     finally:
         stack.stop()
     in_window = [t for t in result.other_replies if t <= seconds]

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
+
 ROOT = Path(__file__).resolve().parent.parent
 PROJECTS = ROOT / "tests" / "projects"
 
@@ -23,6 +25,12 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def rss(pid: int) -> int:
+    """Resident memory of process ``pid`` (VmRSS), in bytes: what the tests
+    that attack a server's bounds measure."""
+    return psutil.Process(pid).memory_info().rss
 
 
 def project_env(settings_module: str, **extra: str) -> dict:
@@ -55,6 +63,10 @@ class Process:
         self.popen = subprocess.Popen(
             argv, env=env, stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT
         )
+
+    def rss(self) -> int:
+        """Resident memory of the process, in bytes."""
+        return rss(self.popen.pid)
 
     def output(self) -> str:
         """Everything the process printed so far."""

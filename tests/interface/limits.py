@@ -1,6 +1,6 @@
 """Helpers for the tests that attack the interface server's HTTP limits:
 the limits project (echo plus a large stream and an ``http.disconnect``
-recorder), the RSS of a process, and clients that misbehave on purpose."""
+recorder) and clients that misbehave on purpose."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import socket
 import time
 from pathlib import Path
 
-from ..processes import Process
 from .conftest import make_stack
 from .harness import Stack
 
@@ -25,15 +24,6 @@ def limits_stack(tmp_path: Path, backend: str, **env: str) -> Stack:
         CHANNELS_TEST_RECORD_DIR=str(tmp_path),
         **env,
     )
-
-
-def rss(proc: Process) -> int:
-    """Resident set size of ``proc`` in bytes, from /proc/PID/status."""
-    with open(f"/proc/{proc.popen.pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError(f"no VmRSS for process {proc.popen.pid}")
 
 
 def big_progress(tmp_path: Path, tag: str) -> int:

@@ -25,7 +25,7 @@ import pytest
 import requests
 
 from .harness import RawWebSocket, wait_until
-from .limits import MIB, rss
+from .limits import MIB
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -301,7 +301,7 @@ def test_fuzz_the_front_door(fast_stack):
         "--ping-interval", "5", "--ping-timeout", "5",
     )  # fmt: skip
     assert serves(port)
-    before = rss(server)
+    before = server.rss()
     started = time.monotonic()
 
     def one(index: int) -> tuple[str, bytes]:
@@ -339,7 +339,7 @@ def test_fuzz_the_front_door(fast_stack):
     health = f"http://127.0.0.1:{port}/__channels__/health"
     wait_until(lambda: requests.get(health, timeout=5).json()["connections"] == 1, timeout=30)
     assert serves(port)
-    growth = rss(server) - before
+    growth = server.rss() - before
     print(f"fuzz seed {seed}: interface RSS grew {growth / MIB:.1f} MiB")
     assert growth < RSS_BOUND, f"seed {seed}: RSS grew {growth / MIB:.1f} MiB"
     output = server.output()

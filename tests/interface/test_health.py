@@ -18,7 +18,7 @@ import requests
 
 from ..processes import free_port
 from .harness import raw_http, status_of
-from .limits import limits_stack, rss
+from .limits import limits_stack
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -38,7 +38,7 @@ def test_backend_down_gets_a_generic_answer_quickly(tmp_path):
     stack = limits_stack(tmp_path, "redis", CHANNELS_TEST_REDIS=f"redis://127.0.0.1:{dead}/0")
     try:
         server, port = stack.start_server()
-        before = rss(server)
+        before = server.rss()
         answers: list[tuple[int, bytes]] = []
         lock = threading.Lock()
 
@@ -68,7 +68,7 @@ def test_backend_down_gets_a_generic_answer_quickly(tmp_path):
         output = server.output()
         # The reason goes to the log, once, not once per request.
         assert output.count("health check: backend unreachable") == 1
-        assert rss(server) - before < 16 * 1024 * 1024
+        assert server.rss() - before < 16 * 1024 * 1024
     finally:
         stack.stop()
 
@@ -97,7 +97,7 @@ def test_moved_limited_to_hosts_or_off(limits):
 
 def test_results_are_reused_under_a_flood(limits):
     server, port = limits.start_server()
-    before = rss(server)
+    before = server.rss()
     socks = []
     for _ in range(200):
         sock = socket.create_connection(("127.0.0.1", port), timeout=20)
@@ -108,4 +108,4 @@ def test_results_are_reused_under_a_flood(limits):
         assert sock.recv(100).startswith(b"HTTP/1.1 200 ")
         sock.close()
     assert time.monotonic() - started < 10
-    assert rss(server) - before < 16 * 1024 * 1024
+    assert server.rss() - before < 16 * 1024 * 1024

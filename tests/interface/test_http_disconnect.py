@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from .harness import wait_until
-from .limits import disconnects, non_reader, read_until_closed, rss
+from .limits import disconnects, non_reader, read_until_closed
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -31,7 +31,7 @@ def test_a_client_leaving_a_long_poll_is_reported(limits, tmp_path):
 
     # Complete responses are not followed by one, nor is a request refused
     # before it reached a worker; the server is unchanged.
-    before = rss(server)
+    before = server.rss()
     for _ in range(20):
         assert requests.get(f"http://127.0.0.1:{port}/poll/?s=0", timeout=10).text == "polled\n"
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
@@ -39,7 +39,7 @@ def test_a_client_leaving_a_long_poll_is_reported(limits, tmp_path):
         assert sock.recv(100).startswith(b"HTTP/1.1 400 ")
     time.sleep(1)
     assert len(disconnects(tmp_path)) == 1
-    assert rss(server) - before < 16 * 1024 * 1024
+    assert server.rss() - before < 16 * 1024 * 1024
 
 
 def test_a_client_dropped_for_not_reading_is_reported(limits, tmp_path):

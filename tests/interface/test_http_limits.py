@@ -18,7 +18,7 @@ from websockets.asyncio.client import connect
 from ..processes import free_port
 from .conftest import BACKENDS
 from .harness import run, wait_until
-from .limits import MIB, big_progress, limits_stack, non_reader, read_until_closed, rss
+from .limits import MIB, big_progress, limits_stack, non_reader, read_until_closed
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -68,7 +68,7 @@ def test_clients_that_do_not_read_cannot_fill_the_server(stack, tmp_path):
     assert len(requests.get(base + "/big/?mib=2&tag=warm", timeout=30).content) == 2 * MIB
     assert requests.get(base + "/", timeout=10).text == "hello\n"
     assert echo_ws(port, "warm") == "warm"
-    before = rss(server)
+    before = server.rss()
 
     attackers = [non_reader(port, f"/big/?mib=300&tag=a{i}") for i in range(2)]
     peak = before
@@ -79,7 +79,7 @@ def test_clients_that_do_not_read_cannot_fill_the_server(stack, tmp_path):
         assert requests.get(base + "/", timeout=10).text == "hello\n"
         assert echo_ws(port, f"still here {served}") == f"still here {served}"
         served += 1
-        peak = max(peak, rss(server))
+        peak = max(peak, server.rss())
         time.sleep(0.2)
     produced = [big_progress(tmp_path, f"a{i}") for i in range(2)]
     print(f"interface RSS {before / MIB:.1f} -> peak {peak / MIB:.1f} MiB; worker produced "
@@ -99,7 +99,7 @@ def test_clients_that_do_not_read_cannot_fill_the_server(stack, tmp_path):
         sock.close()
     assert "client not reading" in server.output()
     assert requests.get(base + "/", timeout=10).text == "hello\n"
-    assert rss(server) - before < RSS_BOUND
+    assert server.rss() - before < RSS_BOUND
 
 
 def test_a_slow_reader_gets_all_of_its_response(limits):

@@ -10,7 +10,6 @@ import pytest
 import requests
 
 from .harness import raw_http, status_of
-from .limits import rss
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -35,7 +34,7 @@ REFUSED = {
 
 def test_ambiguous_framing_is_refused(fast_stack):
     server, port = fast_stack.start_server()
-    before = rss(server)
+    before = server.rss()
     for name, request in REFUSED.items():
         response = raw_http(port, request)
         assert status_of(response) == 400, name
@@ -48,5 +47,5 @@ def test_ambiguous_framing_is_refused(fast_stack):
     response = raw_http(port, chunked)
     assert status_of(response) == 200 and response.endswith(b"\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
     assert requests.get(f"http://127.0.0.1:{port}/", timeout=10).text == "hello\n"
-    assert rss(server) - before < 16 * 1024 * 1024
+    assert server.rss() - before < 16 * 1024 * 1024
     assert "Traceback" not in server.output()

@@ -15,16 +15,12 @@ import psutil
 import pytest
 from websockets.asyncio.client import connect
 
+from ..processes import rss
 from .harness import run
 
 pytestmark = pytest.mark.timeout(300)
 
 SOCKETS = 1000
-
-
-def rss(pid: int) -> int:
-    """Resident memory of a process, in bytes."""
-    return psutil.Process(pid).memory_info().rss
 
 
 @pytest.mark.parametrize("compression", ["deflate", None])

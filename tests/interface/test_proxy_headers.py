@@ -15,7 +15,6 @@ import pytest
 
 from ..processes import manage
 from .harness import raw_http, status_of
-from .limits import rss
 from .test_deploy_options import ws_first_text
 
 pytestmark = pytest.mark.timeout(180)
@@ -44,7 +43,7 @@ def client_of(port: int, *header_lines: str) -> str:
 
 def test_only_the_named_header_and_only_addresses(ops):
     server, port = ops.start_server("--proxy-headers")  # trusts 127.0.0.1, reads X-Forwarded-For
-    before = rss(server)
+    before = server.rss()
     # The proxy's X-Real-IP is not what was named: the client's XFF is read,
     # but as the right-most entry only (what our peer appended).
     assert client_of(port, "X-Forwarded-For: 6.6.6.6, 203.0.113.7", "X-Real-IP: 1.2.3.4") == (
@@ -62,7 +61,7 @@ def test_only_the_named_header_and_only_addresses(ops):
     meta, whoami = seen(port, "X-Forwarded-For: 203.0.113.7", "X-Forwarded-Proto: https",
                         "X-Forwarded-Port: 8443")  # fmt: skip
     assert (meta["client"], meta["scheme"], whoami["secure"]) == (["203.0.113.7", 0], "http", False)
-    assert rss(server) - before < 16 * 1024 * 1024
+    assert server.rss() - before < 16 * 1024 * 1024
 
 
 def test_x_real_ip_when_named(ops):

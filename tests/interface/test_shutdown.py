@@ -11,14 +11,13 @@ import time
 import pytest
 
 from .harness import RawWebSocket
-from .limits import rss
 
 pytestmark = pytest.mark.timeout(120)
 
 
 def test_sigterm_with_requests_in_flight_logs_no_traceback(fast_stack):
     server, port = fast_stack.start_server()
-    baseline = rss(server)
+    baseline = server.rss()
 
     # A request the worker answers after 7 s keeps the grace period going
     # past the next heartbeat (every 5 s).
@@ -27,7 +26,7 @@ def test_sigterm_with_requests_in_flight_logs_no_traceback(fast_stack):
     ws = RawWebSocket(port)  # closed by the server with 1001
     assert ws.status == 101
     time.sleep(0.5)
-    assert rss(server) - baseline < 16 * 1024 * 1024
+    assert server.rss() - baseline < 16 * 1024 * 1024
     started = time.monotonic()
     server.signal(signal.SIGTERM)
     answer = b""

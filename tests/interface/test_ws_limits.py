@@ -26,22 +26,13 @@ import websockets
 from websockets.asyncio.client import connect
 
 from ..ops.harness import scrape, value
-from ..processes import free_port, manage
+from ..processes import free_port, manage, rss
 from .conftest import make_stack
 from .harness import redis_available, run, wait_until
 
 pytestmark = pytest.mark.timeout(300)
 
 MIB = 1024 * 1024
-
-
-def rss(pid: int) -> int:
-    """Resident memory of process ``pid``, in bytes (VmRSS)."""
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError(f"no VmRSS for process {pid}")
 
 
 class PeakRss:

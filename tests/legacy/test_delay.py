@@ -139,15 +139,6 @@ def test_rundelay_without_the_app_says_what_to_do(tmp_path):
     assert 'add "channels.delay" to INSTALLED_APPS' in result.stderr
 
 
-def rss_kib(pid: int) -> int:
-    """Resident set size of a process, from /proc."""
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError(f"no VmRSS for {pid}")
-
-
 def test_pending_messages_are_bounded(tmp_path):
     """More requests than --max-pending: the excess is refused with an error
     line, the table holds the bound, and the delay server does not grow."""
@@ -163,14 +154,14 @@ def test_pending_messages_are_bounded(tmp_path):
 
         project.send("asgi.delay", [far] * 50)
         wait_for(lambda: pending_rows(project) == 50)
-        before = rss_kib(server.popen.pid)
+        before = server.rss() // 1024
         # In batches below asgi.delay's capacity (100), each taken in before the next.
         for sent in range(100, 501, 50):
             project.send("asgi.delay", [far] * 50)
             wait_for(lambda sent=sent: pending_rows(project) + refused() == sent, timeout=120)
         assert pending_rows(project) == 200
         assert refused() == 300
-        grown = rss_kib(server.popen.pid) - before
+        grown = server.rss() // 1024 - before
         assert grown < 10 * 1024, f"rundelay grew by {grown} KiB"
     finally:
         project.stop()

@@ -43,14 +43,6 @@ def start(tmp: Path, backend: str, workers: int = 3, **env: str) -> tuple[Stack,
     return stack, port
 
 
-def vm_rss_kib(pid: int) -> int:
-    """Resident set size of process ``pid`` in KiB, from /proc/PID/status."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError(f"no VmRSS in /proc/{pid}/status")
-
-
 @dataclass
 class RecordSizes:
     """The largest ordering state seen while sampling the session table."""

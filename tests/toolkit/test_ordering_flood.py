@@ -16,7 +16,7 @@ import pytest
 
 from channels.ordering import DEFAULT_MAX_HELD, OVERFLOW_CLOSE_CODE
 
-from .ordering_flood import run_flood, start, vm_rss_kib
+from .ordering_flood import run_flood, start
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -29,10 +29,10 @@ def flooded(tmp_path):
 
     stack, port = start(tmp_path, "redis" if redis_available() else "database")
     workers = [p for p in stack.processes if "runworker" in p.argv]
-    rss_before = [vm_rss_kib(w.popen.pid) for w in workers]
+    rss_before = [w.rss() // 1024 for w in workers]
     try:
         result, sizes = run_flood(port, tmp_path / "db.sqlite3", FLOOD_SECONDS)
-        rss_after = [vm_rss_kib(w.popen.pid) for w in workers]
+        rss_after = [w.rss() // 1024 for w in workers]
         logs = "\n".join(p.output() for p in stack.processes)
         yield result, sizes, rss_before, rss_after, logs
     finally:
