@@ -2,10 +2,13 @@
 (runwsserver, runworker, migrate), chosen by environment variables:
 
 CHANNELS_TEST_BACKEND (database by default), CHANNELS_TEST_SQLITE (database
-file), CHANNELS_TEST_REDIS + CHANNELS_TEST_PREFIX (Redis backend).
+file), CHANNELS_TEST_REDIS + CHANNELS_TEST_PREFIX (Redis backend); the
+channel layer in 1.x form (see tests/legacy/project_settings.py).
 """
 
 import os
+
+from tests.legacy.project_settings import channel_layers
 
 HERE = os.path.dirname(__file__)
 
@@ -39,15 +42,8 @@ DATABASES = {
         "OPTIONS": {"timeout": 30},
     }
 }
-CHANNEL_BACKENDS = {
-    "default": {
-        "BACKEND": os.environ.get("CHANNELS_TEST_BACKEND", "database"),
-        "ROUTING": "tests.legacy.databinding.routing.channel_routing",
-    }
-}
-if os.environ.get("CHANNELS_TEST_REDIS"):
-    CHANNEL_BACKENDS["default"]["HOSTS"] = [os.environ["CHANNELS_TEST_REDIS"]]
-    CHANNEL_BACKENDS["default"]["PREFIX"] = os.environ.get("CHANNELS_TEST_PREFIX", "binding:")
+# 1.x form, as the 1.x example wrote it (asgi_redis, or the ORM layer).
+CHANNEL_LAYERS = channel_layers("tests.legacy.databinding.routing.channel_routing")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
