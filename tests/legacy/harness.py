@@ -4,6 +4,7 @@ database or Redis backend."""
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import sqlite3
 import subprocess
@@ -13,6 +14,19 @@ from tests.processes import Process, free_port, manage, project_env, wait_for_po
 from tests.services import REDIS_URL, require_redis
 
 SETTINGS = "tests.legacy.databinding.settings"
+
+
+@contextlib.contextmanager
+def running_project(tmp: Path, backend: str, settings: str, setup: str = ""):
+    """A project serving HTTP and WebSockets, after ``setup`` ran in its shell;
+    stopped on exit."""
+    project = LegacyProject(tmp, backend, settings=settings, accept_all=True)
+    try:
+        if setup:
+            project.shell(setup)
+        yield project
+    finally:
+        project.stop()
 
 
 class LegacyProject:

@@ -14,6 +14,8 @@ DEBUG = False
 ALLOWED_HOSTS = ["localhost", "127.0.0.1"]
 USE_TZ = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+#: The contrib apps every project here installs (sessions and users).
+BASE_APPS = ["django.contrib.contenttypes", "django.contrib.auth", "django.contrib.sessions"]
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

@@ -15,23 +15,22 @@ import urllib.request
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from .harness import LegacyProject
+from .harness import running_project
 
 pytestmark = pytest.mark.timeout(300)
 WAIT = 30
 
 
+BLOG = (
+    "from tests.legacy.liveblog.posts.models import Liveblog\n"
+    "Liveblog.objects.create(title='Keynote', slug='keynote')"
+)
+
+
 @pytest.fixture(params=["database", "redis"])
 def blog(request, tmp_path):
-    running = LegacyProject(
-        tmp_path, request.param, settings="tests.legacy.liveblog.settings", accept_all=True
-    )
-    running.shell(
-        "from tests.legacy.liveblog.posts.models import Liveblog\n"
-        "Liveblog.objects.create(title='Keynote', slug='keynote')"
-    )
-    yield running
-    running.stop()
+    with running_project(tmp_path, request.param, "tests.legacy.liveblog.settings", BLOG) as p:
+        yield p
 
 
 def post(blog, body: str) -> None:

@@ -13,24 +13,23 @@ import urllib.request
 
 import pytest
 
-from .harness import LegacyProject
+from .harness import running_project
 
 pytestmark = pytest.mark.timeout(300)
 WAIT = 30
 
 
+USERS = (
+    "from django.contrib.auth.models import User\n"
+    "User.objects.create_user('ann', password='pw-ann')\n"
+    "User.objects.create_user('bob', password='pw-bob')"
+)
+
+
 @pytest.fixture(params=["database", "redis"])
 def chat(request, tmp_path):
-    running = LegacyProject(
-        tmp_path, request.param, settings="tests.legacy.multichat.settings", accept_all=True
-    )
-    running.shell(
-        "from django.contrib.auth.models import User\n"
-        "User.objects.create_user('ann', password='pw-ann')\n"
-        "User.objects.create_user('bob', password='pw-bob')"
-    )
-    yield running
-    running.stop()
+    with running_project(tmp_path, request.param, "tests.legacy.multichat.settings", USERS) as p:
+        yield p
 
 
 def log_in(chat, username: str, password: str) -> str:

@@ -3,12 +3,10 @@
 import os
 
 from tests.legacy.project_settings import *  # noqa: F403
-from tests.legacy.project_settings import channel_layers
+from tests.legacy.project_settings import BASE_APPS, channel_layers
 
 INSTALLED_APPS = [
-    "django.contrib.contenttypes",
-    "django.contrib.auth",
-    "django.contrib.sessions",
+    *BASE_APPS,
     "django.contrib.staticfiles",
     "channels",
     "tests.legacy.liveblog.posts",
