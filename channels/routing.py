@@ -27,6 +27,9 @@ from .names import validate_channel_name
 
 Match = tuple[Callable, dict[str, Any]]
 
+#: The class :meth:`Router.check_default` routes ``http.request`` to by default.
+DEFAULT_HTTP_CONSUMER = "channels.handler.ViewConsumer"
+
 
 def _compile_filters(filters: dict[str, Any]) -> dict[str, re.Pattern]:
     compiled = {}
@@ -261,9 +264,9 @@ class Router:
         are applied by every worker whatever its router.
         """
         if http_consumer is None:
-            from .handler import ViewConsumer
-
-            http_consumer = ViewConsumer()
+            # Named, not imported: routing stays free of the consumer helpers,
+            # and only a caller that gives no consumer loads Django's views.
+            http_consumer = import_string(DEFAULT_HTTP_CONSUMER)()
         # Last, so any route of the project's own wins (first match wins).
         self.add_route(route("http.request", http_consumer))
 
