@@ -20,13 +20,23 @@ from __future__ import annotations
 
 from .backends.base import BaseChannelBackend
 from .backends.registry import DEFAULT_CHANNEL_BACKEND, ChannelBackendManager, channel_backends
+from .exceptions import ImproperlyConfiguredBackend
 
-__all__ = ["get_channel_layer", "channel_layers", "ChannelLayerManager", "DEFAULT_CHANNEL_LAYER"]
+__all__ = [
+    "get_channel_layer",
+    "channel_layers",
+    "ChannelLayerManager",
+    "DEFAULT_CHANNEL_LAYER",
+    "InvalidChannelLayerError",
+]
 
 #: Channels 1.x names of :data:`channels.channel_backends` and its class.
 channel_layers = channel_backends
 ChannelLayerManager = ChannelBackendManager
 DEFAULT_CHANNEL_LAYER = DEFAULT_CHANNEL_BACKEND
+#: Channels 1.x name of the error raised for a channel layer setting that
+#: cannot be used (no BACKEND, a BACKEND that cannot be imported, ...).
+InvalidChannelLayerError = ImproperlyConfiguredBackend
 
 
 def get_channel_layer(alias: str = DEFAULT_CHANNEL_BACKEND) -> BaseChannelBackend:

@@ -12,6 +12,11 @@ from .names import validate_channel_name, validate_group_name
 from .outbox import deliver
 
 
+def _text_name(name: str | bytes) -> str:
+    # Channels 1.x took names as bytes too (Python 2 code, ASCII by the name rules).
+    return name.decode("ascii") if isinstance(name, bytes) else name
+
+
 def _backend_for(
     alias: str, channel_layer: BaseChannelBackend | None, channel_backend: BaseChannelBackend | None
 ) -> BaseChannelBackend:
@@ -33,13 +38,13 @@ class Channel:
 
     def __init__(
         self,
-        name: str,
+        name: str | bytes,
         alias: str = DEFAULT_CHANNEL_BACKEND,
         channel_layer: BaseChannelBackend | None = None,
         *,
         channel_backend: BaseChannelBackend | None = None,
     ) -> None:
-        self.name = validate_channel_name(name, receive=True)
+        self.name = validate_channel_name(_text_name(name), receive=True)
         self.channel_backend = _backend_for(alias, channel_layer, channel_backend)
         self.alias = getattr(self.channel_backend, "alias", alias)
 
@@ -79,13 +84,13 @@ class Group:
 
     def __init__(
         self,
-        name: str,
+        name: str | bytes,
         alias: str = DEFAULT_CHANNEL_BACKEND,
         channel_layer: BaseChannelBackend | None = None,
         *,
         channel_backend: BaseChannelBackend | None = None,
     ) -> None:
-        self.name = validate_group_name(name)
+        self.name = validate_group_name(_text_name(name))
         self.channel_backend = _backend_for(alias, channel_layer, channel_backend)
         self.alias = getattr(self.channel_backend, "alias", alias)
 

@@ -14,6 +14,22 @@ from asgiref.sync import sync_to_async
 SKIP = object()
 
 
+def find_message(args: tuple) -> Any:
+    """The message among a consumer's first two positional arguments.
+
+    The first for a function consumer, the second for a method (as Channels
+    1.x decorators allowed: ``@channel_session`` on ``def connect(self, message)``).
+    """
+    from .message import Message
+
+    for arg in args[:2]:
+        if isinstance(arg, Message):
+            return arg
+    raise ValueError(
+        "a consumer decorator found no Message among the consumer's first two arguments"
+    )
+
+
 def consumer_decorator(
     func: Callable,
     enter: Callable[[Any], Any],
@@ -30,12 +46,13 @@ def consumer_decorator(
     if inspect.iscoroutinefunction(func):
 
         @functools.wraps(func)
-        async def async_inner(message, *args, **kwargs):
+        async def async_inner(*args, **kwargs):
+            message = find_message(args)
             state = await sync_to_async(enter)(message)
             if state is SKIP:
                 return None
             try:
-                result = await func(message, *args, **kwargs)
+                result = await func(*args, **kwargs)
             except BaseException as exc:
                 if exit is not None:
                     await sync_to_async(exit)(message, state, exc)
@@ -47,12 +64,13 @@ def consumer_decorator(
         return async_inner
 
     @functools.wraps(func)
-    def inner(message, *args, **kwargs):
+    def inner(*args, **kwargs):
+        message = find_message(args)
         state = enter(message)
         if state is SKIP:
             return None
         try:
-            result = func(message, *args, **kwargs)
+            result = func(*args, **kwargs)
         except BaseException as exc:
             if exit is not None:
                 exit(message, state, exc)

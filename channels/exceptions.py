@@ -71,5 +71,28 @@ class ChannelSocketException(Exception):
         raise NotImplementedError
 
 
+class WebsocketCloseException(ChannelSocketException):
+    """Raised in a WebSocket consumer to close its socket with ``code``.
+
+    ``code`` is 1000 or an application code from 3000 to 4999; ``None``
+    closes with 1000. The worker (and the test client) call :meth:`run`,
+    which sends the close to the message's reply channel.
+    """
+
+    def __init__(self, code: int | None = None) -> None:
+        if code is not None and code != 1000 and not (
+            isinstance(code, int) and 3000 <= code <= 4999
+        ):
+            raise ValueError(f"invalid close code {code!r}: use 1000 or 3000-4999")
+        super().__init__(code)
+        self.code = code
+
+    def run(self, message) -> None:
+        """Close the socket of ``message``."""
+        if message.reply_channel is None:
+            raise ValueError(f"cannot close a socket: {message.channel.name} has no reply_channel")
+        message.reply_channel.send({"close": self.code or True}, immediately=True)
+
+
 class SendNotAvailableOnDemultiplexer(Exception):
     """``send`` was called on a demultiplexer, which only routes streams."""

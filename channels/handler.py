@@ -28,8 +28,8 @@ from django.core.handlers.asgi import ASGIRequest
 from django.http import FileResponse, HttpResponse, HttpResponseBadRequest
 from django.urls import set_script_prefix
 
-from .exceptions import ChannelFull, RequestAborted, RequestTimeout
-from .message import Message
+from .exceptions import ChannelFull, RequestAborted, RequestTimeout, ResponseLater
+from .message import Message, header_pairs
 
 logger = logging.getLogger("channels.handler")
 
@@ -53,6 +53,9 @@ class AsgiRequest(ASGIRequest):
     ``GET``.
     """
 
+    #: Raised by a view whose response another consumer will send (1.x name).
+    ResponseLater = ResponseLater
+
     def __init__(self, message: Message, body_file=None) -> None:
         content = message.content
         if body_file is None:
@@ -67,7 +70,7 @@ def scope_from_message(content: dict) -> dict:
     """The ASGI scope Django's ``ASGIRequest`` reads, from message content."""
     headers = []
     cookies = []
-    for name, value in content.get("headers", []):
+    for name, value in header_pairs(content.get("headers")):
         # Several Cookie headers must join with "; " (not ","), or Django's
         # cookie parser would see one garbled cookie.
         if name.lower() == b"cookie":
@@ -157,9 +160,16 @@ class AsgiHandler(base.BaseHandler):
         # response.close() sends request_finished, closing DB connections as WSGI does.
         response._handler_class = self.__class__
         try:
-            yield from self.response_messages(response)
+            if not isinstance(response, _AnsweredLater):
+                yield from self.response_messages(response)
         finally:
             response.close()
+
+    def process_exception_by_middleware(self, exception: Exception, request):
+        """Let a view's :class:`ResponseLater` through: nothing is sent now."""
+        if isinstance(exception, ResponseLater):
+            return _AnsweredLater()
+        return super().process_exception_by_middleware(exception, request)
 
     @classmethod
     def encode_response(cls, response: HttpResponse) -> list[dict]:
@@ -209,6 +219,11 @@ class AsgiHandler(base.BaseHandler):
             for chunk, _ in cls.chunk_bytes(piece):
                 if chunk:
                     yield chunk
+
+
+class _AnsweredLater(HttpResponse):
+    """Stands for "no response": the view raised ``ResponseLater`` because
+    another consumer will answer on the request's reply channel (long polls)."""
 
 
 class ViewConsumer(AsgiHandler):

@@ -11,6 +11,23 @@ from .backends.registry import DEFAULT_CHANNEL_BACKEND, channel_backends
 from .channel import Channel
 
 
+def header_pairs(headers: list | dict | None) -> list[tuple[bytes, bytes]]:
+    """``(name, value)`` byte pairs of a message's ``headers``.
+
+    Interface servers send ``[[name, value], ...]`` in bytes; Channels 1.x
+    test clients and hand-built messages used a dict of ``{name: value}``
+    (text or bytes). Both forms are read the same way.
+    """
+    if not headers:
+        return []
+    items = headers.items() if isinstance(headers, dict) else headers
+    return [(_latin1(name), _latin1(value)) for name, value in items]
+
+
+def _latin1(value: str | bytes) -> bytes:
+    return value if isinstance(value, bytes) else str(value).encode("latin-1")
+
+
 class Message:
     """One message taken from a channel.
 

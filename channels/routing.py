@@ -27,6 +27,9 @@ from .names import validate_channel_name
 
 Match = tuple[Callable, dict[str, Any]]
 
+#: The class :meth:`Router.check_default` routes ``http.request`` to by default.
+DEFAULT_HTTP_CONSUMER = "channels.handler.ViewConsumer"
+
 
 def _compile_filters(filters: dict[str, Any]) -> dict[str, re.Pattern]:
     compiled = {}
@@ -74,6 +77,13 @@ def _match_filters(
     return kwargs, remainder
 
 
+def _channel_and_content(channel: Any, content: dict | None) -> tuple[str, dict]:
+    # ``match(channel, content)``, or ``match(message)`` as Channels 1.x called it.
+    if content is None:
+        return channel.channel.name, channel.content
+    return channel, content
+
+
 def _resolve_consumer(consumer: Callable | str) -> Callable:
     if isinstance(consumer, str):
         consumer = import_string(consumer)
@@ -95,8 +105,12 @@ class Route:
         """Channels this route can match."""
         return {self.channel}
 
-    def match(self, channel: str, content: dict) -> Match | None:
-        """The consumer and its kwargs if this route takes the message."""
+    def match(self, channel: str, content: dict | None = None) -> Match | None:
+        """The consumer and its kwargs if this route takes the message.
+
+        Called with a channel name and content, or with a Message.
+        """
+        channel, content = _channel_and_content(channel, content)
         if channel != self.channel:
             return None
         matched = _match_filters(self.filters, content, full=True)
@@ -133,8 +147,9 @@ class RouteClass(Route):
         """Channels the class serves."""
         return set(self._channel_names)
 
-    def match(self, channel: str, content: dict) -> Match | None:
+    def match(self, channel: str, content: dict | None = None) -> Match | None:
         """The class and its kwargs if the message is for it."""
+        channel, content = _channel_and_content(channel, content)
         if channel not in self._channel_names:
             return None
         matched = _match_filters(self.filters, content, full=True)
@@ -156,8 +171,9 @@ class Include:
         """Channels any included route can match."""
         return set().union(*(r.channel_names for r in self.routes)) if self.routes else set()
 
-    def match(self, channel: str, content: dict) -> Match | None:
+    def match(self, channel: str, content: dict | None = None) -> Match | None:
         """Match the prefixes, then the included routes on what is left."""
+        channel, content = _channel_and_content(channel, content)
         matched = _match_filters(self.filters, content, full=False)
         if matched is None:
             return None
@@ -173,8 +189,18 @@ class Include:
         return f"include({len(self.routes)} routes)"
 
 
-def route(channel: str, consumer: Callable | str, **filters: Any) -> Route:
-    """A route from ``channel`` (plus optional regex filters) to ``consumer``."""
+def route(
+    channel: str | bytes | list[str], consumer: Callable | str, **filters: Any
+) -> Route | Include:
+    """A route from ``channel`` (plus optional regex filters) to ``consumer``.
+
+    As in Channels 1.x, ``channel`` may also be a list of channel names (one
+    route per name, same consumer and filters) or ASCII bytes.
+    """
+    if isinstance(channel, list | tuple):
+        return Include([route(name, consumer, **filters) for name in channel])
+    if isinstance(channel, bytes):
+        channel = channel.decode("ascii")
     return Route(channel, consumer, **filters)
 
 
@@ -186,6 +212,15 @@ def route_class(consumer: type, **filters: Any) -> RouteClass:
 def include(routing: Any, **filters: Any) -> Include:
     """Include another routing list (object or dotted path) behind prefix filters."""
     return Include(routing, **filters)
+
+
+def null_consumer(*args: Any, **kwargs: Any) -> None:
+    """A consumer that does nothing: route a channel to it to drop its messages."""
+
+
+def connect_consumer(message: Any, *args: Any, **kwargs: Any) -> None:
+    """A ``websocket.connect`` consumer that accepts every socket."""
+    message.reply_channel.send({"accept": True})
 
 
 def parse_routing(routing: Any) -> list:
@@ -218,6 +253,22 @@ class Router:
 
     def __init__(self, routing: Any) -> None:
         self.routes = parse_routing(routing)
+
+    def check_default(self, http_consumer: Callable | None = None) -> None:
+        """Send ``http.request`` messages no route takes to Django's views.
+
+        ``http_consumer`` defaults to :class:`~channels.handler.ViewConsumer`.
+        This is what ``runworker`` and ``runserver`` serve (Channels 1.x
+        name). The other 1.x defaults, accepting unrouted ``websocket.connect``
+        and dropping unrouted ``websocket.receive``/``websocket.disconnect``,
+        are applied by every worker whatever its router.
+        """
+        if http_consumer is None:
+            # Named, not imported: routing stays free of the consumer helpers,
+            # and only a caller that gives no consumer loads Django's views.
+            http_consumer = import_string(DEFAULT_HTTP_CONSUMER)()
+        # Last, so any route of the project's own wins (first match wins).
+        self.add_route(route("http.request", http_consumer))
 
     def add_route(self, new_route: Route | Include, *, first: bool = False) -> None:
         """Add a route at the end (or at the front with ``first=True``)."""

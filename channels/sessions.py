@@ -40,6 +40,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http.cookie import parse_cookie
 
 from .decorators import consumer_decorator
+from .message import header_pairs
 
 logger = logging.getLogger("channels.sessions")
 
@@ -238,7 +239,7 @@ def http_session_key(content: dict, channel: str) -> str | None:
         if query.get("session_key"):
             return query["session_key"][0]
     cookies: dict[str, str] = {}
-    for name, value in content.get("headers") or []:
+    for name, value in header_pairs(content.get("headers")):
         if _text(name).lower() == "cookie":
             try:
                 cookies.update(parse_cookie(_text(value)))

@@ -12,7 +12,7 @@ release = "0.1.0"
 
 extensions = ["sphinx.ext.autodoc", "sphinx.ext.viewcode"]
 autodoc_mock_imports = []
-exclude_patterns = ["_build", "_compat_notes*"]
+exclude_patterns = ["_build"]
 html_theme = "alabaster"
 nitpicky = False
 

@@ -99,6 +99,9 @@ class Binding(metaclass=BindingMetaclass):
     groups: list[str] = []
     channel_session_user = True
     channel_session = False
+    #: While an outbound change is sent: the keyword arguments of the model
+    #: signal behind it (``created``, ``update_fields``, ``raw``, ``using``...).
+    signal_kwargs: dict[str, Any] | None = None
 
     # --- start-up ------------------------------------------------------------
 
@@ -138,7 +141,7 @@ class Binding(metaclass=BindingMetaclass):
     @classmethod
     def post_save_receiver(cls, instance: Model, created: bool, **kwargs: Any) -> None:
         """Tell the groups about the save."""
-        cls.post_change_receiver(instance, CREATE if created else UPDATE)
+        cls.post_change_receiver(instance, CREATE if created else UPDATE, **kwargs)
 
     @classmethod
     def pre_delete_receiver(cls, instance: Model, **kwargs: Any) -> None:
@@ -148,7 +151,7 @@ class Binding(metaclass=BindingMetaclass):
     @classmethod
     def post_delete_receiver(cls, instance: Model, **kwargs: Any) -> None:
         """Tell the groups that saw it about the delete."""
-        cls.post_change_receiver(instance, DELETE)
+        cls.post_change_receiver(instance, DELETE, **kwargs)
 
     @classmethod
     def pre_change_receiver(cls, instance: Model, action: str) -> None:
@@ -174,15 +177,15 @@ class Binding(metaclass=BindingMetaclass):
         getattr(instance, _GROUPS_BEFORE)[cls] = before
 
     @classmethod
-    def post_change_receiver(cls, instance: Model, action: str) -> None:
-        """Send each group the change as it sees it."""
+    def post_change_receiver(cls, instance: Model, action: str, **kwargs: Any) -> None:
+        """Send each group the change as it sees it (``kwargs``: the model signal's)."""
         before = getattr(instance, _GROUPS_BEFORE, {}).pop(cls, set())
         after = set() if action == DELETE else cls.group_names_of(instance, action)
         self = cls()
         self.instance = instance
-        self.send_messages(instance, before - after, DELETE)
-        self.send_messages(instance, before & after, UPDATE)
-        self.send_messages(instance, after - before, CREATE)
+        self.send_messages(instance, before - after, DELETE, **kwargs)
+        self.send_messages(instance, before & after, UPDATE, **kwargs)
+        self.send_messages(instance, after - before, CREATE, **kwargs)
 
     @classmethod
     def group_names_of(cls, instance: Model, action: str) -> set[str]:
@@ -196,10 +199,18 @@ class Binding(metaclass=BindingMetaclass):
         names = method(instance, action) if takes_action else method(instance)
         return set(names)
 
-    def send_messages(self, instance: Model, group_names: set[str], action: str) -> None:
-        """Serialize the instance once and send it to each group."""
+    def send_messages(
+        self, instance: Model, group_names: set[str], action: str, **kwargs: Any
+    ) -> None:
+        """Serialize the instance once and send it to each group.
+
+        ``kwargs`` are the model signal's (``created``, ``update_fields``,
+        ``raw``, ``using``...), kept in :attr:`signal_kwargs` for
+        :meth:`serialize` to read, as in Channels 1.x.
+        """
         if not group_names:
             return
+        self.signal_kwargs = kwargs
         payload = self.serialize(instance, action)
         if payload == {}:
             return

@@ -22,6 +22,8 @@ from urllib.parse import urlparse
 from django.conf import settings
 from django.http.request import is_same_domain, validate_host
 
+from ..message import header_pairs
+
 __all__ = [
     "BaseOriginValidator",
     "AllowedHostsOnlyOriginValidator",
@@ -33,7 +35,7 @@ __all__ = [
 
 def origin_of(message) -> str | None:
     """The host name of the message's ``Origin`` header, if it has one."""
-    for name, value in message.content.get("headers") or []:
+    for name, value in header_pairs(message.content.get("headers")):
         name = name.decode("latin-1") if isinstance(name, bytes) else name
         if name.lower() != "origin":
             continue

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from ..backends.registry import DEFAULT_CHANNEL_BACKEND, channel_backends
 from ..exceptions import ImproperlyConfiguredBackend
-from ..routing import Router, route
+from ..routing import Router
 
 
 def load_router(
@@ -24,10 +24,5 @@ def load_router(
     if "ROUTING" not in config:
         raise ImproperlyConfiguredBackend(f"CHANNEL_BACKENDS[{alias!r}] has no ROUTING")
     router = Router(config["ROUTING"])
-    if http_consumer is None:
-        from ..handler import ViewConsumer
-
-        http_consumer = ViewConsumer()
-    # Last, so any route of the project's own wins (first match wins).
-    router.add_route(route("http.request", http_consumer))
+    router.check_default(http_consumer)
     return router

@@ -1,8 +1,10 @@
-"""The legacy (1.x-style) project of tests/legacy/databinding under real
-``runwsserver`` + ``runworker`` processes, on the database or Redis backend."""
+"""The legacy (1.x-style) projects of tests/legacy (databinding, multichat,
+liveblog) under real ``runwsserver`` + ``runworker`` processes, on the
+database or Redis backend."""
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import sqlite3
 import subprocess
@@ -14,24 +16,46 @@ from tests.services import REDIS_URL, require_redis
 SETTINGS = "tests.legacy.databinding.settings"
 
 
-class LegacyProject:
-    """One interface server and one worker of the project, on a fresh database."""
+@contextlib.contextmanager
+def running_project(tmp: Path, backend: str, settings: str, setup: str = ""):
+    """A project serving HTTP and WebSockets, after ``setup`` ran in its shell;
+    stopped on exit."""
+    project = LegacyProject(tmp, backend, settings=settings, accept_all=True)
+    try:
+        if setup:
+            project.shell(setup)
+        yield project
+    finally:
+        project.stop()
 
-    def __init__(self, tmp: Path, backend: str) -> None:
+
+class LegacyProject:
+    """One interface server and one worker of a project, on a fresh database.
+
+    ``settings`` names the project's settings module; ``accept_all`` has the
+    interface server take plain HTTP too (pages, long polls).
+    """
+
+    def __init__(
+        self, tmp: Path, backend: str, settings: str = SETTINGS, accept_all: bool = False
+    ) -> None:
         self.db = tmp / "db.sqlite3"
         extra = {"CHANNELS_TEST_SQLITE": str(self.db), "CHANNELS_TEST_BACKEND": backend}
         if backend == "redis":
             require_redis()
             extra["CHANNELS_TEST_REDIS"] = REDIS_URL
             extra["CHANNELS_TEST_PREFIX"] = f"legacy-{secrets.token_hex(4)}:"
-        self.env = project_env(SETTINGS, **extra)
+        self.env = project_env(settings, **extra)
         self.processes: list[Process] = []
         subprocess.run(
             manage("migrate", "--noinput", "-v", "0"), env=self.env, check=True, timeout=120
         )
         self.port = free_port()
+        accept = ["--accept-all"] if accept_all else []
         server = Process(
-            manage("runwsserver", f"127.0.0.1:{self.port}", "-v", "1"), self.env, tmp / "server.log"
+            manage("runwsserver", *accept, f"127.0.0.1:{self.port}", "-v", "1"),
+            self.env,
+            tmp / "server.log",
         )
         worker = Process(manage("runworker", "-v", "1"), self.env, tmp / "worker.log")
         self.processes += [server, worker]
@@ -42,6 +66,11 @@ class LegacyProject:
         except BaseException:
             self.stop()
             raise
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT`` of the interface server."""
+        return f"http://127.0.0.1:{self.port}"
 
     def socket(self, path: str = "/binding/", headers: dict | None = None):
         """A WebSocket client connected to ``path``."""
@@ -71,7 +100,8 @@ class LegacyProject:
         return done.stdout
 
     def orm(self, code: str) -> None:
-        """Run ``code`` with ``IntegerValue`` imported, in a process of its own."""
+        """Run ``code`` with ``IntegerValue`` imported, in a process of its own
+        (the data-binding project)."""
         self.shell("from tests.legacy.databinding.values.models import IntegerValue\n" + code)
 
     def logs(self) -> str:

@@ -7,7 +7,9 @@ database backend and on Redis. A Python WebSocket client and a headless
 Chromium (Selenium, Debian's chromedriver) reach it through
 ``live_server_ws_url`` / ``live_server_url``; the page loads
 ``{% static "channels/js/websocketbridge.js" %}``, demultiplexes the binding
-stream, sends on it, and reconnects after the interface server restarts.
+stream, sends on it, and reconnects after the interface server restarts,
+after which it receives and sends again; screenshots before the restart and
+after the reconnection are kept with the browser test's artifacts.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import time
 import urllib.request
 
@@ -24,7 +27,7 @@ from django.test import override_settings
 
 from channels.test import ChannelLiveServerTestCase
 from channels.test.liveserver import LiveServer
-from tests.browser.test_chat_in_chromium import _chromium, _unavailable
+from tests.browser.test_chat_in_chromium import ARTIFACTS, _chromium, _unavailable
 from tests.services import REDIS_URL, require_redis
 
 from .conftest import BINDING_APPS
@@ -50,6 +53,12 @@ PROJECT = {
 ROUTING = "tests.legacy.databinding.routing.channel_routing"
 #: Upper bound of every wait on the processes or the browser.
 WAIT = 30
+
+
+def driver_screenshot(driver, path):
+    """A screenshot of the page (kept with the browser test's artifacts)."""
+    assert driver.save_screenshot(str(path)), f"no screenshot {path}"
+    return path
 
 
 def wait_until(condition, what: str, timeout: float = WAIT):
@@ -164,14 +173,53 @@ class LiveBindingTests:
             wait.until(lambda d: len(received()) == 2)
             self.assertEqual(received()[1]["payload"]["pk"], made.pk)
 
+            shots = [driver_screenshot(driver, profile.parent / "bridge-before-restart.png")]
+
             # The interface server restarts: the bridge reconnects by itself.
             self.restart_interface_server(down_for=1.0)
             wait.until(lambda d: js("return window.opens") >= 1)
+            wait.until(lambda d: js("return window.webSocketBridge.socket.readyState") == 1)
+            # Both directions again on the new socket: a save reaches the page...
             made.value = 9
             made.save()
             wait.until(lambda d: len(received()) == 3)
             self.assertEqual(received()[2]["payload"]["action"], "update")
             self.assertEqual(received()[2]["payload"]["data"]["value"], 9)
+            # ...and the page's own sends on the stream reach the database.
+            js(
+                "window.webSocketBridge.stream('intval').send("
+                "{action: 'update', pk: arguments[0], data: {value: 10}});",
+                made.pk,
+            )
+            wait.until(lambda d: len(received()) == 4)
+            self.assertEqual(received()[3]["payload"]["data"]["value"], 10)
+            made.refresh_from_db()
+            self.assertEqual(made.value, 10)
+            js(
+                "window.webSocketBridge.stream('intval').send("
+                "{action: 'delete', pk: arguments[0]});",
+                made.pk,
+            )
+            wait.until(lambda d: len(received()) == 5)
+            self.assertEqual(received()[4]["payload"]["action"], "delete")
+            self.assertFalse(IntegerValue.objects.filter(pk=made.pk).exists())
+            items = js(
+                "return [...document.querySelectorAll('#values li')].map(li => li.textContent)"
+            )
+            self.assertEqual(
+                items,
+                [
+                    "create seven=7",
+                    "create from-browser=8",
+                    "update from-browser=9",
+                    "update from-browser=10",
+                    "delete from-browser=10",
+                ],
+            )
+            shots.append(driver_screenshot(driver, profile.parent / "bridge-after-reconnect.png"))
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            for shot in shots:
+                shutil.copyfile(shot, ARTIFACTS / f"{type(self).__name__}-{shot.name}")
         finally:
             driver.quit()
 

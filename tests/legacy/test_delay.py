@@ -74,7 +74,10 @@ def test_a_restart_of_the_delay_server_keeps_the_message(delay_project):
     # Killed outright, not asked to stop: the row is all there is.
     first.signal(signal.SIGKILL)
     first.wait(timeout=30)
-    delay_project.start("rundelay", "-v", "1", ready="serving asgi.delay")
+    # Started again as a 1.x deployment wrote the command line.
+    delay_project.start(
+        "rundelay", "--layer", "default", "--sleep", "0.5", "-v", "1", ready="serving asgi.delay"
+    )
     [message] = delay_project.received(receiver)
     assert message["content"] == {"survives": True}
     assert message["at"] - sent >= 6.0

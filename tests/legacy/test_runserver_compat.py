@@ -77,6 +77,20 @@ def test_runserver_is_ours_in_either_order_and_with_either_setting(project_facto
         assert "using the Channels 1.x CHANNEL_LAYERS setting" in output
 
 
+def test_runserver_picks_a_subprotocol_of_channels_ws_protocols(project_factory):
+    project = project_factory(RUNTIME_LAYERS="1", RUNTIME_WS_PROTOCOLS="chat.v2,chat.v1")
+
+    async def offered(*protocols: str) -> str | None:
+        async with connect(
+            f"ws://127.0.0.1:{port}/any/path/", subprotocols=list(protocols)
+        ) as ws:
+            return ws.subprotocol
+
+    port = start_runserver(project)
+    assert run(offered("other", "chat.v1")) == "chat.v1"
+    assert run(offered("other")) is None
+
+
 def test_runserver_with_the_autoreloader_and_staticfiles_first(project_factory):
     """A plain ``manage.py runserver`` (reloader on), as the 1.x examples run it.
 

@@ -36,8 +36,16 @@ class Command(BaseCommand):
             help="Most delayed messages waiting at once; more are refused with an error "
             "line (default 100000).",
         )
+        parser.add_argument(
+            "--sleep",
+            type=float,
+            default=None,
+            metavar="SECONDS",
+            help="Longest wait between two looks at the table of pending messages when idle "
+            "(default 1; the Channels 1.x option).",
+        )
 
-    def handle(self, *args, alias, max_pending, verbosity, **options):
+    def handle(self, *args, alias, max_pending, sleep, verbosity, **options):
         configure_logging(verbosity)
         if not apps.is_installed("channels.delay"):
             raise CommandError(
@@ -49,6 +57,8 @@ class Command(BaseCommand):
 
         if max_pending is not None and max_pending < 1:
             raise CommandError(f"--max-pending must be at least 1, not {max_pending}")
+        if sleep is not None and not 0 < sleep <= 3600:
+            raise CommandError(f"--sleep must be more than 0 and at most 3600 seconds, not {sleep}")
         if not channel_backends.configured:
             raise CommandError("CHANNEL_BACKENDS is not set: there is nothing to deliver to.")
         try:
@@ -62,6 +72,8 @@ class Command(BaseCommand):
                 f"the delay server's table is not usable ({exc}): run manage.py migrate"
             ) from exc
         server = DelayServer(backend, max_pending or DEFAULT_MAX_PENDING)
+        if sleep is not None:
+            server.MAX_WAIT = sleep
         self.stdout.write(f"Delay server on {backend!r} serving asgi.delay", self.style.SUCCESS)
         self.stdout.flush()
 

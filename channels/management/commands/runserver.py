@@ -125,7 +125,11 @@ class Command(DjangoRunserver):
             threading.Thread(target=workers.run, name="channels-workers", daemon=True).start()
         allowed = list(settings.ALLOWED_HOSTS) or [".localhost", "127.0.0.1", "[::1]"]
         server_options = ServerOptions(
-            accept_all=True, allowed_hosts=allowed, http_timeout=options["http_timeout"]
+            accept_all=True,
+            allowed_hosts=allowed,
+            http_timeout=options["http_timeout"],
+            # Channels 1.x's setting: the WebSocket subprotocols runserver may pick.
+            subprotocols=list(getattr(settings, "CHANNELS_WS_PROTOCOLS", None) or []),
         )
         if options["websocket_handshake_timeout"] is not None:
             server_options.connect_timeout = options["websocket_handshake_timeout"]

@@ -56,6 +56,10 @@ else:
     if BACKEND == "redis":
         CHANNEL_BACKENDS["default"].update(HOSTS=[REDIS], PREFIX=PREFIX)
 
+if os.environ.get("RUNTIME_WS_PROTOCOLS"):
+    # Channels 1.x: the subprotocols runserver may pick from a client's offer.
+    CHANNELS_WS_PROTOCOLS = os.environ["RUNTIME_WS_PROTOCOLS"].split(",")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
