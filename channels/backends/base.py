@@ -146,6 +146,10 @@ class BaseChannelBackend:
     A subclass lists its own extra option names in ``extra_options``.
     """
 
+    #: The errors ``send`` raises, also reachable from the backend as ASGI 1.0
+    #: channel layers offered them (``except message.channel_layer.ChannelFull``).
+    ChannelFull = ChannelFull
+    MessageTooLarge = MessageTooLarge
     #: Features beyond the core contract, as named by the ASGI 1.0 spec.
     extensions: tuple[str, ...] = ("groups", "flush")
     #: Upper-case option names this backend accepts besides the common ones.

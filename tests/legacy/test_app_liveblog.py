@@ -85,11 +85,6 @@ def test_posts_reach_readers_and_long_polls(blog):
     assert page.index("second post") < page.index("first post")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 9 item 8 (text + close before accept) is fixed in the interface server "
-    "on the ws-bounds branch; remove this mark when it is merged",
-)
 def test_an_unknown_blog_gets_its_error_text_then_a_close(blog):
     with blog.socket("/liveblog/nope/stream/") as socket:
         assert json.loads(socket.recv(timeout=WAIT)) == {"error": "bad_slug"}
