@@ -13,7 +13,7 @@ import pytest
 import requests
 from websockets.asyncio.client import connect
 
-from ..interface.harness import run
+from ..interfaces.harness import run
 from ..processes import free_port, manage, wait_for_port
 from .runtime_project.harness import RuntimeProject
 

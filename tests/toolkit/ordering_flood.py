@@ -2,7 +2,7 @@
 another keeps asking and waiting for answers: the scenario of
 ``test_ordering_flood.py`` and ``bench/ordering_flood.py``.
 
-Real processes (``tests.interface.harness.Stack``: ``runwsserver`` and
+Real processes (``tests.interfaces.harness.Stack``: ``runwsserver`` and
 ``runworker`` of ``tests.toolkit.bounds_project``), real WebSocket clients
 (the ``websockets`` library), and the ordering records read from the
 project's SQLite session table while it runs.
@@ -23,7 +23,7 @@ import websockets
 from django.core import signing
 from websockets.asyncio.client import connect
 
-from tests.interface.harness import Stack
+from tests.interfaces.harness import Stack
 
 SETTINGS = "tests.toolkit.bounds_project.settings"
 #: The project's SECRET_KEY, which signs its session records.

@@ -11,7 +11,7 @@ import time
 
 import requests
 
-from .deployment import Deployment
+from ..deployment import Deployment
 
 
 def test_full_channel_is_503_and_no_reply_is_504_leaving_nothing_behind(tmp_path):

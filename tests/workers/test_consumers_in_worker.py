@@ -55,7 +55,7 @@ routes = [
 
 @override_settings(
     CHANNEL_BACKENDS={
-        "default": {"BACKEND": "memory", "ROUTING": "tests.test_consumers_in_worker.routes"}
+        "default": {"BACKEND": "memory", "ROUTING": "tests.workers.test_consumers_in_worker.routes"}
     }
 )
 class ConsumerSemantics(ChannelTestCase):

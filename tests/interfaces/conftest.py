@@ -49,7 +49,7 @@ def ops(tmp_path_factory):
 
 @pytest.fixture
 def limits(tmp_path):
-    """The limits project (tests/interface/limits.py) with one worker, on Redis
+    """The limits project (tests/interfaces/limits.py) with one worker, on Redis
     (the database without it); its record files go in ``tmp_path``. Workers
     give up on a full reply channel after 5 s (30 s in production)."""
     from .limits import limits_stack

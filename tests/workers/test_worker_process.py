@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from .deployment import Deployment
-from .processes import manage
+from ..deployment import Deployment
+from ..processes import manage
 
 
 @pytest.fixture

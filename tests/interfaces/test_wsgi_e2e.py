@@ -11,7 +11,7 @@ import time
 import pytest
 import requests
 
-from .deployment import Deployment
+from ..deployment import Deployment
 
 BACKENDS = ["sqlite"]
 if os.environ.get("CHANNELS_TEST_POSTGRES"):
