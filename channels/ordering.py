@@ -46,12 +46,11 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from . import sessions
 from .decorators import SKIP, consumer_decorator
 from .exceptions import ChannelFull, ConsumeLater
 from .outbox import current_outbox
 from .serialization import decode, encode
-from .sessions import (
+from .session_store import (
     KeyedSession,
     channel_key,
     channel_session,
@@ -544,8 +543,3 @@ def enforce_ordering(func: Callable | None = None, *, slight: bool = False) -> C
         return enforce_ordering
 
     return consumer_decorator(channel_session(func), _ordering_enter, _ordering_exit)
-
-
-# channels.sessions re-exports this (the Channels 1.x import path); when this
-# module is imported first, that re-export is completed here.
-sessions.enforce_ordering = enforce_ordering
