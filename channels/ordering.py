@@ -46,6 +46,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from .backoff import retry_while_full
 from .decorators import SKIP, consumer_decorator
 from .exceptions import ChannelFull, ConsumeLater
 from .outbox import current_outbox
@@ -128,18 +129,13 @@ def _connection_lock(backend, name: str, wait: float) -> Iterator[bool]:
     the connection for at most EXPIRY seconds.
     """
     token = backend.encode({"pid": os.getpid()})
-    deadline = time.monotonic() + wait
-    delay = 0.001
-    while True:
-        try:
-            backend._send(name, token, 1)
-            break
-        except ChannelFull:
-            if time.monotonic() >= deadline:
-                yield False
-                return
-            time.sleep(delay)
-            delay = min(delay * 2, 0.02)
+    try:
+        retry_while_full(
+            lambda: backend._send(name, token, 1), wait, first_delay=0.001, max_delay=0.02
+        )
+    except ChannelFull:
+        yield False
+        return
     try:
         yield True
     finally:

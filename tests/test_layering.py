@@ -40,6 +40,7 @@ RULES = {
     "names.py": SERVERS + CONSUMER_HELPERS,
     "serialization.py": SERVERS + CONSUMER_HELPERS,
     "outbox.py": SERVERS + CONSUMER_HELPERS,
+    "backoff.py": SERVERS + CONSUMER_HELPERS,
 }
 
 
