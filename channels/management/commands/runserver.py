@@ -107,7 +107,7 @@ class Command(DjangoRunserver):
         """Start the workers, then run the interface server until stopped."""
         from channels.interfaces.options import ServerOptions
         from channels.interfaces.server import Server
-        from channels.staticfiles import StaticFilesConsumer, serves_static_files
+        from channels.staticfiles import serves_static_files
         from channels.workers.routing import load_router
         from channels.workers.worker import WorkerGroup
 
@@ -116,7 +116,7 @@ class Command(DjangoRunserver):
         alias = options["alias"]
         backend = channel_backends[alias]
         static = serves_static_files(options["use_static_handler"], options["insecure_serving"])
-        router = load_router(alias, StaticFilesConsumer() if static else None)
+        router = load_router(alias, static_files=static)
         backend.router = router
         workers = None
         if options["run_worker"]:
