@@ -41,6 +41,7 @@ RULES = {
     "serialization.py": SERVERS + CONSUMER_HELPERS,
     "outbox.py": SERVERS + CONSUMER_HELPERS,
     "backoff.py": SERVERS + CONSUMER_HELPERS,
+    "consumer_call.py": SERVERS + CONSUMER_HELPERS,
 }
 
 
