@@ -42,6 +42,7 @@ RULES = {
     "outbox.py": SERVERS + CONSUMER_HELPERS,
     "backoff.py": SERVERS + CONSUMER_HELPERS,
     "consumer_call.py": SERVERS + CONSUMER_HELPERS,
+    "operations.py": SERVERS + CONSUMER_HELPERS,
 }
 
 

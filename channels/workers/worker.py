@@ -20,10 +20,11 @@ import threading
 from collections.abc import Iterable
 
 from ..backends.base import BaseChannelBackend
+from ..operations import PROBE_CHANNEL
 from ..routing import Router
 from ..signals import worker_ready
 from .dispatch import DEFAULT_CHANNELS, Dispatcher
-from .heartbeat import PROBE_CHANNEL, DelayServerWatch, WorkerHeartbeat
+from .heartbeat import DelayServerWatch, WorkerHeartbeat
 from .metrics import NullWorkerMetrics
 
 logger = logging.getLogger("channels.worker")
