@@ -270,12 +270,9 @@ class Router:
         # Last, so any route of the project's own wins (first match wins).
         self.add_route(route("http.request", http_consumer))
 
-    def add_route(self, new_route: Route | Include, *, first: bool = False) -> None:
-        """Add a route at the end (or at the front with ``first=True``)."""
-        if first:
-            self.routes.insert(0, new_route)
-        else:
-            self.routes.append(new_route)
+    def add_route(self, new_route: Route | Include) -> None:
+        """Add a route at the end: it takes only what every earlier route leaves."""
+        self.routes.append(new_route)
 
     @property
     def channels(self) -> set[str]:
