@@ -9,7 +9,8 @@ instead of sending them) that sends what it yields.
 
 The request object is Django's own :class:`~django.core.handlers.asgi.ASGIRequest`
 (our message format is ASGI 1.0's, so it maps onto an ASGI scope key by key),
-which fills ``request.META`` as WSGI would.
+which fills ``request.META`` as WSGI would. Hop 6 of "The life of an HTTP
+request" in docs/architecture.rst.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """``enforce_ordering``: the WebSocket messages of one connection run in
-their ``order``, however many workers take them.
+their ``order``, however many workers take them (the state machine is drawn
+in docs/architecture.rst, "The ordering state machine").
 
 How: each connection has an ordering record (a session-engine record apart
 from the channel session) holding the next expected order and an index of

@@ -10,6 +10,7 @@ The open outbox is a context variable, not a thread-local: asgiref carries
 context variables into the event loop thread of an ``async def`` consumer, so
 its sends are deferred too, and flushed from the worker's own thread (where
 the database backend may use its connection; it cannot from the loop).
+Hop 6 of "The life of a WebSocket frame" in docs/architecture.rst.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ a worker does: consumer atomicity (the outbox), ``ConsumeLater``,
 ``DenyConnection``, ``ChannelSocketException``, async consumers, the
 ``consumer_started``/``consumer_finished`` signals, the replies sent when a
 consumer fails, and the Channels 1.x defaults for WebSocket messages no
-route takes.
+route takes. Hop 5 of the life of a request or frame in
+docs/architecture.rst.
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ Besides the channels its routing names, every worker serves
 interface server stops reading from *every* socket while one of these
 channels is full, so a project that routes only ``websocket.connect`` must
 still have its ``websocket.receive`` drained (the dispatcher drops what no
-route takes).
+route takes). Hop 4 of the life of a request or frame in
+docs/architecture.rst.
 """
 
 from __future__ import annotations
