@@ -38,8 +38,10 @@ from django.http.cookie import parse_cookie
 from .decorators import consumer_decorator
 from .message import header_pairs
 
-# The channel session and its store live in .session_store, which .ordering
-# builds on too; they are imported here, where Channels 1.x code finds them.
+# Channels 1.x code imports these from here. The channel session and its
+# store live in .session_store and enforce_ordering in .ordering, which
+# builds on .session_store rather than on this module: no import cycle
+# (docs/architecture.rst, "Layering").
 from .ordering import enforce_ordering
 from .session_store import channel_session, session_engine, session_for_reply_channel
 
