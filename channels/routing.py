@@ -258,10 +258,11 @@ class Router:
         """Send ``http.request`` messages no route takes to Django's views.
 
         ``http_consumer`` defaults to :class:`~channels.handler.ViewConsumer`.
-        This is what ``runworker`` and ``runserver`` serve (Channels 1.x
-        name). The other 1.x defaults, accepting unrouted ``websocket.connect``
-        and dropping unrouted ``websocket.receive``/``websocket.disconnect``,
-        are applied by every worker whatever its router.
+        (The Channels 1.x name; workers apply it through
+        :func:`channels.workers.routing.serving_router`.) The other 1.x
+        defaults, accepting unrouted ``websocket.connect`` and dropping
+        unrouted ``websocket.receive``/``websocket.disconnect``, are applied
+        by every worker whatever its router.
         """
         if http_consumer is None:
             # Named, not imported: routing stays free of the consumer helpers,
