@@ -9,7 +9,7 @@ from __future__ import annotations
 from .backends.base import BaseChannelBackend
 from .backends.registry import DEFAULT_CHANNEL_BACKEND, channel_backends
 from .names import validate_channel_name, validate_group_name
-from .outbox import deliver
+from .outbox import deliver, deliver_send
 
 
 def _text_name(name: str | bytes) -> str:
@@ -58,8 +58,7 @@ class Channel:
         """Send ``content`` (a dict) to this channel."""
         if not isinstance(content, dict):
             raise TypeError(f"you can only send dicts as content on channels, not {content!r:.40}")
-        backend, name = self.channel_backend, self.name
-        deliver(lambda: backend.send(name, content), name, immediately)
+        deliver_send(self.channel_backend, self.name, content, immediately)
 
     def __str__(self) -> str:
         return self.name

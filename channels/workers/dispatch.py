@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.db import close_old_connections
 
@@ -20,7 +22,7 @@ from ..backends.base import BaseChannelBackend
 from ..consumer_call import call_consumer
 from ..exceptions import ChannelSocketException, ConsumeLater, DenyConnection
 from ..message import Message
-from ..outbox import Outbox
+from ..outbox import HeldSends, Outbox
 from ..routing import Router
 from ..signals import consumer_finished, consumer_started
 from ..utils import name_that_thing
@@ -36,9 +38,27 @@ RETRIES_KEY = "__retries__"
 #: Channels 1.x consumed them with a no-op consumer, and a push-only project
 #: (routing only ``websocket.connect``) sends thousands of them.
 SILENTLY_DROPPED = frozenset({"websocket.receive", "websocket.disconnect"})
+#: Seconds after the last consumer finished from which the next one first
+#: closes stale database connections (right after one, :meth:`Dispatcher.finish`
+#: has just done it).
+IDLE_RECHECK = 1.0
 #: Channels with a default for unrouted messages (:meth:`Dispatcher.handle_unrouted`),
 #: which every worker therefore serves whether or not a route names them.
 DEFAULT_CHANNELS = ("websocket.connect", *sorted(SILENTLY_DROPPED))
+
+
+@dataclass
+class ConsumerRun:
+    """One message's consumer run, as :meth:`Dispatcher.run` returns it."""
+
+    message: Message
+    consumer: Callable
+    started: float  # time.perf_counter() when it began
+    outcome: str = "error"  # unless the consumer returns or raises one of ours
+    #: Sends taken out of its outbox, still to be made (then ``finish``).
+    held: HeldSends | None = None
+    #: Seconds from start to finish, once finished.
+    elapsed: float | None = None
 
 
 class Dispatcher:
@@ -63,6 +83,7 @@ class Dispatcher:
         # request signals do for views. Test clients turn it off: a test's
         # transaction must survive the consumer.
         self.manage_connections = manage_connections
+        self._connections_checked = float("-inf")  # perf_counter() of the last close
 
     def handle(self, channel: str, content: dict, raise_exceptions: bool = False) -> float | None:
         """Route one message and run its consumer.
@@ -71,6 +92,25 @@ class Dispatcher:
         A consumer's exception is logged (or raised, with
         ``raise_exceptions``, which test clients use).
         """
+        run = self.run(channel, content, raise_exceptions=raise_exceptions)
+        return None if run is None else run.elapsed
+
+    def run(
+        self,
+        channel: str,
+        content: dict,
+        raise_exceptions: bool = False,
+        hold_sends: bool = False,
+    ) -> ConsumerRun | None:
+        """Route one message and run its consumer; None if no route matched.
+
+        With ``hold_sends``, a consumer that returned normally and left only
+        plain channel sends on this dispatcher's backend in its outbox
+        gets them back in ``held`` instead of sent: the caller sends them
+        (the worker, with its next receive) and then calls :meth:`finish`,
+        which does what follows a consumer. Otherwise the run is finished
+        here, ``elapsed`` set.
+        """
         message = Message(content, channel, self.backend)
         found = self.router.match(message)
         if found is None:
@@ -78,24 +118,28 @@ class Dispatcher:
             self.handle_unrouted(message)
             return None
         consumer, kwargs = found
-        started = time.perf_counter()
-        outcome = "error"  # unless the consumer returns or raises one of ours
-        if self.manage_connections:
+        run = ConsumerRun(message, consumer, time.perf_counter())
+        if self.manage_connections and run.started - self._connections_checked >= IDLE_RECHECK:
+            # The worker waited for this message: a connection may have
+            # outlived CONN_MAX_AGE meanwhile. Right after another consumer
+            # finish() has just checked them.
             close_old_connections()
         try:
             consumer_started.send(sender=self.sender, environ={})
-            with Outbox():
+            with Outbox() as outbox:
                 call_consumer(consumer, message, **kwargs)
-            outcome = "ok"
+                if hold_sends:
+                    run.held = outbox.take_sends(self.backend)
+            run.outcome = "ok"
         except ConsumeLater:
-            outcome = "requeued"
+            run.outcome = "requeued"
             self.requeue(message)
         except DenyConnection:
-            outcome = "denied"
+            run.outcome = "denied"
             self.deny(message)
         except ChannelSocketException as exc:
             # The consumer chose to answer its client this way: not a failure.
-            outcome = "ok"
+            run.outcome = "ok"
             exc.run(message)
         except Exception:
             if raise_exceptions:
@@ -103,17 +147,37 @@ class Dispatcher:
             logger.exception("consumer %s raised on %s", name_that_thing(consumer), channel)
             self.answer_failure(message)
         finally:
-            self.consumer_finished()
-            if self.manage_connections:
-                close_old_connections()
-            elapsed = time.perf_counter() - started
-            self.metrics.handled(channel, outcome, elapsed)
+            if run.held is None:
+                self.finish(run)
+        return run
+
+    def finish(self, run: ConsumerRun, send_error: Exception | None = None) -> float:
+        """What follows a consumer: ``consumer_finished``, stale database
+        connections closed, metrics. ``send_error`` is why its held sends
+        could not all be made: handled as the consumer raising it would
+        have been. Returns the seconds since the consumer started."""
+        channel = run.message.channel.name
+        if send_error is not None:
+            run.outcome = "error"
+            logger.error(
+                "consumer %s raised on %s",
+                name_that_thing(run.consumer),
+                channel,
+                exc_info=send_error,
+            )
+            self.answer_failure(run.message)
+        self.consumer_finished()
+        if self.manage_connections:
+            close_old_connections()
+        run.elapsed = elapsed = time.perf_counter() - run.started
+        self._connections_checked = run.started + elapsed
+        self.metrics.handled(channel, run.outcome, elapsed)
         if logger.isEnabledFor(logging.DEBUG):  # naming the consumer costs a little
             logger.debug(
                 "%s %s -> %s in %.1f ms",
                 channel,
-                content.get("path", ""),
-                name_that_thing(consumer),
+                run.message.content.get("path", ""),
+                name_that_thing(run.consumer),
                 elapsed * 1000,
             )
         return elapsed

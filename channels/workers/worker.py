@@ -20,11 +20,12 @@ import logging
 import threading
 from collections.abc import Iterable
 
-from ..backends.base import BaseChannelBackend
+from ..backends.base import BaseChannelBackend, Received
+from ..exceptions import ChannelFull
 from ..operations import PROBE_CHANNEL
 from ..routing import Router
 from ..signals import worker_ready
-from .dispatch import DEFAULT_CHANNELS, Dispatcher
+from .dispatch import DEFAULT_CHANNELS, ConsumerRun, Dispatcher
 from .heartbeat import DelayServerWatch, WorkerHeartbeat
 from .metrics import NullWorkerMetrics
 
@@ -99,6 +100,8 @@ class Worker:
         # Probes come last so they never jump the queue of real work.
         self._receive_from = [*self.channels, PROBE_CHANNEL]
         self._stopping = threading.Event()
+        # A consumer run whose replies go out with the next receive.
+        self._held: ConsumerRun | None = None
 
     @property
     def handled(self) -> int:
@@ -126,17 +129,26 @@ class Worker:
             if self.delay_watch is not None:
                 self.delay_watch.check_if_due()
             self.run_once(block=True)
+        self.send_held()
         logger.info("worker stopped after %d messages", self.handled)
 
     def run_once(self, block: bool = False) -> bool:
-        """Receive and handle at most one message; return whether one came."""
-        try:
-            channel, content = self.backend.receive_many(self._receive_from, block=block)
-        except Exception:
-            # A backend outage must not kill the worker: log, pause, go on.
-            logger.exception("receiving from %r failed; retrying", self.backend)
-            self._stopping.wait(1.0)
-            return False
+        """Receive and handle at most one message; return whether one came.
+
+        The replies held back from the previous message (see :meth:`handle`)
+        go out first, in the same backend call as a look for the next
+        message (``send_and_receive``: one round trip on Redis); only if
+        none is waiting does the worker block in ``receive_many``.
+        """
+        channel, content = self.send_held(receive=True)
+        if channel is None:
+            try:
+                channel, content = self.backend.receive_many(self._receive_from, block=block)
+            except Exception:
+                # A backend outage must not kill the worker: log, pause, go on.
+                logger.exception("receiving from %r failed; retrying", self.backend)
+                self._stopping.wait(1.0)
+                return False
         if channel is None:
             return False
         if channel == PROBE_CHANNEL:
@@ -147,10 +159,54 @@ class Worker:
         return True
 
     def handle(self, channel: str, content: dict) -> None:
-        """Route one message and run its consumer, logging any failure."""
-        elapsed = self.dispatcher.handle(channel, content)
-        if elapsed is not None:
-            self.heartbeat.consumed(elapsed)
+        """Route one message and run its consumer, logging any failure.
+
+        If the consumer left only channel sends on this worker's backend in
+        its outbox, they are held back for the next :meth:`run_once` (or
+        :meth:`send_held`) to send with its receive; ``consumer_finished``
+        and the rest of the message's finish follow those sends.
+        """
+        run = self.dispatcher.run(channel, content, hold_sends=True)
+        if run is None:
+            return
+        if run.held is not None:
+            self._held = run
+        else:
+            self.heartbeat.consumed(run.elapsed)
+
+    def send_held(self, receive: bool = False) -> Received:
+        """Send the replies :meth:`handle` held back, then finish their message.
+
+        With ``receive``, the same call takes the next message if one is
+        already waiting (never waits) and returns it; ``(None, None)``
+        otherwise. A send that fails is handled as the consumer raising it
+        would have been (logged, the client answered as for a failure); a
+        full channel is retried as the outbox retries it.
+        """
+        run, self._held = self._held, None
+        if run is None:
+            return None, None
+        received: Received = (None, None)
+        error: Exception | None = None
+        try:
+            exchange = self.backend.send_and_receive(
+                run.held.items, self._receive_from if receive else (), block=False
+            )
+        except Exception as exc:
+            error = exc
+        else:
+            error = exchange.error
+            if isinstance(error, ChannelFull):
+                # Wait for room as the outbox would, then send the rest.
+                try:
+                    run.held.send_from(exchange.sent)
+                    error = None
+                except Exception as exc:
+                    error = exc
+            elif error is None and exchange.channel is not None:
+                received = exchange.channel, exchange.message
+        self.heartbeat.consumed(self.dispatcher.finish(run, error))
+        return received
 
 
 class WorkerGroup:
