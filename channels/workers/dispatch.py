@@ -47,7 +47,7 @@ IDLE_RECHECK = 1.0
 DEFAULT_CHANNELS = ("websocket.connect", *sorted(SILENTLY_DROPPED))
 
 
-@dataclass
+@dataclass(slots=True)
 class ConsumerRun:
     """One message's consumer run, as :meth:`Dispatcher.run` returns it."""
 

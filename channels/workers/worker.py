@@ -4,6 +4,14 @@ receive -> route -> run consumer -> repeat. A consumer's exception is logged
 with its traceback and the loop goes on; ``stop()`` (SIGTERM, SIGINT) lets
 the message in hand finish, then ``run()`` returns.
 
+A turn is one backend call where it can be: the replies the last consumer
+left in its outbox (channel sends on this backend) are sent together with
+the look for the next message (``send_and_receive``, one round trip on
+Redis), and the worker blocks in ``receive_many`` only when nothing was
+waiting. One message at a time still: taking several per call
+(``receive_batch``) would let one worker sit on messages an idle one could
+run, and Redis pops a shared channel one message per command anyway.
+
 Besides the channels its routing names, every worker serves
 :data:`DEFAULT_CHANNELS`, as Channels 1.x did with its default consumers: an
 interface server stops reading from *every* socket while one of these
