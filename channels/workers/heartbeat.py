@@ -52,14 +52,23 @@ class WorkerHeartbeat:
         self.ident = process_ident(kind, random_suffix())
         self.started = time.time()
         self.handled = 0
-        self._busy: deque[tuple[float, float]] = deque()  # (finished at, seconds busy)
+        # [whole second of time.monotonic(), seconds busy in messages finished
+        # then]: at most BUSY_WINDOW + 1 entries whatever the message rate.
+        self._busy: deque[list] = deque()
         self._next_beat = 0.0
         self._supported = True
 
     def consumed(self, seconds: float) -> None:
         """Count one message that kept the worker busy for ``seconds``."""
         self.handled += 1
-        self._busy.append((time.monotonic(), seconds))
+        second = int(time.monotonic())
+        busy = self._busy
+        if busy and busy[-1][0] == second:
+            busy[-1][1] += seconds
+            return
+        busy.append([second, seconds])
+        while busy[0][0] < second - BUSY_WINDOW:
+            busy.popleft()
 
     def busy_fraction(self) -> float:
         """Share of the last minute (or of the uptime, if shorter) spent in consumers."""
