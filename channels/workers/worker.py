@@ -110,6 +110,12 @@ class Worker:
         self._stopping = threading.Event()
         # A consumer run whose replies go out with the next receive.
         self._held: ConsumerRun | None = None
+        # Look for the next message while sending only where the backend does
+        # both in one round trip (it overrides the default, a send then a
+        # receive, which would add a receive finding nothing to idle turns).
+        self._look_while_sending = (
+            type(backend)._send_and_receive is not BaseChannelBackend._send_and_receive
+        )
 
     @property
     def handled(self) -> int:
@@ -185,11 +191,12 @@ class Worker:
     def send_held(self, receive: bool = False) -> Received:
         """Send the replies :meth:`handle` held back, then finish their message.
 
-        With ``receive``, the same call takes the next message if one is
-        already waiting (never waits) and returns it; ``(None, None)``
-        otherwise. A send that fails is handled as the consumer raising it
-        would have been (logged, the client answered as for a failure); a
-        full channel is retried as the outbox retries it.
+        With ``receive``, and a backend that sends and receives in one round
+        trip, the same call takes the next message if one is already waiting
+        (never waits) and returns it; ``(None, None)`` otherwise. A send
+        that fails is handled as the consumer raising it would have been
+        (logged, the client answered as for a failure); a full channel is
+        retried as the outbox retries it.
         """
         run, self._held = self._held, None
         if run is None:
@@ -197,8 +204,9 @@ class Worker:
         received: Received = (None, None)
         error: Exception | None = None
         try:
+            look = receive and self._look_while_sending
             exchange = self.backend.send_and_receive(
-                run.held.items, self._receive_from if receive else (), block=False
+                run.held.items, self._receive_from if look else (), block=False
             )
         except Exception as exc:
             error = exc
