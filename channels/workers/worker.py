@@ -39,6 +39,12 @@ from .metrics import NullWorkerMetrics
 
 logger = logging.getLogger("channels.worker")
 
+#: Looks in a row finding nothing after which a worker mostly stops looking
+#: for its next message while sending (see ``Worker._look_worthwhile``).
+LOOK_MISSES = 2
+#: While looks miss, one turn in this many looks all the same.
+LOOK_PROBE = 8
+
 
 class NoChannelsToServe(Exception):
     """The routing (after ``--only-channels``/``--exclude-channels``) names nothing."""
@@ -116,6 +122,8 @@ class Worker:
         self._look_while_sending = (
             type(backend)._send_and_receive is not BaseChannelBackend._send_and_receive
         )
+        self._looks_missed = 0  # looks in a row that found nothing waiting
+        self._unlooked = 0  # turns without a look since the last, while they miss
 
     @property
     def handled(self) -> int:
@@ -192,37 +200,56 @@ class Worker:
         """Send the replies :meth:`handle` held back, then finish their message.
 
         With ``receive``, and a backend that sends and receives in one round
-        trip, the same call takes the next message if one is already waiting
-        (never waits) and returns it; ``(None, None)`` otherwise. A send
-        that fails is handled as the consumer raising it would have been
-        (logged, the client answered as for a failure); a full channel is
-        retried as the outbox retries it.
+        trip, the same call may take the next message if one is already
+        waiting (never waits) and return it; ``(None, None)`` otherwise. A
+        send that fails is handled as the consumer raising it would have
+        been (logged, the client answered as for a failure); a full channel
+        is retried as the outbox retries it.
         """
         run, self._held = self._held, None
         if run is None:
             return None, None
+        look = receive and self._look_while_sending and self._look_worthwhile()
         received: Received = (None, None)
         error: Exception | None = None
         try:
-            look = receive and self._look_while_sending
-            exchange = self.backend.send_and_receive(
-                run.held.items, self._receive_from if look else (), block=False
-            )
+            if look or (self._look_while_sending and len(run.held.items) > 1):
+                # One call (one script on Redis) for all of them, and the look.
+                exchange = self.backend.send_and_receive(
+                    run.held.items, self._receive_from if look else (), block=False
+                )
+                if isinstance(exchange.error, ChannelFull):
+                    # Wait for room as the outbox would, then send the rest.
+                    run.held.send_from(exchange.sent)
+                elif exchange.error is not None:
+                    error = exchange.error
+                elif exchange.channel is not None:
+                    received = exchange.channel, exchange.message
+            else:
+                run.held.send_from(0)
         except Exception as exc:
             error = exc
-        else:
-            error = exchange.error
-            if isinstance(error, ChannelFull):
-                # Wait for room as the outbox would, then send the rest.
-                try:
-                    run.held.send_from(exchange.sent)
-                    error = None
-                except Exception as exc:
-                    error = exc
-            elif error is None and exchange.channel is not None:
-                received = exchange.channel, exchange.message
+        if look:
+            self._looks_missed = 0 if received[0] is not None else self._looks_missed + 1
         self.heartbeat.consumed(self.dispatcher.finish(run, error))
         return received
+
+    def _look_worthwhile(self) -> bool:
+        """Whether to look for the next message while sending this turn.
+
+        A look that finds nothing costs a little more than a plain send (the
+        blocking receive follows anyway): after :data:`LOOK_MISSES` such
+        looks in a row (one client at a time, a quiet channel) the worker
+        looks on every :data:`LOOK_PROBE`-th turn only, until a look finds a
+        message waiting again.
+        """
+        if self._looks_missed < LOOK_MISSES:
+            return True
+        self._unlooked += 1
+        if self._unlooked < LOOK_PROBE:
+            return False
+        self._unlooked = 0
+        return True
 
 
 class WorkerGroup:
