@@ -25,10 +25,8 @@ FLOOD_SECONDS = 20.0
 
 @pytest.fixture
 def flooded(tmp_path):
-    from tests.services import redis_available
-
-    stack, port = start(tmp_path, "redis" if redis_available() else "database")
-    workers = [p for p in stack.processes if "runworker" in p.argv]
+    stack, port = start(tmp_path, "redis")
+    workers = stack.workers
     rss_before = [w.rss() // 1024 for w in workers]
     try:
         result, sizes = run_flood(port, tmp_path / "db.sqlite3", FLOOD_SECONDS)

@@ -3,7 +3,7 @@
 ``http_session`` takes the session key from.
 
 Chosen by environment variables, as the echo project is (and set by
-``tests.interfaces.harness.Stack``): CHANNELS_TEST_BACKEND, CHANNELS_TEST_SQLITE,
+``tests.processes.ProjectProcesses``): CHANNELS_TEST_BACKEND, CHANNELS_TEST_SQLITE,
 CHANNELS_TEST_REDIS + CHANNELS_TEST_PREFIX; CHANNELS_TEST_WORK is the seconds
 each ordered message's consumer works (default 0.005).
 """

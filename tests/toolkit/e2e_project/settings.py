@@ -10,7 +10,7 @@ import os
 
 SECRET_KEY = "tests-only"
 DEBUG = False
-ALLOWED_HOSTS = ["good.example", "localhost"]
+ALLOWED_HOSTS = ["good.example", "localhost", "127.0.0.1"]
 ROOT_URLCONF = "tests.toolkit.e2e_project.urls"
 USE_TZ = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
