@@ -176,7 +176,7 @@ class ProjectProcesses:
             manage("migrate", "--noinput", "-v", "0"), env=self.env, check=True, timeout=120
         )
 
-    def start(self, argv: list[str], name: str) -> Process:
+    def spawn(self, argv: list[str], name: str) -> Process:
         """Start ``argv`` in the project's environment, logging to ``tmp/NAME<n>.log``."""
         proc = Process(argv, self.env, self.tmp / f"{name}{len(self.processes)}.log")
         self.processes.append(proc)
@@ -185,7 +185,7 @@ class ProjectProcesses:
     def start_worker(self, *args: str, wait: bool = True) -> Process:
         """``runworker`` (with extra ``args``), waited for until it serves
         unless ``wait`` is false."""
-        proc = self.start(manage("runworker", "-v", "1", *args), "worker")
+        proc = self.spawn(manage("runworker", "-v", "1", *args), "worker")
         self.workers.append(proc)
         if wait:
             proc.wait_for_output("serving")
@@ -200,7 +200,7 @@ class ProjectProcesses:
         port = free_port()
         accept = ["--accept-all"] if accept_all else []
         argv = manage("runwsserver", f"127.0.0.1:{port}", "-v", "1", *args, *accept)
-        proc = self.start(argv, "server")
+        proc = self.spawn(argv, "server")
         self.servers.append(proc)
         if wait:
             self.wait_listening(proc, port)

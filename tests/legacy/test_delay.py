@@ -38,7 +38,7 @@ def delay_project(request, tmp_path):
 
 def pending_rows(project: RuntimeProject) -> int:
     """Rows of the delay server's table, read straight from the SQLite file."""
-    with sqlite3.connect(project.env["RUNTIME_SQLITE"]) as db:
+    with sqlite3.connect(project.env["CHANNELS_TEST_SQLITE"]) as db:
         return db.execute("SELECT count(*) FROM channels_delay_delayedmessage").fetchone()[0]
 
 

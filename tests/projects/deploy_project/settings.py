@@ -9,13 +9,10 @@ workers with another value.
 
 import os
 
-SECRET_KEY = "tests-only"
-DEBUG = False
-ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+from tests.projects.base_settings import *  # noqa: F403
+
 ROOT_URLCONF = "deploy_project.urls"
-USE_TZ = True
 INSTALLED_APPS = ["channels"]
-MIDDLEWARE: list[str] = []
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
