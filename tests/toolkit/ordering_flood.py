@@ -24,10 +24,9 @@ from django.core import signing
 from websockets.asyncio.client import connect
 
 from tests.processes import ProjectProcesses
+from tests.projects.base_settings import SECRET_KEY  # signs the project's session records
 
 SETTINGS = "tests.toolkit.bounds_project.settings"
-#: The project's SECRET_KEY, which signs its session records.
-SECRET_KEY = "tests-only"
 
 
 def start(
