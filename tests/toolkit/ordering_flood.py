@@ -29,9 +29,7 @@ from tests.projects.base_settings import SECRET_KEY  # signs the project's sessi
 SETTINGS = "tests.toolkit.bounds_project.settings"
 
 
-def start(
-    tmp: Path, backend: str, workers: int = 3, **env: str
-) -> tuple[ProjectProcesses, int]:
+def start(tmp: Path, backend: str, workers: int = 3, **env: str) -> tuple[ProjectProcesses, int]:
     """The bounds project with ``workers`` runworkers and one runwsserver."""
     stack = ProjectProcesses(tmp, SETTINGS, backend, **env)
     try:
