@@ -182,10 +182,10 @@ class ProjectProcesses:
         self.processes.append(proc)
         return proc
 
-    def start_worker(self, *args: str, wait: bool = True) -> Process:
+    def start_worker(self, *args: str, wait: bool = True, verbosity: int = 1) -> Process:
         """``runworker`` (with extra ``args``), waited for until it serves
         unless ``wait`` is false."""
-        proc = self.spawn(manage("runworker", "-v", "1", *args), "worker")
+        proc = self.spawn(manage("runworker", "-v", str(verbosity), *args), "worker")
         self.workers.append(proc)
         if wait:
             proc.wait_for_output("serving")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 import subprocess
 import sys
 
@@ -17,28 +16,17 @@ from websockets.asyncio.client import connect
 
 from tests.deployment import Deployment
 from tests.processes import ROOT, ProjectProcesses
-from tests.services import REDIS_URL, require_redis
 
 SETTINGS = "tests.toolkit.e2e_project.settings"
-BACKENDS = {
-    "database": {"CHANNELS_TEST_BACKEND": "channels.backends.database.DatabaseChannelBackend"},
-    "redis": {
-        "CHANNELS_TEST_BACKEND": "channels.backends.redis.RedisChannelBackend",
-        "CHANNELS_TEST_REDIS": REDIS_URL,
-    },
-}
 
 
 def start(tmp, backend: str, workers: int = 3, **env: str) -> Deployment:
-    if backend == "redis":
-        require_redis()
-    env = {
-        **BACKENDS[backend],
-        "CHANNELS_TEST_TMP": str(tmp),
-        "CHANNELS_TEST_PREFIX": f"toolkit-{secrets.token_hex(4)}:",
-        **env,
-    }
-    deployment = Deployment(tmp, SETTINGS, **env)
+    """``workers`` runworkers of the e2e project on ``backend``: "database"
+    or "redis" (which must answer, tests/services.py), keys under a prefix
+    of their own."""
+    deployment = Deployment(
+        tmp, SETTINGS, CHANNELS_TEST_BACKEND=backend, CHANNELS_TEST_TMP=str(tmp), **env
+    )
     try:
         for _ in range(workers):
             deployment.start_worker()
