@@ -144,14 +144,21 @@ class ProjectProcesses:
 
     ``backend`` is what the project's settings read from
     CHANNELS_TEST_BACKEND; on ``"redis"`` the project gets the suite's Redis
-    (CHANNELS_TEST_REDIS, which must answer: see tests/services.py) under a
-    key prefix of its own starting with ``prefix``. Every log goes in
+    (CHANNELS_TEST_REDIS, which must answer: see tests/services.py), or
+    ``redis_url`` (servers of the test's own, comma-separated shards), under
+    a key prefix of its own starting with ``prefix``. Every log goes in
     ``tmp``; the project's SQLite database too, migrated before anything
     starts.
     """
 
     def __init__(
-        self, tmp: Path, settings_module: str, backend: str, prefix: str = "t", **env: str
+        self,
+        tmp: Path,
+        settings_module: str,
+        backend: str,
+        prefix: str = "t",
+        redis_url: str | None = None,
+        **env: str,
     ) -> None:
         from .services import REDIS_URL, require_redis
 
@@ -160,8 +167,9 @@ class ProjectProcesses:
         self.backend = backend
         extra = {"CHANNELS_TEST_SQLITE": str(tmp / "db.sqlite3"), "CHANNELS_TEST_BACKEND": backend}
         if backend == "redis":
-            require_redis()
-            extra["CHANNELS_TEST_REDIS"] = REDIS_URL
+            if redis_url is None:
+                require_redis()
+            extra["CHANNELS_TEST_REDIS"] = redis_url or REDIS_URL
             extra["CHANNELS_TEST_PREFIX"] = prefix + secrets.token_hex(6)
         extra.update(env)
         self.env = project_env(settings_module, **extra)
@@ -176,9 +184,10 @@ class ProjectProcesses:
             manage("migrate", "--noinput", "-v", "0"), env=self.env, check=True, timeout=120
         )
 
-    def spawn(self, argv: list[str], name: str) -> Process:
-        """Start ``argv`` in the project's environment, logging to ``tmp/NAME<n>.log``."""
-        proc = Process(argv, self.env, self.tmp / f"{name}{len(self.processes)}.log")
+    def spawn(self, argv: list[str], name: str, **env: str) -> Process:
+        """Start ``argv`` in the project's environment (plus ``env``),
+        logging to ``tmp/NAME<n>.log``."""
+        proc = Process(argv, {**self.env, **env}, self.tmp / f"{name}{len(self.processes)}.log")
         self.processes.append(proc)
         return proc
 

@@ -27,7 +27,6 @@ import json
 import os
 import random
 import resource
-import secrets
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +38,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.backends.redis_servers import start_servers
-from tests.processes import Process, free_port, manage, project_env, wait_for_port
+from tests.processes import Process, ProjectProcesses, manage
 
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(300)]
 
@@ -80,45 +79,30 @@ class Tally:
     http_errors: list = field(default_factory=list)
 
 
-class Deployment:
-    """The deploy project on one Redis: interface servers and workers."""
+class Deployment(ProjectProcesses):
+    """The deploy project on Redis servers of the test's own: interface
+    servers and workers, and the workers retired by the deploy."""
 
     def __init__(self, tmp: Path, redis_url: str, default_capacity: bool = False) -> None:
-        self.tmp = tmp
-        self.prefix = "deploy-" + secrets.token_hex(4) + ":"
-        self.env = project_env(
-            "deploy_project.settings",
-            DEPLOY_REDIS=redis_url,
-            DEPLOY_PREFIX=self.prefix,
-            DEPLOY_SQLITE=str(tmp / "db.sqlite3"),
+        env = {"DEPLOY_DEFAULT_CAPACITY": "1"} if default_capacity else {}
+        super().__init__(
+            tmp, "deploy_project.settings", "redis", prefix="deploy-", redis_url=redis_url, **env
         )
-        if default_capacity:
-            self.env["DEPLOY_DEFAULT_CAPACITY"] = "1"
-        self.servers: list[tuple[Process, int]] = []
-        self.workers: list[Process] = []
+        self.prefix = self.env["CHANNELS_TEST_PREFIX"]
+        self.ports: list[int] = []
         self.retired: list[Process] = []
-        self.count = 0
-
-    def _log(self, name: str) -> Path:
-        self.count += 1
-        return self.tmp / f"{self.count:02d}-{name}.log"
 
     def start_server(self) -> int:
-        port = free_port()
-        argv = manage(
-            "runwsserver", f"127.0.0.1:{port}", "--accept-all", "-v", "1",
-            "--http-timeout", str(REPLY_TIMEOUT),
-        )  # fmt: skip
-        proc = Process(argv, self.env, self._log("server"))
-        self.servers.append((proc, port))
-        proc.wait_for_output("Listening on")
-        wait_for_port(port)
+        """An interface server waiting as long as a deploy lasts for replies."""
+        _, port = super().start_server("--http-timeout", str(REPLY_TIMEOUT))
+        self.ports.append(port)
         return port
 
     def spawn_worker(self, version: str) -> Process:
         """Start a worker answering with ``version`` (not waited for)."""
-        env = dict(self.env, REPLY_PREFIX=version)
-        proc = Process(manage("runworker", "-v", "1"), env, self._log(f"worker-{version}"))
+        proc = self.spawn(
+            manage("runworker", "-v", "1"), f"worker-{version}-", REPLY_PREFIX=version
+        )
         self.workers.append(proc)
         return proc
 
@@ -133,16 +117,8 @@ class Deployment:
         return code
 
     def logs(self) -> str:
-        procs = [p for p, _ in self.servers] + self.workers + self.retired
-        return "\n".join(f"--- {p.log_path.name}\n{p.output()[-3000:]}" for p in procs)
-
-    def stop(self) -> None:
-        for proc in self.workers:
-            proc.stop()
-        for proc, _ in self.servers:
-            proc.stop()
-        for proc in self.retired:
-            proc.stop()
+        """The last output of every process, each under its log's name."""
+        return "\n".join(f"--- {p.log_path.name}\n{p.output()[-3000:]}" for p in self.processes)
 
 
 def raise_fd_limit(needed: int) -> None:
@@ -243,25 +219,28 @@ async def slow_request(port: int, n: int) -> tuple[int, str, float]:
 def test_workers_restart_under_load_drop_nothing(tmp_path, shards, default_capacity):
     raise_fd_limit(4096)
     redis_servers = start_servers(shards)
-    deploy = Deployment(
-        tmp_path, ",".join(server.url for server in redis_servers), default_capacity
-    )
-    # Our own servers, but flush our prefix anyway: a clean slate.
-    for server in redis_servers:
-        keys = redis.Redis.from_url(server.url)
-        for key in keys.scan_iter(match=deploy.prefix + "*"):
-            keys.delete(key)
+    deploy = None
     try:
+        deploy = Deployment(
+            tmp_path, ",".join(server.url for server in redis_servers), default_capacity
+        )
+        # Our own servers, but flush our prefix anyway: a clean slate.
+        for server in redis_servers:
+            keys = redis.Redis.from_url(server.url)
+            for key in keys.scan_iter(match=deploy.prefix + "*"):
+                keys.delete(key)
         ports = [deploy.start_server() for _ in range(SERVERS)]
         for proc in [deploy.spawn_worker("v1") for _ in range(WORKERS)]:
             proc.wait_for_output("serving")
         figures, tally = asyncio.run(scenario(deploy, ports))
         check(deploy, figures, tally)
     except BaseException:
-        print(deploy.logs())
+        if deploy is not None:
+            print(deploy.logs())
         raise
     finally:
-        deploy.stop()
+        if deploy is not None:
+            deploy.stop()
         for server in redis_servers:
             server.cleanup()
 
@@ -420,6 +399,6 @@ def check(deploy: Deployment, figures: dict, tally: Tally) -> None:
     for proc in deploy.retired:
         assert proc.popen.returncode == 0
         assert "Traceback" not in proc.output(), proc.output()
-    for proc, _ in deploy.servers:
+    for proc in deploy.servers:
         assert proc.popen.poll() is None
         assert "Traceback" not in proc.output(), proc.output()

@@ -10,7 +10,8 @@ Environment, set by the harnesses (``tests/processes.py``):
 - ``CHANNELS_TEST_BACKEND``: ``database`` (default), ``redis``, ``memory`` or
   a dotted path;
 - ``CHANNELS_TEST_REDIS``: the Redis URL (the suite's one variable, see
-  tests/services.py) and ``CHANNELS_TEST_PREFIX``: the key prefix of this
+  tests/services.py; a test with servers of its own gives their URLs,
+  comma-separated) and ``CHANNELS_TEST_PREFIX``: the key prefix of this
   deployment, for a Redis backend.
 """
 
@@ -52,6 +53,7 @@ def channel_backend(routing: str, prefix: str = "test", **options) -> dict:
         **options,
     }
     if os.environ.get("CHANNELS_TEST_REDIS") and "redis" in backend["BACKEND"].lower():
-        backend["HOSTS"] = [os.environ["CHANNELS_TEST_REDIS"]]
+        # Comma-separated: shards (tests that start their own servers).
+        backend["HOSTS"] = os.environ["CHANNELS_TEST_REDIS"].split(",")
         backend["PREFIX"] = os.environ.get("CHANNELS_TEST_PREFIX", prefix)
     return backend
