@@ -140,7 +140,8 @@ def wait_until(predicate: Callable[[], T], timeout: float = 20.0, interval: floa
 class ProjectProcesses:
     """Real processes of one test project, sharing one environment: the
     base of every harness that runs ``runworker`` and ``runwsserver``
-    (tests/interfaces, tests/ops, tests/legacy).
+    (tests/interfaces, tests/ops, tests/legacy, tests/deploy, and the
+    gunicorn deployment of tests/deployment.py).
 
     ``backend`` is what the project's settings read from
     CHANNELS_TEST_BACKEND; on ``"redis"`` the project gets the suite's Redis
