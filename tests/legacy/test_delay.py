@@ -51,8 +51,9 @@ def test_a_delayed_message_arrives_after_its_delay_not_before(delay_project):
     assert message["channel"] == TARGET
     assert message["content"] == {"x": 1, "text": "later"}
     waited = message["at"] - sent
+    # Not early; that it came at all within the receiver's 90 s is the
+    # other half (how late is not a test's bound).
     assert waited >= 2.5, f"delivered {2.5 - waited:.3f} s early"
-    assert waited < 60, waited
     assert pending_rows(delay_project) == 0
 
 
