@@ -106,7 +106,9 @@ class Server:
         self.metrics.watch(self)
         #: the one thread that sends to the backend, in batches; its
         #: send_many is timed and counted when metrics are on
-        self.sender = BatchSender(self.reactor, self.metrics.wrap_send_many(backend.send_many))
+        self.sender = BatchSender(
+            self.reactor, self.metrics.wrap_send_many(backend.send_encoded_many)
+        )
         self.heartbeat = InterfaceHeartbeat(self, self.options.heartbeat_interval)
         self.health_check = HealthCheck(self)
         options = self.options
