@@ -21,15 +21,15 @@ from twisted.internet.task import LoopingCall
 from twisted.internet.threads import deferToThreadPool
 
 if TYPE_CHECKING:
-    from .server import Server
+    from .host import ServerState
 
 logger = logging.getLogger("channels.interfaces")
 
 
 class InterfaceHeartbeat:
-    """Publishes one :class:`~.server.Server`'s heartbeat every ``interval`` seconds."""
+    """Publishes the server's heartbeat every ``interval`` seconds."""
 
-    def __init__(self, server: Server, interval: float) -> None:
+    def __init__(self, server: ServerState, interval: float) -> None:
         self.server = server
         self.interval = interval
         host = socket.gethostname()

@@ -29,11 +29,11 @@ from twisted.web import http
 
 from ..exceptions import ChannelFull
 from . import scope
+from .backend_io.send_queue import FAIL, WAIT, SendQueue
 from .response_flow import ResponseFlow
-from .sendqueue import FAIL, WAIT, SendQueue
 
 if TYPE_CHECKING:
-    from .server import Server
+    from .host import ConnectionHost
 
 logger = logging.getLogger("channels.interfaces")
 
@@ -60,6 +60,8 @@ class ChannelRequest(http.Request):
     # The body is streamed to the worker; Twisted must not parse forms.
     _parsePOSTFormSubmission = False
 
+    #: what the server counts it as (requests are routed replies)
+    kind = "http"
     mode: str | None = None
     reply_channel: str | None = None
     body_channel: str | None = None
@@ -77,7 +79,7 @@ class ChannelRequest(http.Request):
 
     def __init__(self, channel: ChannelHTTP, *args: Any, **kwargs: Any) -> None:
         super().__init__(channel, *args, **kwargs)
-        self.server: Server = channel.factory.server
+        self.server: ConnectionHost = channel.factory.server
         self._buffer: list[bytes] = []
         self._buffered = 0
         self._body_total = 0
@@ -371,6 +373,8 @@ class ChannelHTTP(http.HTTPChannel):
     """Twisted's HTTP/1.1 parser with head deadlines and size limits."""
 
     requestFactory = ChannelRequest
+    #: what the server counts it as
+    kind = "http"
     _head_call = None
     _awaiting_head = True
     _read_paused = False
@@ -380,6 +384,14 @@ class ChannelHTTP(http.HTTPChannel):
     _abort_call = None
     #: Set once this connection will read no further request.
     _stopped = False
+
+    def shut_down(self) -> None:
+        """The server is stopping: close once the response in progress is
+        done, or now if there is none."""
+        if self.requests:
+            self.persistent = False
+        else:
+            self.loseConnection()
 
     def connectionMade(self) -> None:
         """Apply the limits and start the first head deadline."""
@@ -561,7 +573,7 @@ class ChannelHTTPFactory(http.HTTPFactory):
 
     protocol = ChannelHTTP
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: ConnectionHost) -> None:
         super().__init__(timeout=server.options.idle_timeout)
         self.server = server
 

@@ -52,7 +52,7 @@ from typing import Any
 
 from ..exceptions import ChannelFull
 from ..metrics import PrometheusMetrics
-from .sender import SendEncodedMany
+from .backend_io.sender_thread import SendEncodedMany
 
 #: Buckets for backend send latency, in seconds.
 SEND_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1)

@@ -30,11 +30,11 @@ from twisted.internet.defer import Deferred
 
 from ..exceptions import ChannelFull
 from . import scope
-from .sendqueue import FAIL, WAIT, SendQueue
+from .backend_io.send_queue import FAIL, WAIT, SendQueue
 from .ws_bounds import TRY_AGAIN_LATER, BoundedWebSocket
 
 if TYPE_CHECKING:
-    from .server import Server
+    from .host import ConnectionHost
 
 logger = logging.getLogger("channels.interfaces")
 
@@ -46,7 +46,9 @@ GOING_AWAY = 1001
 class ChannelWebSocketProtocol(BoundedWebSocket, WebSocketServerProtocol):
     """One WebSocket connection, relayed through the channel backend."""
 
-    server: Server
+    #: what the server counts it as
+    kind = "websocket"
+    server: ConnectionHost
     info: dict
     reply_channel: str | None = None
     queue: SendQueue | None = None
@@ -55,7 +57,6 @@ class ChannelWebSocketProtocol(BoundedWebSocket, WebSocketServerProtocol):
     _connect_sent = False
     _close_code: int | None = None
     order = 0
-    client_for_log: Any = None
 
     def connectionMade(self) -> None:
         """Count the connection (its HTTP side was uncounted at hand-over)
@@ -192,9 +193,13 @@ class ChannelWebSocketProtocol(BoundedWebSocket, WebSocketServerProtocol):
             code=code, reasonUtf8=reason.encode() if reason else None, isReply=False
         )
 
+    def shut_down(self) -> None:
+        """The server is stopping: close with 1001."""
+        self.close_with(GOING_AWAY, "server shutting down")
+
     def onOpen(self) -> None:
         """Handshake done: log it."""
-        self.server.log_websocket("WSCONNECT", self)
+        self.server.log_websocket("connect", self)
 
     # --- frames from the client ------------------------------------------
 
@@ -231,7 +236,7 @@ class ChannelWebSocketProtocol(BoundedWebSocket, WebSocketServerProtocol):
             self.server.unregister(self.reply_channel)
         if self._connect_sent:
             self._connect_sent = False
-            self.server.log_websocket("WSDISCONNECT", self)
+            self.server.log_websocket("disconnect", self)
             self.order += 1
             if code is None or code == self.CLOSE_STATUS_CODE_ABNORMAL_CLOSE:
                 code = self._close_code or self.CLOSE_STATUS_CODE_ABNORMAL_CLOSE
@@ -258,7 +263,7 @@ class ChannelWebSocketFactory(WebSocketServerFactory):
 
     protocol = ChannelWebSocketProtocol
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: ConnectionHost) -> None:
         # Autobahn's own ``server`` attribute is the Server header's value.
         super().__init__(server="channels")
         self.interface = server
@@ -291,7 +296,6 @@ class ChannelWebSocketFactory(WebSocketServerFactory):
         proto = super().buildProtocol(addr)
         proto.server = self.interface
         proto.info = self.pending_info or {}
-        proto.client_for_log = proto.info.get("client")
         return proto
 
 
@@ -356,7 +360,7 @@ def origin_allowed(origin: str, patterns: list[str]) -> bool:
     )
 
 
-def connection_info(request: Any, server: Server) -> dict:
+def connection_info(request: Any, server: ConnectionHost) -> dict:
     """The fields of ``websocket.connect`` taken from the upgrade request."""
     headers = scope.header_list(request.requestHeaders.getAllRawHeaders())
     path, query = scope.split_target(request.uri)

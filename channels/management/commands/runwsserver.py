@@ -7,61 +7,20 @@ WebSocket always; plain HTTP too with ``--accept-all``.
 
 from __future__ import annotations
 
-import re
-import socket
-import sys
 from argparse import ArgumentTypeError
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from channels.backends.registry import DEFAULT_CHANNEL_BACKEND, channel_backends
 from channels.exceptions import ImproperlyConfiguredBackend
+from channels.interfaces.access_log import open_access_log
+from channels.interfaces.endpoints import EndpointError, listening_descriptions
 from channels.interfaces.metrics import InterfaceMetrics, NullInterfaceMetrics
 from channels.interfaces.options import MIB, ServerOptions
+from channels.security.websockets import effective_allowed_hosts
 
 from ..process_setup import add_metrics_arguments, configure_logging, start_metrics
-
-DEFAULT_ADDR = "127.0.0.1"
-DEFAULT_PORT = 8000
-_ADDRPORT = re.compile(r"^(?:(?P<addr>\[[0-9a-fA-F:.]+\]|[^:\[\]]+):)?(?P<port>\d+)$")
-
-
-def parse_addrport(value: str | None) -> tuple[str, int]:
-    """``"8000"``, ``"0.0.0.0:8000"``, ``"[::1]:8000"`` -> (address, port)."""
-    if not value:
-        return DEFAULT_ADDR, DEFAULT_PORT
-    match = _ADDRPORT.match(value)
-    if not match:
-        raise CommandError(f"{value!r} is not a port or address:port")
-    addr = (match["addr"] or DEFAULT_ADDR).strip("[]")
-    return addr, int(match["port"])
-
-
-def tcp_endpoint(addr: str, port: int) -> str:
-    """A Twisted endpoint description for a TCP listener."""
-    return f"tcp:port={port}:interface={addr.replace(':', chr(92) + ':')}"
-
-
-def fd_endpoint(fd: int) -> str:
-    """A Twisted endpoint description for a socket inherited from a supervisor."""
-    try:
-        sock = socket.socket(fileno=fd)
-    except OSError as exc:
-        # Not open, or not a socket (a file, a pipe): say so, not a traceback.
-        raise CommandError(f"file descriptor {fd} is not a usable socket: {exc.strerror}") from exc
-    try:
-        family, kind = sock.family, sock.type
-        listening = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
-    finally:
-        sock.detach()  # keep the descriptor open for Twisted
-    domain = {socket.AF_INET: "INET", socket.AF_INET6: "INET6", socket.AF_UNIX: "UNIX"}.get(family)
-    if domain is None or kind != socket.SOCK_STREAM:
-        raise CommandError(f"file descriptor {fd} is not a TCP or UNIX stream socket")
-    if not listening:
-        raise CommandError(f"file descriptor {fd} is a socket that is not listening")
-    return f"fd:fileno={fd}:domain={domain}"
 
 
 def add_server_arguments(parser: CommandParser) -> None:
@@ -288,10 +247,7 @@ def byte_count(value: str) -> int:
 
 def server_options(options: dict[str, Any], accept_all: bool) -> ServerOptions:
     """ServerOptions from parsed command options and Django settings."""
-    allowed_hosts = list(settings.ALLOWED_HOSTS)
-    if settings.DEBUG and not allowed_hosts:
-        # What Django itself allows in this case.
-        allowed_hosts = [".localhost", "127.0.0.1", "[::1]"]
+    allowed_hosts = effective_allowed_hosts()
     names = [
         "http_timeout", "connect_timeout", "ping_interval", "ping_timeout", "idle_timeout",
         "head_timeout", "max_header_size", "max_headers", "max_body_size", "max_message_size",
@@ -331,22 +287,12 @@ def server_options(options: dict[str, Any], accept_all: bool) -> ServerOptions:
 
 def endpoints_for(options: dict[str, Any]) -> list[str]:
     """Twisted endpoint descriptions for the listening options."""
-    if options.get("fd") is not None:
-        return [fd_endpoint(options["fd"])]
-    if options.get("unix_socket"):
-        path = options["unix_socket"].replace(":", "\\:")
-        return [f"unix:address={path}:lockfile=0"]
-    addr, port = parse_addrport(options.get("addrport"))
-    return [tcp_endpoint(addr, port)]
-
-
-def open_access_log(path: str | None):
-    """The stream the access log goes to, or None."""
-    if not path:
-        return None
-    if path == "-":
-        return sys.stdout
-    return open(path, "a", buffering=1)  # noqa: SIM115 - lives as long as the process
+    try:
+        return listening_descriptions(
+            options.get("addrport"), options.get("unix_socket"), options.get("fd")
+        )
+    except EndpointError as exc:
+        raise CommandError(str(exc)) from exc
 
 
 class Command(BaseCommand):

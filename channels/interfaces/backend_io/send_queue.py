@@ -1,7 +1,7 @@
 """Per-connection, ordered sends from the reactor to the (blocking) backend.
 
 Backend calls block, so they run in the server's sender thread
-(:mod:`channels.interfaces.sender`); a connection's messages still reach the
+(:mod:`.sender_thread`); a connection's messages still reach the
 backend one at a time, in order, which is what keeps ``websocket.receive``
 ``order`` and HTTP body chunks in sequence.
 
@@ -15,13 +15,16 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
-from ..exceptions import ChannelFull
-from .budget import ByteBudget
+from ...exceptions import ChannelFull
+from ..budget import ByteBudget
+
+if TYPE_CHECKING:
+    from ..host import ConnectionHost
 
 logger = logging.getLogger("channels.interfaces")
 
@@ -62,7 +65,7 @@ class SendQueue:
 
     def __init__(
         self,
-        server: Any,
+        server: ConnectionHost,
         *,
         on_pause: Callable[[], None] = lambda: None,
         on_resume: Callable[[], None] = lambda: None,
@@ -94,11 +97,6 @@ class SendQueue:
         """The sizes given to :meth:`put` of the messages not yet sent."""
         return self._bytes
 
-    @property
-    def idle(self) -> bool:
-        """Whether nothing is queued or being sent."""
-        return not self._busy and not self._pending
-
     def put(self, channel: str, message: dict, mode: str = WAIT, size: int = 0) -> Deferred:
         """Queue ``message`` for ``channel``; the Deferred fires once it is sent.
 
@@ -123,13 +121,6 @@ class SendQueue:
         self._update_pause()
         self._next()
         return item.done
-
-    def close(self) -> None:
-        """Stop retrying; messages already queued are still attempted once."""
-        if self._retry_call is not None and self._retry_call.active():
-            self._retry_call.cancel()
-            self._retry_call = None
-            self._next()
 
     def _next(self) -> None:
         if self._busy or self._retry_call_active():

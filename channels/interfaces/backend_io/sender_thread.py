@@ -15,7 +15,7 @@ client packs the command), so a batch of many large messages would cost
 several times its size at once.
 
 Order is kept: messages go out in the order they were queued (and each
-connection's :class:`~channels.interfaces.sendqueue.SendQueue` sends its own
+connection's :class:`~.send_queue.SendQueue` sends its own
 messages one at a time anyway).
 """
 
