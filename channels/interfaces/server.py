@@ -3,12 +3,16 @@
 One :class:`Server` per process. It owns:
 
 * one process inbox ``interface.<random>!``; every connection's reply
-  channel is ``inbox + random``, so one :class:`~.backend_io.inbox_thread.InboxReader` thread
-  blocking on the inbox serves all connections and hands each reply to the
-  reactor thread, where :meth:`Server.dispatch` finds the connection;
-* a small thread pool for sends to the backend, so the reactor never blocks
-  on it (each connection's sends stay ordered: see :mod:`.backend_io.send_queue`);
-* the listening ports (TCP, UNIX socket, inherited file descriptor);
+  channel is ``inbox + random``, so one inbox thread blocking on it serves
+  all connections and hands each reply to the reactor thread, where
+  :meth:`Server.dispatch` finds the connection;
+* one sender thread for sends to the backend, so the reactor never blocks
+  on it (each connection's sends stay ordered in its send queue); both
+  threads and the queues are in :mod:`channels.interfaces.backend_io`;
+* a small thread pool for the other blocking backend calls (heartbeat,
+  health check);
+* the listening ports (any endpoint of :mod:`.endpoints`: TCP, TLS, UNIX
+  socket, systemd or inherited socket);
 * graceful shutdown: stop accepting, close WebSockets with 1001, let
   in-flight HTTP responses finish within a grace period, flush the
   ``websocket.disconnect`` messages, stop the inbox loop.
