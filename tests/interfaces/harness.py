@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
 import secrets
 import socket
 import struct
@@ -12,9 +11,7 @@ import subprocess
 from pathlib import Path
 
 from ..processes import Process, free_port, manage, project_env, wait_for_port
-from ..services import redis_available, require_redis  # noqa: F401  (re-exported)
-
-REDIS_URL = os.environ.get("CHANNELS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+from ..services import REDIS_URL, redis_available, require_redis  # noqa: F401  (re-exported)
 
 
 class Stack:

@@ -28,7 +28,7 @@ from websockets.asyncio.client import connect
 from ..ops.harness import scrape, value
 from ..processes import free_port, manage, rss
 from .conftest import make_stack
-from .harness import redis_available, run, wait_until
+from .harness import run, wait_until
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -80,9 +80,7 @@ BOMB = "a" * MIB
 def flood_stack(tmp_path):
     """Capacity-4 channels and a worker for everything but websocket.receive:
     sockets are accepted, and their messages find the channel full."""
-    s = make_stack(
-        tmp_path, "redis" if redis_available() else "database", CHANNELS_TEST_CAPACITY="4"
-    )
+    s = make_stack(tmp_path, "redis", CHANNELS_TEST_CAPACITY="4")
     s.start_worker("--exclude-channels", "websocket.receive")
     yield s
     s.stop()
