@@ -146,6 +146,30 @@ class RawWebSocket:
                 return None
             data += chunk
 
+    def read_frame(self) -> tuple[int, bytes] | None:
+        """The next frame from the server as (opcode, payload); None once the
+        connection is closed or reset (or nothing comes within the timeout)."""
+        while True:
+            if len(self.buffer) >= 2:
+                n = self.buffer[1] & 0x7F
+                offset = {126: 4, 127: 10}.get(n, 2)
+                if n == 126:
+                    n = struct.unpack("!H", self.buffer[2:4])[0]
+                elif n == 127:
+                    n = struct.unpack("!Q", self.buffer[2:10])[0]
+                if len(self.buffer) >= offset + n:
+                    opcode = self.buffer[0] & 0x0F
+                    payload = self.buffer[offset : offset + n]
+                    self.buffer = self.buffer[offset + n :]
+                    return opcode, payload
+            try:
+                chunk = self.sock.recv(65536)
+            except (ConnectionResetError, TimeoutError):
+                return None
+            if not chunk:
+                return None
+            self.buffer += chunk
+
     def close(self) -> None:
         """Close the socket."""
         self.sock.close()
