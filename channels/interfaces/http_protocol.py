@@ -25,7 +25,9 @@ import io
 import logging
 from typing import TYPE_CHECKING, Any
 
+from twisted.internet.interfaces import IProtocolNegotiationFactory
 from twisted.web import http
+from zope.interface import implementer
 
 from ..exceptions import ChannelFull
 from . import scope
@@ -310,9 +312,13 @@ class ChannelRequest(http.Request):
         self._abort(keep_held=True)
 
     def write(self, data: bytes) -> None:
-        """Write and count body bytes (for the access log)."""
+        """Write and count body bytes (for the access log); the first write
+        sends the head, with our ``Server`` header unless the worker set one."""
         if not self.startedWriting:
             self.status_sent = self.code
+            name = self.server.options.server_name
+            if name and not self.responseHeaders.hasHeader(b"server"):
+                self.responseHeaders.setRawHeaders(b"server", [name.encode("latin-1")])
         self.bytes_sent += len(data)
         if self.flow is not None:
             self.flow.wrote(len(data))
@@ -384,6 +390,8 @@ class ChannelHTTP(http.HTTPChannel):
     _abort_call = None
     #: Set once this connection will read no further request.
     _stopped = False
+    #: Set once any bytes came (over TLS: once the handshake is done).
+    _got_data = False
 
     def shut_down(self) -> None:
         """The server is stopping: close once the response in progress is
@@ -487,6 +495,7 @@ class ChannelHTTP(http.HTTPChannel):
 
     def dataReceived(self, data: bytes) -> None:
         """Ignore bytes once we have stopped reading requests."""
+        self._got_data = True
         if not self._stopped:
             super().dataReceived(data)
 
@@ -549,7 +558,14 @@ class ChannelHTTP(http.HTTPChannel):
             self.transport.abortConnection()
 
     def connectionLost(self, reason: Any) -> None:
-        """Drop deadlines and tell the server this connection is gone."""
+        """Drop deadlines and tell the server this connection is gone (and
+        why, in one line, when TLS failed: a bad or expired certificate, a
+        client that does not trust ours, a client that does not speak TLS)."""
+        if _is_tls_error(reason.value):
+            peer = self.transport.getPeer() if self.transport is not None else None
+            where = f"{getattr(peer, 'host', '-')}:{getattr(peer, 'port', '-')}"
+            stage = "TLS error with" if self._got_data else "TLS handshake with"
+            logger.warning("%s %s failed: %s", stage, where, _tls_error_text(reason.value))
         self._cancel_head_deadline()
         if self._abort_call is not None and self._abort_call.active():
             self._abort_call.cancel()
@@ -568,14 +584,24 @@ class ChannelHTTP(http.HTTPChannel):
         self.factory.server.connection_closed(self)
 
 
+@implementer(IProtocolNegotiationFactory)
 class ChannelHTTPFactory(http.HTTPFactory):
-    """Builds :class:`ChannelHTTP` connections for one :class:`Server`."""
+    """Builds :class:`ChannelHTTP` connections for the server.
+
+    Over TLS it takes part in ALPN, naming the protocols it speaks (a
+    client that offers ALPN and finds no protocol named fails its
+    handshake with Twisted's TLS).
+    """
 
     protocol = ChannelHTTP
 
     def __init__(self, server: ConnectionHost) -> None:
         super().__init__(timeout=server.options.idle_timeout)
         self.server = server
+
+    def acceptableProtocols(self) -> list[bytes]:
+        """The ALPN protocol names this factory speaks, preferred first."""
+        return [b"http/1.1"]
 
     def buildProtocol(self, addr: Any) -> ChannelHTTP | None:
         """Refuse connections beyond ``max_connections`` or while stopping."""
@@ -599,3 +625,16 @@ def _bytes(value: Any) -> bytes:
     if isinstance(value, str):
         return value.encode("latin-1")
     raise TypeError(f"expected bytes or str, not {type(value).__name__}")
+
+
+def _is_tls_error(error: BaseException) -> bool:
+    # pyOpenSSL's errors, without importing it (TLS is optional at runtime).
+    return type(error).__module__.startswith("OpenSSL")
+
+
+def _tls_error_text(error: BaseException) -> str:
+    """OpenSSL's reasons (``tlsv1 alert unknown ca``), not the error's repr."""
+    reasons = [
+        entry[-1] for entry in (error.args[0] if error.args else []) if isinstance(entry, tuple)
+    ]
+    return ", ".join(str(r) for r in reasons if r) or type(error).__name__

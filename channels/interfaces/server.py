@@ -196,7 +196,7 @@ class Server:
             conn.shut_down()
         d = self._wait_drained(self.options.grace_period)
         d.addCallback(lambda _: self._abort_remaining())
-        d.addCallback(lambda _: self._wait_queues(5.0))
+        d.addCallback(lambda _: self._wait_queues(self.options.application_close_timeout))
         d.addCallback(lambda _: self._stop_threads())
         return d
 

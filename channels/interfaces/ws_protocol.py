@@ -54,6 +54,7 @@ class ChannelWebSocketProtocol(BoundedWebSocket, WebSocketServerProtocol):
     queue: SendQueue | None = None
     _accept: Deferred | None = None
     _connect_timer = None
+    _lifetime_timer = None
     _connect_sent = False
     _close_code: int | None = None
     order = 0
@@ -100,9 +101,10 @@ class ChannelWebSocketProtocol(BoundedWebSocket, WebSocketServerProtocol):
         self._accept = Deferred()
         self._connect_sent = True
         self.queue.put("websocket.connect", message, FAIL).addErrback(self._connect_failed)
-        self._connect_timer = server.reactor.callLater(
-            server.options.connect_timeout, self._connect_timed_out
-        )
+        if server.options.connect_timeout > 0:
+            self._connect_timer = server.reactor.callLater(
+                server.options.connect_timeout, self._connect_timed_out
+            )
         return self._accept
 
     def _connect_failed(self, failure: Any) -> None:
@@ -198,8 +200,15 @@ class ChannelWebSocketProtocol(BoundedWebSocket, WebSocketServerProtocol):
         self.close_with(GOING_AWAY, "server shutting down")
 
     def onOpen(self) -> None:
-        """Handshake done: log it."""
+        """Handshake done: log it, and start the clock of --websocket-timeout."""
         self.server.log_websocket("connect", self)
+        lifetime = self.server.options.websocket_timeout
+        if lifetime > 0:
+            self._lifetime_timer = self.server.reactor.callLater(lifetime, self._lifetime_over)
+
+    def _lifetime_over(self) -> None:
+        self._lifetime_timer = None
+        self.close_with(GOING_AWAY, "connection lifetime reached")
 
     # --- frames from the client ------------------------------------------
 
@@ -231,6 +240,9 @@ class ChannelWebSocketProtocol(BoundedWebSocket, WebSocketServerProtocol):
     def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
         """Tell the consumer, always, and forget the reply channel."""
         self._cancel_connect_timer()
+        if self._lifetime_timer is not None and self._lifetime_timer.active():
+            self._lifetime_timer.cancel()
+        self._lifetime_timer = None
         self._accept = None
         if self.reply_channel is not None:
             self.server.unregister(self.reply_channel)
@@ -265,7 +277,7 @@ class ChannelWebSocketFactory(WebSocketServerFactory):
 
     def __init__(self, server: ConnectionHost) -> None:
         # Autobahn's own ``server`` attribute is the Server header's value.
-        super().__init__(server="channels")
+        super().__init__(server=server.options.server_name or None)
         self.interface = server
         self.pending_info: dict | None = None
         options = server.options
@@ -282,7 +294,7 @@ class ChannelWebSocketFactory(WebSocketServerFactory):
             autoPingTimeout=options.ping_timeout,
             # The consumer's answer is what we wait for; our own timer
             # covers it, Autobahn's only needs to be later.
-            openHandshakeTimeout=options.connect_timeout + 5,
+            openHandshakeTimeout=options.connect_timeout + 5 if options.connect_timeout > 0 else 0,
             closeHandshakeTimeout=options.close_timeout,
             # Answer protocol errors with a close frame and code (1002, 1007,
             # 1009) rather than a bare TCP drop, so clients learn why.

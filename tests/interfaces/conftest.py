@@ -7,10 +7,13 @@ running on another backend."""
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from ..ops.harness import OpsDeployment
 from ..ops.harness import require_redis as require_ops_redis
+from ..processes import ROOT, Process, manage
 from .harness import Stack, require_redis
 
 BACKENDS = ["database", "redis"]
@@ -62,3 +65,33 @@ def limits(tmp_path):
     s.start_worker()
     yield s
     s.stop()
+
+
+class ServerProcess(Process):
+    """A runwsserver that may inherit file descriptors (``--fd``)."""
+
+    def __init__(self, argv: list[str], env: dict, log_path, pass_fds=()) -> None:
+        self.argv = argv
+        self.log_path = log_path
+        self._log = open(log_path, "wb")
+        self.popen = subprocess.Popen(
+            argv, env=env, stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT, pass_fds=pass_fds
+        )
+
+
+@pytest.fixture
+def start_server(ops, tmp_path):
+    """Start ``runwsserver --accept-all ARGS``; stopped after the test."""
+    started: list[Process] = []
+
+    def start(*args: str, pass_fds=(), wait: bool = True) -> Process:
+        argv = manage("runwsserver", "--accept-all", "-v", "1", *args)
+        proc = ServerProcess(argv, ops.env, tmp_path / f"server{len(started)}.log", pass_fds)
+        started.append(proc)
+        if wait:
+            proc.wait_for_output("Listening on")
+        return proc
+
+    yield start
+    for proc in started:
+        proc.stop()

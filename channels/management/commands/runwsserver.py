@@ -14,8 +14,12 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from channels.backends.registry import DEFAULT_CHANNEL_BACKEND, channel_backends
 from channels.exceptions import ImproperlyConfiguredBackend
-from channels.interfaces.access_log import open_access_log
-from channels.interfaces.endpoints import EndpointError, listening_descriptions
+from channels.interfaces.access_log import FORMATS, open_access_log
+from channels.interfaces.endpoints import (
+    EndpointError,
+    check_descriptions,
+    listening_descriptions,
+)
 from channels.interfaces.metrics import InterfaceMetrics, NullInterfaceMetrics
 from channels.interfaces.options import MIB, ServerOptions
 from channels.security.websockets import effective_allowed_hosts
@@ -34,8 +38,19 @@ def add_server_arguments(parser: CommandParser) -> None:
         default=DEFAULT_CHANNEL_BACKEND,
         help="Alias in CHANNEL_BACKENDS to use (default: %(default)s).",
     )
-    add("--unix-socket", metavar="PATH", help="Listen on a UNIX socket instead of TCP.")
+    add("-u", "--unix-socket", metavar="PATH", help="Listen on a UNIX socket instead of TCP.")
     add("--fd", type=int, metavar="N", help="Listen on a socket passed as file descriptor N.")
+    add(
+        "-e",
+        "--endpoint",
+        dest="endpoints",
+        action="append",
+        default=[],
+        metavar="DESCRIPTION",
+        help="Also listen on a Twisted endpoint description, e.g. tcp:8000:interface=127.0.0.1, "
+        "unix:/run/app.sock, ssl:8443:privateKey=key.pem:certKey=cert.pem, "
+        "systemd:domain=INET:index=0 (repeatable; without an address, only these).",
+    )
     add(
         "--proxy-headers",
         action="store_true",
@@ -54,7 +69,26 @@ def add_server_arguments(parser: CommandParser) -> None:
     add(
         "--access-log",
         metavar="FILE",
-        help="Write an access log in Common Log Format to FILE ('-' for stdout).",
+        help="Write an access log to FILE ('-' for stdout).",
+    )
+    add(
+        "--access-log-format",
+        choices=FORMATS,
+        default="common",
+        help="common (Common Log Format, the default) or json (one object a line).",
+    )
+    add(
+        "--server-name",
+        default=d.server_name,
+        metavar="NAME",
+        help="The Server header of responses and handshakes (default %(default)s).",
+    )
+    add(
+        "--no-server-name",
+        dest="server_name",
+        action="store_const",
+        const="",
+        help="Send no Server header.",
     )
     add(
         "--http-timeout",
@@ -65,12 +99,32 @@ def add_server_arguments(parser: CommandParser) -> None:
     )
     add(
         "--websocket-connect-timeout",
+        "--websocket_connect_timeout",
         "--connect-timeout",
         dest="connect_timeout",
         type=float,
         default=d.connect_timeout,
         metavar="S",
-        help="Seconds the consumer has to accept a WebSocket (default %(default)s).",
+        help="Seconds the consumer has to accept a WebSocket, -1 for no limit "
+        "(default %(default)s).",
+    )
+    add(
+        "--websocket-timeout",
+        "--websocket_timeout",
+        dest="websocket_timeout",
+        type=float,
+        default=d.websocket_timeout,
+        metavar="S",
+        help="Seconds a WebSocket may stay open before it is closed with 1001, -1 for no "
+        "limit (default %(default)s).",
+    )
+    add(
+        "--application-close-timeout",
+        type=float,
+        default=d.application_close_timeout,
+        metavar="S",
+        help="Seconds a shutdown waits for the disconnect messages of the connections it "
+        "closed to reach the backend (default %(default)s).",
     )
     add(
         "--ping-interval",
@@ -256,6 +310,7 @@ def server_options(options: dict[str, Any], accept_all: bool) -> ServerOptions:
         "health_path", "health_hosts",
         "proxy_host_header", "proxy_port_header", "proxy_proto_header",
         "response_buffer_size", "response_buffer_total",
+        "websocket_timeout", "server_name", "application_close_timeout",
         "ws_inbound_buffer", "ws_inbound_total", "ws_outbound_buffer", "ws_outbound_total",
     ]  # fmt: skip
     if not options["proxy_headers"]:
@@ -288,9 +343,16 @@ def server_options(options: dict[str, Any], accept_all: bool) -> ServerOptions:
 def endpoints_for(options: dict[str, Any]) -> list[str]:
     """Twisted endpoint descriptions for the listening options."""
     try:
-        return listening_descriptions(
-            options.get("addrport"), options.get("unix_socket"), options.get("fd")
+        descriptions = listening_descriptions(
+            options.get("addrport"),
+            options.get("unix_socket"),
+            options.get("fd"),
+            options.get("endpoints"),
         )
+        from twisted.internet import reactor
+
+        check_descriptions(reactor, descriptions)
+        return descriptions
     except EndpointError as exc:
         raise CommandError(str(exc)) from exc
 
@@ -336,7 +398,7 @@ class Command(BaseCommand):
             backend,
             endpoints_for(options),
             server_options(options, options["accept_all"]),
-            access_log=open_access_log(options.get("access_log")),
+            access_log=open_access_log(options.get("access_log"), options["access_log_format"]),
             metrics=start_metrics(
                 self,
                 InterfaceMetrics,
