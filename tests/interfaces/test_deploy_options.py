@@ -20,7 +20,8 @@ import pytest
 import requests
 import websockets
 
-from ..processes import free_port, wait_for_port
+from ..processes import free_port, manage, wait_for_port
+from .conftest import ServerProcess
 
 CLF = re.compile(
     r'^(?P<host>\S+) - - \[(?P<when>[^\]]+)\] "(?P<request>[^"]*)" (?P<status>\d{3}|-) '
@@ -121,6 +122,44 @@ def test_unix_socket_behind_a_trusted_local_proxy(start_server, tmp_path):
         "https",
         True,
     )
+
+
+# --- -e/--endpoint ---------------------------------------------------------------
+
+
+def test_endpoints_unix_and_systemd_next_to_the_address(ops, tmp_path):
+    """One process on its address, ``-e unix:PATH`` and ``-e systemd:...``
+    (a socket handed over as systemd does: descriptor 3, LISTEN_FDS, its
+    LISTEN_FDNAMES, and LISTEN_PID naming the server's own process)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(128)
+    systemd_port = listener.getsockname()[1]
+    port, path = free_port(), str(tmp_path / "e.sock")
+    argv = manage(
+        "runwsserver", "--accept-all", f"127.0.0.1:{port}",
+        "-e", f"unix:{path}", "-e", "systemd:domain=INET:index=0",
+    )  # fmt: skip
+    # bash moves the socket to descriptor 3, then becomes the server
+    # (exec keeps its pid, which LISTEN_PID must name).
+    script = (
+        f"exec 3<&{listener.fileno()}; "
+        'LISTEN_FDS=1 LISTEN_FDNAMES=web LISTEN_PID=$$ exec "$@"'
+    )
+    server = ServerProcess(
+        ["bash", "-c", script, "bash", *argv], ops.env, tmp_path / "server.log",
+        pass_fds=[listener.fileno()],
+    )  # fmt: skip
+    try:
+        server.wait_for_output("Listening on")
+        listener.close()
+        assert requests.get(f"http://127.0.0.1:{port}/", timeout=20).text == "hello\n"
+        assert curl_unix(path, "http://localhost/") == (200, "hello\n")
+        meta = requests.get(f"http://127.0.0.1:{systemd_port}/meta/", timeout=20).json()
+        assert meta["server"] == ["127.0.0.1", systemd_port]
+        assert ws_echo(f"ws://127.0.0.1:{systemd_port}/echo/") == "over the socket"
+    finally:
+        server.stop()
 
 
 # --- --fd ---------------------------------------------------------------------
