@@ -162,6 +162,15 @@ def test_endpoints_unix_and_systemd_next_to_the_address(ops, tmp_path):
         server.stop()
 
 
+def test_daphne_spelling_of_the_address(start_server):
+    port = free_port()
+    start_server("-b", "127.0.0.1", "-p", str(port))
+    assert requests.get(f"http://127.0.0.1:{port}/", timeout=20).text == "hello\n"
+    both = start_server(f"127.0.0.1:{free_port()}", "-p", str(free_port()), wait=False)
+    assert both.popen.wait(60) == 1
+    assert "either as ADDR:PORT or with -b/-p" in both.output()
+
+
 # --- --fd ---------------------------------------------------------------------
 
 

@@ -16,6 +16,8 @@ from channels.backends.registry import DEFAULT_CHANNEL_BACKEND, channel_backends
 from channels.exceptions import ImproperlyConfiguredBackend
 from channels.interfaces.access_log import FORMATS, open_access_log
 from channels.interfaces.endpoints import (
+    DEFAULT_ADDR,
+    DEFAULT_PORT,
     EndpointError,
     check_descriptions,
     listening_descriptions,
@@ -38,6 +40,8 @@ def add_server_arguments(parser: CommandParser) -> None:
         default=DEFAULT_CHANNEL_BACKEND,
         help="Alias in CHANNEL_BACKENDS to use (default: %(default)s).",
     )
+    add("-b", "--bind", metavar="ADDRESS", help="Daphne's spelling of the address to listen on.")
+    add("-p", "--port", type=int, metavar="PORT", help="Daphne's spelling of the port.")
     add("-u", "--unix-socket", metavar="PATH", help="Listen on a UNIX socket instead of TCP.")
     add("--fd", type=int, metavar="N", help="Listen on a socket passed as file descriptor N.")
     add(
@@ -91,6 +95,7 @@ def add_server_arguments(parser: CommandParser) -> None:
         help="Send no Server header.",
     )
     add(
+        "-t",
         "--http-timeout",
         type=float,
         default=d.http_timeout,
@@ -342,9 +347,15 @@ def server_options(options: dict[str, Any], accept_all: bool) -> ServerOptions:
 
 def endpoints_for(options: dict[str, Any]) -> list[str]:
     """Twisted endpoint descriptions for the listening options."""
+    addrport = options.get("addrport")
+    if options.get("bind") or options.get("port"):
+        if addrport:
+            raise CommandError("give the address either as ADDR:PORT or with -b/-p, not both")
+        host = options.get("bind") or DEFAULT_ADDR
+        addrport = f"{f'[{host}]' if ':' in host else host}:{options.get('port') or DEFAULT_PORT}"
     try:
         descriptions = listening_descriptions(
-            options.get("addrport"),
+            addrport,
             options.get("unix_socket"),
             options.get("fd"),
             options.get("endpoints"),
