@@ -33,6 +33,7 @@ from ..exceptions import ChannelFull
 from . import scope
 from .backend_io.send_queue import FAIL, WAIT, SendQueue
 from .response_flow import ResponseFlow
+from .tls import tls_failure
 
 if TYPE_CHECKING:
     from .host import ConnectionHost
@@ -561,11 +562,12 @@ class ChannelHTTP(http.HTTPChannel):
         """Drop deadlines and tell the server this connection is gone (and
         why, in one line, when TLS failed: a bad or expired certificate, a
         client that does not trust ours, a client that does not speak TLS)."""
-        if _is_tls_error(reason.value):
+        why = tls_failure(reason.value)
+        if why is not None:
             peer = self.transport.getPeer() if self.transport is not None else None
             where = f"{getattr(peer, 'host', '-')}:{getattr(peer, 'port', '-')}"
             stage = "TLS error with" if self._got_data else "TLS handshake with"
-            logger.warning("%s %s failed: %s", stage, where, _tls_error_text(reason.value))
+            logger.warning("%s %s failed: %s", stage, where, why)
         self._cancel_head_deadline()
         if self._abort_call is not None and self._abort_call.active():
             self._abort_call.cancel()
@@ -625,16 +627,3 @@ def _bytes(value: Any) -> bytes:
     if isinstance(value, str):
         return value.encode("latin-1")
     raise TypeError(f"expected bytes or str, not {type(value).__name__}")
-
-
-def _is_tls_error(error: BaseException) -> bool:
-    # pyOpenSSL's errors, without importing it (TLS is optional at runtime).
-    return type(error).__module__.startswith("OpenSSL")
-
-
-def _tls_error_text(error: BaseException) -> str:
-    """OpenSSL's reasons (``tlsv1 alert unknown ca``), not the error's repr."""
-    reasons = [
-        entry[-1] for entry in (error.args[0] if error.args else []) if isinstance(entry, tuple)
-    ]
-    return ", ".join(str(r) for r in reasons if r) or type(error).__name__

@@ -106,3 +106,14 @@ def test_a_wrong_endpoint_description_says_which_part_is_wrong(ops, description,
     assert done.returncode == 1
     assert f"endpoint {description!r}: {says}" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_tls_failure_reads_openssls_reasons_and_ignores_other_errors():
+    from OpenSSL import SSL
+
+    from channels.interfaces.tls import tls_failure
+
+    error = SSL.Error([("SSL routines", "", "tlsv1 alert unknown ca")])
+    assert tls_failure(error) == "tlsv1 alert unknown ca"
+    assert tls_failure(SSL.Error()) == "Error"
+    assert tls_failure(ConnectionResetError()) is None
