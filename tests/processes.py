@@ -145,9 +145,10 @@ class ProjectProcesses:
 
     ``backend`` is what the project's settings read from
     CHANNELS_TEST_BACKEND; on ``"redis"`` the project gets the suite's Redis
-    (CHANNELS_TEST_REDIS, which must answer: see tests/services.py), or
-    ``redis_url`` (servers of the test's own, comma-separated shards), under
-    a key prefix of its own starting with ``prefix``. Every log goes in
+    (CHANNELS_TEST_REDIS), or ``redis_url`` (another database on it, or
+    servers of the test's own: comma-separated shards), which must answer
+    (see tests/services.py), under a key prefix of its own starting with
+    ``prefix``. Every log goes in
     ``tmp``; the project's SQLite database too, migrated before anything
     starts.
     """
@@ -168,8 +169,8 @@ class ProjectProcesses:
         self.backend = backend
         extra = {"CHANNELS_TEST_SQLITE": str(tmp / "db.sqlite3"), "CHANNELS_TEST_BACKEND": backend}
         if backend == "redis":
-            if redis_url is None:
-                require_redis()
+            for url in (redis_url or REDIS_URL).split(","):
+                require_redis(url)
             extra["CHANNELS_TEST_REDIS"] = redis_url or REDIS_URL
             extra["CHANNELS_TEST_PREFIX"] = prefix + secrets.token_hex(6)
         extra.update(env)

@@ -7,11 +7,18 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
 from ..processes import ProjectProcesses, wait_until  # noqa: F401  (re-exported)
-from ..services import REDIS_URL, require_redis  # noqa: F401  (re-exported)
+from ..services import REDIS_URL as SUITE_REDIS_URL
+from ..services import require_redis as _require_redis
+
+#: Redis for these tests: the suite's server (CHANNELS_TEST_REDIS) with a
+#: database number of their own, and a key prefix per deployment on top, so
+#: nothing here touches another test's queues.
+REDIS_URL = urlunsplit(urlsplit(SUITE_REDIS_URL)._replace(path="/9"))
 
 
 class OpsDeployment(ProjectProcesses):
@@ -19,7 +26,9 @@ class OpsDeployment(ProjectProcesses):
     Redis, under a key prefix of its own."""
 
     def __init__(self, tmp: Path, backend: str = "redis", **env: str) -> None:
-        super().__init__(tmp, "ops_project.settings", backend, prefix="ops", **env)
+        super().__init__(
+            tmp, "ops_project.settings", backend, prefix="ops", redis_url=REDIS_URL, **env
+        )
         self.port: int | None = None
 
     def start_server(self, *args: str, **options) -> tuple:
@@ -83,3 +92,9 @@ def scrape(port: int) -> dict[tuple[str, tuple], float]:
 def value(samples: dict, name: str, **labels: str) -> float:
     """One sample's value (0 when absent: counters start at nothing)."""
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def require_redis() -> None:
+    """Fail (in CI, or when CHANNELS_TEST_REDIS is set) or skip unless the
+    ops tests' Redis answers."""
+    _require_redis(REDIS_URL)
