@@ -32,7 +32,7 @@ def one_run(backend: str, seconds: float) -> dict:
 
     tmp = Path(tempfile.mkdtemp(prefix="ordering-flood-"))
     stack, port = start(tmp, backend)
-    workers = [p for p in stack.processes if "runworker" in p.argv]
+    workers = stack.workers
     try:
         rss_before = [w.rss() // 1024 for w in workers]
         result, sizes = run_flood(port, tmp / "db.sqlite3", seconds)
@@ -52,6 +52,9 @@ def one_run(backend: str, seconds: float) -> dict:
         "other_during_flood_per_s": round(len(in_window) / seconds, 1),
         "other_after_close_per_s": None if after_close is None else round(after_close, 1),
         "other_in_order": result.other_in_order,
+        "other_longest_gap_s": round(
+            max(b - a for a, b in zip([0.0, *in_window], [*in_window, seconds], strict=True)), 1
+        ),
         "flood_close_code": result.flood_close_code,
         "flood_closed_after_s": (
             None if result.flood_closed_after is None else round(result.flood_closed_after, 1)

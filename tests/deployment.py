@@ -10,14 +10,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .processes import Process, free_port, manage, project_env, wait_for_port
+from .processes import Process, ProjectProcesses, free_port, wait_for_port
 
 
-class Deployment:
-    """Workers and (optionally) a WSGI interface for one test project."""
+class Deployment(ProjectProcesses):
+    """Workers and (optionally) a WSGI interface for one test project, on
+    the backend CHANNELS_TEST_BACKEND in ``env`` names (the database by
+    default); CHANNELS_TEST_DB=postgres puts the project's tables on the
+    suite's PostgreSQL."""
 
     def __init__(self, tmp: Path, settings_module: str = "views_project.settings", **env: str):
-        self.tmp = tmp
         # On PostgreSQL the project's tables live in a schema of this
         # deployment's own: the shared server's public schema may hold
         # anything (another run's tables, at another migration).
@@ -26,25 +28,14 @@ class Deployment:
             self.schema = f"channels_deploy_{os.getpid()}_{secrets.token_hex(4)}"
             _postgres(f"CREATE SCHEMA {self.schema}")
             env["CHANNELS_TEST_PG_SCHEMA"] = self.schema
-        self.env = project_env(settings_module, CHANNELS_TEST_SQLITE=str(tmp / "db.sqlite3"), **env)
-        self.workers: list[Process] = []
-        self.processes: list[Process] = []
+        backend = env.pop("CHANNELS_TEST_BACKEND", "database")
+        super().__init__(tmp, settings_module, backend, prefix="deploy-", **env)
         self.port: int | None = None
-        subprocess.run(
-            manage("migrate", "--noinput", "-v", "0"), env=self.env, check=True, timeout=120
-        )
 
-    def start_worker(self, *args: str) -> Process:
-        """Start ``manage.py runworker`` and wait until it serves."""
-        proc = Process(
-            manage("runworker", "-v", "2", *args),
-            self.env,
-            self.tmp / f"worker{len(self.processes)}.log",
-        )
-        self.processes.append(proc)
-        self.workers.append(proc)
-        proc.wait_for_output("serving")
-        return proc
+    def start_worker(self, *args: str, **options) -> Process:
+        """``manage.py runworker -v 2`` (its consumers' output is asserted
+        on), waited for until it serves."""
+        return super().start_worker(*args, verbosity=2, **options)
 
     def start_wsgi(self, timeout: float = 20) -> int:
         """Start gunicorn with the WSGI interface; return its port."""
@@ -96,8 +87,7 @@ class Deployment:
 
     def stop(self) -> None:
         """Stop every process started, and drop the deployment's schema."""
-        for proc in self.processes:
-            proc.stop()
+        super().stop()
         if self.schema is not None:
             _postgres(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
             self.schema = None

@@ -34,7 +34,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "peers"))
 
-import run as peers  # noqa: E402  (bench/peers/run.py: processes, pinning, loads)
+import peers  # noqa: E402  (bench/peers: the peers, their processes and pinning, the loads)
+import processes  # noqa: E402
+import run  # noqa: E402
+import workloads  # noqa: E402
 
 
 def pyspy() -> str:
@@ -50,7 +53,7 @@ def start_profilers(
     procs = []
     for label, proc, _ in running.procs:
         path = out / f"{stem}-{label}.speedscope.json"
-        cmd = peers.taskset(
+        cmd = processes.taskset(
             args.client_cpus,
             [
                 pyspy(), "record", "--pid", str(proc.pid), "--native", "--function",
@@ -149,7 +152,7 @@ def main(argv=None) -> int:
     p.add_argument("--duration", type=float, default=10.0)
     p.add_argument("--rate", type=int, default=100, help="py-spy samples per second")
     mine, rest = p.parse_known_args(argv)
-    args = peers.parse_args(["--peers", mine.peer, *rest])
+    args = run.parse_args(["--peers", mine.peer, *rest])
     args.duration, args.rate = mine.duration, mine.rate
     peer = peers.build_peers(args)[mine.peer]
     out = HERE / mine.tag
@@ -165,12 +168,12 @@ def main(argv=None) -> int:
         "",
     ]
     with (
-        peers.Redis(args.redis_port, args.server_cpus, not args.external_redis) as redis,
-        peers.Running(peer, args.server_cpus, redis) as running,
+        processes.Redis(args.redis_port, args.server_cpus, not args.external_redis) as redis,
+        processes.Running(peer, args.server_cpus, redis) as running,
     ):
         # warm up: imports, connections, caches
         subprocess.run(
-            peers.taskset(args.client_cpus, ["wrk", "-t1", "-c10", "-d2s",
+            processes.taskset(args.client_cpus, ["wrk", "-t1", "-c10", "-d2s",
                           f"http://{peers.HOST}:{peer.port}/hello/"]),
             capture_output=True, timeout=60,
         )  # fmt: skip
@@ -189,22 +192,22 @@ def main(argv=None) -> int:
                     profilers.extend(start_profilers(running, args, out, stem))
                     time.sleep(0.3)  # attached before the window's CPU is read
 
-            loads.append(peers.run_echo(args, running, loadgen, mine.duration + 90, on_phase))
+            loads.append(workloads.run_echo(args, running, loadgen, mine.duration + 90, on_phase))
         else:
             redis.reset_stats()
             profilers = start_profilers(running, args, out, stem)
             time.sleep(0.5)
             before = running.cpu_sample()
-            cmd = peers.taskset(
+            cmd = processes.taskset(
                 args.client_cpus,
                 ["wrk", "-t1", "-c10", f"-d{int(mine.duration)}s", "--latency",
                  f"http://{peers.HOST}:{peer.port}/hello/"],
             )  # fmt: skip
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=mine.duration + 60)
             after = running.cpu_sample()
-            result = peers.parse_wrk(done.stdout)
+            result = workloads.parse_wrk(done.stdout)
             count = result.get("requests") or 0
-            result["cpu_us"] = peers.cpu_per_message(running, before, after, count)
+            result["cpu_us"] = processes.cpu_per_message(running, before, after, count)
             result["redis_commands"] = redis.command_stats(count)
             loads.append(result)
         for _, _, proc in profilers:

@@ -27,15 +27,15 @@ from ..operations import (
 )
 
 if TYPE_CHECKING:
-    from .server import Server
+    from .host import ServerState
 
 logger = logging.getLogger("channels.interfaces")
 
 
 class InterfaceHeartbeat:
-    """Publishes one :class:`~.server.Server`'s heartbeat every ``interval`` seconds."""
+    """Publishes the server's heartbeat every ``interval`` seconds."""
 
-    def __init__(self, server: Server, interval: float) -> None:
+    def __init__(self, server: ServerState, interval: float) -> None:
         self.server = server
         self.interval = interval
         # The inbox name is already unique per process; reuse its token.

@@ -170,27 +170,58 @@ def test_prefixes_isolate_projects(own_redis):  # noqa: F811
     assert own_redis.client().keys("*") == [b"unrelated"]
 
 
+def everything_stored(client) -> bytes:
+    """Every value of every key on a Redis server, whatever the key's type
+    (so no assumption about where the backend keeps a message)."""
+    readers = {
+        b"list": lambda key: client.lrange(key, 0, -1),
+        b"string": lambda key: [client.get(key)],
+        b"set": lambda key: list(client.smembers(key)),
+        b"zset": lambda key: client.zrange(key, 0, -1),
+        b"hash": lambda key: [b"".join(pair) for pair in client.hgetall(key).items()],
+    }
+    values = []
+    for key in client.scan_iter("*"):
+        kind = client.type(key)
+        assert kind in readers, f"key {key!r} of unexpected type {kind!r}"
+        values += readers[kind](key)
+    return b"".join(v for v in values if v)
+
+
 def test_encryption_round_trip_and_key_rotation(own_redis):  # noqa: F811
-    old, new = "old-secret-key-0123456789", "new-secret-key-0123456789"
+    client = own_redis.client()
+    old, new = secrets.token_hex(16), secrets.token_hex(16)
+    marker = f"plaintext-{secrets.token_hex(8)}"
+    # The control: without keys, a message's text is readable in Redis, so
+    # the reads below would see it if encryption left it there.
+    plain = make(own_redis, PREFIX="plain:")
+    plain.send("secret", {"text": marker})
+    assert marker.encode() in everything_stored(client)
+    plain.flush()
+    assert client.keys("*") == []
+
     before = make(own_redis, SYMMETRIC_ENCRYPTION_KEYS=[old])
     during = make(own_redis, SYMMETRIC_ENCRYPTION_KEYS=[new, old])
     after = make(own_redis, SYMMETRIC_ENCRYPTION_KEYS=[new])
-    before.send("secret", {"text": "plaintext-marker", "b": b"\x00\x01"})
-    stored = b"".join(own_redis.client().lrange("channels:q:secret", 0, -1))
-    assert b"plaintext-marker" not in stored
-    assert during.receive_many(["secret"]) == (
-        "secret",
-        {"text": "plaintext-marker", "b": b"\x00\x01"},
-    )
+    before.send("secret", {"text": marker, "b": b"\x00\x01"})
+    stored = everything_stored(client)
+    assert len(stored) > len(marker), stored  # the message is there ...
+    assert marker.encode() not in stored  # ... and not readable
+    assert during.receive_many(["secret"]) == ("secret", {"text": marker, "b": b"\x00\x01"})
     during.send("secret", {"n": 2})
     assert after.receive_many(["secret"]) == ("secret", {"n": 2})
     # A message no key opens is dropped (and logged), never delivered garbled.
     after.send("secret", {"n": 3})
     assert before.receive_many(["secret"]) == (None, None)
-    # Group sends are encrypted too.
+    # Group sends are encrypted at rest too.
     during.group_add("g", "secret")
-    during.send_group("g", {"n": 4})
-    assert after.receive_many(["secret"]) == ("secret", {"n": 4})
+    members_only = everything_stored(client)
+    group_marker = f"group-{secrets.token_hex(8)}"
+    assert during.send_group("g", {"text": group_marker}) == 1
+    stored = everything_stored(client)
+    assert len(stored) > len(members_only) + len(group_marker), stored  # it is there ...
+    assert group_marker.encode() not in stored  # ... and not readable
+    assert after.receive_many(["secret"]) == ("secret", {"text": group_marker})
 
 
 def test_bad_options_are_clear_configuration_errors():

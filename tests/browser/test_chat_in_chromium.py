@@ -20,7 +20,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -314,7 +313,6 @@ def _side_by_side(window: Window, shots: list[tuple[str, Path]], out: Path) -> P
 
 
 def test_two_browsers_chat_and_one_reloads(demo, tmp_path):
-    started = time.monotonic()
     windows: list[Window] = []
     try:
         for name in ("alice", "bob"):
@@ -415,7 +413,6 @@ def test_two_browsers_chat_and_one_reloads(demo, tmp_path):
             window.driver.quit()
     logs = demo.logs()
     assert "Traceback" not in logs, logs
-    assert time.monotonic() - started < 180
 
 
 def _stale(element) -> bool:

@@ -11,8 +11,12 @@ REPLY_PREFIX). Passing means: no WebSocket closed, every message answered
 exactly once, every HTTP request answered 200, and everything sent once the
 old workers were gone answered by the new code.
 
+It runs twice: with the deploy project's raised channel capacities on one
+Redis (CHANNELS_DEPLOY_SHARDS=N: on N), and at the backend's default
+capacities (100 per channel, fewer than the 500 frames queued while no
+worker runs) with the channels sharded over three Redis servers.
+
 Run with ``-s`` to see the figures (sockets, messages, requests, timings).
-CHANNELS_DEPLOY_SHARDS=N runs it on N Redis servers (sharded channels).
 """
 
 from __future__ import annotations
@@ -23,7 +27,6 @@ import json
 import os
 import random
 import resource
-import secrets
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +38,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.backends.redis_servers import start_servers
-from tests.processes import Process, free_port, manage, project_env, wait_for_port
+from tests.processes import Process, ProjectProcesses, manage
 
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(300)]
 
@@ -76,43 +79,30 @@ class Tally:
     http_errors: list = field(default_factory=list)
 
 
-class Deployment:
-    """The deploy project on one Redis: interface servers and workers."""
+class Deployment(ProjectProcesses):
+    """The deploy project on Redis servers of the test's own: interface
+    servers and workers, and the workers retired by the deploy."""
 
-    def __init__(self, tmp: Path, redis_url: str) -> None:
-        self.tmp = tmp
-        self.prefix = "deploy-" + secrets.token_hex(4) + ":"
-        self.env = project_env(
-            "deploy_project.settings",
-            DEPLOY_REDIS=redis_url,
-            DEPLOY_PREFIX=self.prefix,
-            DEPLOY_SQLITE=str(tmp / "db.sqlite3"),
+    def __init__(self, tmp: Path, redis_url: str, default_capacity: bool = False) -> None:
+        env = {"DEPLOY_DEFAULT_CAPACITY": "1"} if default_capacity else {}
+        super().__init__(
+            tmp, "deploy_project.settings", "redis", prefix="deploy-", redis_url=redis_url, **env
         )
-        self.servers: list[tuple[Process, int]] = []
-        self.workers: list[Process] = []
+        self.prefix = self.env["CHANNELS_TEST_PREFIX"]
+        self.ports: list[int] = []
         self.retired: list[Process] = []
-        self.count = 0
-
-    def _log(self, name: str) -> Path:
-        self.count += 1
-        return self.tmp / f"{self.count:02d}-{name}.log"
 
     def start_server(self) -> int:
-        port = free_port()
-        argv = manage(
-            "runwsserver", f"127.0.0.1:{port}", "--accept-all", "-v", "1",
-            "--http-timeout", str(REPLY_TIMEOUT),
-        )  # fmt: skip
-        proc = Process(argv, self.env, self._log("server"))
-        self.servers.append((proc, port))
-        proc.wait_for_output("Listening on")
-        wait_for_port(port)
+        """An interface server waiting as long as a deploy lasts for replies."""
+        _, port = super().start_server("--http-timeout", str(REPLY_TIMEOUT))
+        self.ports.append(port)
         return port
 
     def spawn_worker(self, version: str) -> Process:
         """Start a worker answering with ``version`` (not waited for)."""
-        env = dict(self.env, REPLY_PREFIX=version)
-        proc = Process(manage("runworker", "-v", "1"), env, self._log(f"worker-{version}"))
+        proc = self.spawn(
+            manage("runworker", "-v", "1"), f"worker-{version}-", REPLY_PREFIX=version
+        )
         self.workers.append(proc)
         return proc
 
@@ -127,16 +117,8 @@ class Deployment:
         return code
 
     def logs(self) -> str:
-        procs = [p for p, _ in self.servers] + self.workers + self.retired
-        return "\n".join(f"--- {p.log_path.name}\n{p.output()[-3000:]}" for p in procs)
-
-    def stop(self) -> None:
-        for proc in self.workers:
-            proc.stop()
-        for proc, _ in self.servers:
-            proc.stop()
-        for proc in self.retired:
-            proc.stop()
+        """The last output of every process, each under its log's name."""
+        return "\n".join(f"--- {p.log_path.name}\n{p.output()[-3000:]}" for p in self.processes)
 
 
 def raise_fd_limit(needed: int) -> None:
@@ -229,28 +211,53 @@ async def slow_request(port: int, n: int) -> tuple[int, str, float]:
         return response.status_code, response.text.split("|", 1)[0], round(elapsed, 2)
 
 
-def test_workers_restart_under_load_drop_nothing(tmp_path):
+@pytest.mark.parametrize(
+    ("shards", "default_capacity"),
+    [(SHARDS, False), (3, True)],
+    ids=["raised-capacities", "default-capacities-3-shards"],
+)
+def test_workers_restart_under_load_drop_nothing(tmp_path, shards, default_capacity):
     raise_fd_limit(4096)
-    redis_servers = start_servers(SHARDS)
-    deploy = Deployment(tmp_path, ",".join(server.url for server in redis_servers))
-    # Our own servers, but flush our prefix anyway: a clean slate.
-    for server in redis_servers:
-        keys = redis.Redis.from_url(server.url)
-        for key in keys.scan_iter(match=deploy.prefix + "*"):
-            keys.delete(key)
+    redis_servers = start_servers(shards)
+    deploy = None
     try:
+        deploy = Deployment(
+            tmp_path, ",".join(server.url for server in redis_servers), default_capacity
+        )
+        # Our own servers, but flush our prefix anyway: a clean slate.
+        for server in redis_servers:
+            keys = redis.Redis.from_url(server.url)
+            for key in keys.scan_iter(match=deploy.prefix + "*"):
+                keys.delete(key)
         ports = [deploy.start_server() for _ in range(SERVERS)]
         for proc in [deploy.spawn_worker("v1") for _ in range(WORKERS)]:
             proc.wait_for_output("serving")
         figures, tally = asyncio.run(scenario(deploy, ports))
         check(deploy, figures, tally)
     except BaseException:
-        print(deploy.logs())
+        if deploy is not None:
+            print(deploy.logs())
         raise
     finally:
-        deploy.stop()
+        if deploy is not None:
+            deploy.stop()
         for server in redis_servers:
             server.cleanup()
+
+
+async def until(predicate, what: str, timeout: float = 60.0) -> None:
+    """Wait (polling, bounded) until ``predicate()`` holds: the scenario's
+    readiness signals, instead of sleeping and hoping."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        assert loop.time() < deadline, f"not within {timeout}s: {what}"
+        await asyncio.sleep(0.05)
+
+
+def sockets_answered(tally: Tally, since: float = 0.0, by: str | None = None) -> set[int]:
+    """Sockets with a reply to a message sent at ``since`` or later (by code ``by``)."""
+    return {r[0] for r in tally.replies if r[2] >= since and (by is None or r[4] == by)}
 
 
 async def scenario(deploy: Deployment, ports: list[int]) -> tuple[dict, Tally]:
@@ -276,7 +283,8 @@ async def scenario(deploy: Deployment, ports: list[int]) -> tuple[dict, Tally]:
         asyncio.create_task(http_client(i, f"http://127.0.0.1:{ports[i % SERVERS]}", tally, stop))
         for i in range(HTTP_CLIENTS)
     ]
-    await asyncio.sleep(3)  # steady state on the first workers
+    # Steady state on the first workers: every socket has had an answer.
+    await until(lambda: len(sockets_answered(tally)) == SOCKETS, "every socket answered")
 
     def failed_early() -> None:
         done = [t for t in clients + http if t.done()]
@@ -291,16 +299,23 @@ async def scenario(deploy: Deployment, ports: list[int]) -> tuple[dict, Tally]:
         assert code == 0, old.output()
         new = deploy.spawn_worker("v1")
         await asyncio.to_thread(new.wait_for_output, "serving")
-        await asyncio.sleep(1)
+        # The replacement takes its share before the next worker goes.
+        pid = str(new.popen.pid)
+        await until(
+            lambda pid=pid: any(r[5] == pid for r in tally.replies), f"worker {pid} answering"
+        )
         failed_early()
     figures["rolling_restart_s"] = round(loop.time() - t_roll, 2)
-    await asyncio.sleep(2)
+    rolled = loop.time()
+    await until(lambda: len(sockets_answered(tally, rolled)) == SOCKETS, "all served after rolling")
 
     # All at once, with new code: nobody serves until the new workers start.
     # Slow requests first, so the workers are told to stop mid-consumer.
     slow = [asyncio.create_task(slow_request(ports[i % SERVERS], i)) for i in range(WORKERS)]
-    await asyncio.sleep(SLOW / 3)
     olds = list(deploy.workers)
+    await until(
+        lambda: any("slow view started" in old.output() for old in olds), "a slow view started"
+    )
     t_down = loop.time()
     for old in olds:
         old.signal(signal.SIGTERM)
@@ -317,7 +332,21 @@ async def scenario(deploy: Deployment, ports: list[int]) -> tuple[dict, Tally]:
     figures["stop_all_s"] = round(t_gone - t_down, 2)
     figures["outage_s"] = round(t_up - t_gone, 2)
     new_pids = {str(p.popen.pid) for p in news}
-    await asyncio.sleep(5)  # every socket makes a few round trips on the new code
+    # Every socket makes round trips on the new code (two answered, sent
+    # after the new workers were serving).
+    await until(
+        lambda: (
+            all(
+                n >= 2
+                for n in collections.Counter(
+                    r[0] for r in tally.replies if r[2] >= t_up and r[4] == "v2"
+                ).values()
+            )
+            and len(sockets_answered(tally, t_up, "v2")) == SOCKETS
+        ),
+        "every socket answered twice by the new code",
+        timeout=REPLY_TIMEOUT,
+    )
     failed_early()
     stop.set()
     await asyncio.wait_for(asyncio.gather(*clients, *http), REPLY_TIMEOUT + 30)
@@ -370,6 +399,6 @@ def check(deploy: Deployment, figures: dict, tally: Tally) -> None:
     for proc in deploy.retired:
         assert proc.popen.returncode == 0
         assert "Traceback" not in proc.output(), proc.output()
-    for proc, _ in deploy.servers:
+    for proc in deploy.servers:
         assert proc.popen.poll() is None
         assert "Traceback" not in proc.output(), proc.output()

@@ -4,61 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
 import secrets
 import socket
 import struct
-import subprocess
 from pathlib import Path
 
-from ..processes import Process, free_port, manage, project_env, wait_for_port
-from ..services import redis_available, require_redis  # noqa: F401  (re-exported)
-
-REDIS_URL = os.environ.get("CHANNELS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+from ..processes import ProjectProcesses, wait_until  # noqa: F401  (re-exported)
+from ..services import REDIS_URL, redis_available, require_redis  # noqa: F401  (re-exported)
 
 
-class Stack:
-    """Workers and interface servers of the echo project on one backend."""
+class Stack(ProjectProcesses):
+    """Workers and interface servers of the echo project on one backend
+    (another project with ``DJANGO_SETTINGS_MODULE`` in ``env``)."""
 
     def __init__(self, tmp: Path, backend: str, **env: str) -> None:
-        self.tmp = tmp
-        extra = {"CHANNELS_TEST_SQLITE": str(tmp / "db.sqlite3"), "CHANNELS_TEST_BACKEND": backend}
-        if backend == "redis":
-            extra["CHANNELS_TEST_REDIS"] = REDIS_URL
-            extra["CHANNELS_TEST_PREFIX"] = "t" + secrets.token_hex(6)
-        extra.update(env)
-        self.env = project_env("echo_project.settings", **extra)
-        self.processes: list[Process] = []
-        subprocess.run(
-            manage("migrate", "--noinput", "-v", "0"), env=self.env, check=True, timeout=120
-        )
-
-    def _start(self, argv: list[str], name: str) -> Process:
-        proc = Process(argv, self.env, self.tmp / f"{name}{len(self.processes)}.log")
-        self.processes.append(proc)
-        return proc
-
-    def start_worker(self, *args: str) -> Process:
-        """``runworker`` (with extra ``args``), waited for until it serves."""
-        proc = self._start(manage("runworker", "-v", "1", *args), "worker")
-        proc.wait_for_output("serving")
-        return proc
-
-    def start_server(self, *args: str, accept_all: bool = True) -> tuple[Process, int]:
-        """``runwsserver`` on a free port; returns (process, port)."""
-        port = free_port()
-        argv = manage("runwsserver", f"127.0.0.1:{port}", "-v", "1", *args)
-        if accept_all:
-            argv.append("--accept-all")
-        proc = self._start(argv, "server")
-        proc.wait_for_output("Listening on")
-        wait_for_port(port)
-        return proc, port
-
-    def stop(self) -> None:
-        """Stop every process (TERM, then KILL)."""
-        for proc in reversed(self.processes):
-            proc.stop()
+        super().__init__(tmp, "echo_project.settings", backend, **env)
 
 
 def raw_http(port: int, data: bytes, timeout: float = 10.0) -> bytes:
@@ -124,30 +84,35 @@ class RawWebSocket:
 
     def read_close_code(self) -> int | None:
         """Read frames until a close frame; return its code (None on EOF)."""
-        data = self.buffer
+        while (frame := self.read_frame()) is not None:
+            opcode, payload = frame
+            if opcode == 8:
+                return struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
+        return None
+
+    def read_frame(self) -> tuple[int, bytes] | None:
+        """The next frame from the server as (opcode, payload); None once the
+        connection is closed or reset (or nothing comes within the timeout)."""
         while True:
-            while len(data) >= 2:
-                opcode = data[0] & 0x0F
-                n = data[1] & 0x7F
-                offset = 2
+            if len(self.buffer) >= 2:
+                n = self.buffer[1] & 0x7F
+                offset = {126: 4, 127: 10}.get(n, 2)
                 if n == 126:
-                    n = struct.unpack("!H", data[2:4])[0]
-                    offset = 4
+                    n = struct.unpack("!H", self.buffer[2:4])[0]
                 elif n == 127:
-                    n = struct.unpack("!Q", data[2:10])[0]
-                    offset = 10
-                if len(data) < offset + n:
-                    break
-                payload, data = data[offset : offset + n], data[offset + n :]
-                if opcode == 8:
-                    return struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
+                    n = struct.unpack("!Q", self.buffer[2:10])[0]
+                if len(self.buffer) >= offset + n:
+                    opcode = self.buffer[0] & 0x0F
+                    payload = self.buffer[offset : offset + n]
+                    self.buffer = self.buffer[offset + n :]
+                    return opcode, payload
             try:
                 chunk = self.sock.recv(65536)
             except (ConnectionResetError, TimeoutError):
                 return None
             if not chunk:
                 return None
-            data += chunk
+            self.buffer += chunk
 
     def close(self) -> None:
         """Close the socket."""
@@ -157,15 +122,3 @@ class RawWebSocket:
 def run(coro):
     """Run a coroutine to completion (tests are synchronous)."""
     return asyncio.run(asyncio.wait_for(coro, 60))
-
-
-def wait_until(predicate, timeout: float = 20.0, interval: float = 0.05) -> None:
-    """Poll ``predicate`` until true; fail after ``timeout`` seconds."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s")

@@ -5,13 +5,11 @@ database or Redis backend."""
 from __future__ import annotations
 
 import contextlib
-import secrets
 import sqlite3
 import subprocess
 from pathlib import Path
 
-from tests.processes import Process, free_port, manage, project_env, wait_for_port
-from tests.services import REDIS_URL, require_redis
+from tests.processes import ProjectProcesses, manage
 
 SETTINGS = "tests.legacy.databinding.settings"
 
@@ -29,7 +27,7 @@ def running_project(tmp: Path, backend: str, settings: str, setup: str = ""):
         project.stop()
 
 
-class LegacyProject:
+class LegacyProject(ProjectProcesses):
     """One interface server and one worker of a project, on a fresh database.
 
     ``settings`` names the project's settings module; ``accept_all`` has the
@@ -39,30 +37,14 @@ class LegacyProject:
     def __init__(
         self, tmp: Path, backend: str, settings: str = SETTINGS, accept_all: bool = False
     ) -> None:
+        super().__init__(tmp, settings, backend, prefix="legacy-")
         self.db = tmp / "db.sqlite3"
-        extra = {"CHANNELS_TEST_SQLITE": str(self.db), "CHANNELS_TEST_BACKEND": backend}
-        if backend == "redis":
-            require_redis()
-            extra["CHANNELS_TEST_REDIS"] = REDIS_URL
-            extra["CHANNELS_TEST_PREFIX"] = f"legacy-{secrets.token_hex(4)}:"
-        self.env = project_env(settings, **extra)
-        self.processes: list[Process] = []
-        subprocess.run(
-            manage("migrate", "--noinput", "-v", "0"), env=self.env, check=True, timeout=120
-        )
-        self.port = free_port()
-        accept = ["--accept-all"] if accept_all else []
-        server = Process(
-            manage("runwsserver", *accept, f"127.0.0.1:{self.port}", "-v", "1"),
-            self.env,
-            tmp / "server.log",
-        )
-        worker = Process(manage("runworker", "-v", "1"), self.env, tmp / "worker.log")
-        self.processes += [server, worker]
         try:
-            server.wait_for_output("Listening on")
+            # Both start at once; then each is waited for.
+            server, self.port = self.start_server(accept_all=accept_all, wait=False)
+            worker = self.start_worker(wait=False)
+            self.wait_listening(server, self.port)
             worker.wait_for_output("serving")
-            wait_for_port(self.port)
         except BaseException:
             self.stop()
             raise
@@ -103,12 +85,3 @@ class LegacyProject:
         """Run ``code`` with ``IntegerValue`` imported, in a process of its own
         (the data-binding project)."""
         self.shell("from tests.legacy.databinding.values.models import IntegerValue\n" + code)
-
-    def logs(self) -> str:
-        """The last output of the server and the worker."""
-        return "\n".join(p.output()[-3000:] for p in self.processes)
-
-    def stop(self) -> None:
-        """Stop both processes."""
-        for proc in self.processes:
-            proc.stop()

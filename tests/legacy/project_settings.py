@@ -1,5 +1,6 @@
 """Settings shared by the 1.x-style projects under tests/legacy (multichat,
-liveblog), as a Channels 1.x project wrote them: a ``CHANNEL_LAYERS`` setting
+liveblog, databinding), on top of tests/projects/base_settings.py, as a
+Channels 1.x project wrote them: a ``CHANNEL_LAYERS`` setting
 naming a 1.x layer class, never ``CHANNEL_BACKENDS``.
 
 Environment (set by :class:`tests.legacy.harness.LegacyProject`):
@@ -9,11 +10,9 @@ database file), CHANNELS_TEST_REDIS + CHANNELS_TEST_PREFIX (Redis).
 
 import os
 
-SECRET_KEY = "tests-only"
-DEBUG = False
+from tests.projects.base_settings import *  # noqa: F403
+
 ALLOWED_HOSTS = ["localhost", "127.0.0.1"]
-USE_TZ = True
-DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 #: The contrib apps every project here installs (sessions and users).
 BASE_APPS = ["django.contrib.contenttypes", "django.contrib.auth", "django.contrib.sessions"]
 MIDDLEWARE = [
@@ -21,14 +20,6 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
 ]
 STATIC_URL = "/static/"
-DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": os.environ.get("CHANNELS_TEST_SQLITE", "/tmp/channels-legacy.sqlite3"),
-        # Worker, server and test write one SQLite file: wait for its lock.
-        "OPTIONS": {"timeout": 30},
-    }
-}
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -18,7 +18,6 @@ import json
 import os
 import secrets
 import shutil
-import time
 import urllib.request
 
 import pytest
@@ -28,6 +27,7 @@ from django.test import override_settings
 from channels.test import ChannelLiveServerTestCase
 from channels.test.liveserver import LiveServer
 from tests.browser.test_chat_in_chromium import ARTIFACTS, _chromium, _unavailable
+from tests.processes import wait_until
 from tests.services import REDIS_URL, require_redis
 
 from .conftest import BINDING_APPS
@@ -59,16 +59,6 @@ def driver_screenshot(driver, path):
     """A screenshot of the page (kept with the browser test's artifacts)."""
     assert driver.save_screenshot(str(path)), f"no screenshot {path}"
     return path
-
-
-def wait_until(condition, what: str, timeout: float = WAIT):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"{what} not seen in {timeout} s")
 
 
 class LiveBindingTests:
@@ -167,7 +157,7 @@ class LiveBindingTests:
                 "{action: 'create', data: {name: 'from-browser', value: 8}});"
             )
             made = wait_until(
-                lambda: IntegerValue.objects.filter(name="from-browser").first(), "the row"
+                lambda: IntegerValue.objects.filter(name="from-browser").first(), timeout=WAIT
             )
             self.assertEqual(made.value, 8)
             wait.until(lambda d: len(received()) == 2)

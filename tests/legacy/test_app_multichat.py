@@ -7,12 +7,12 @@ demultiplexed into the ``rooms`` and ``who`` streams."""
 from __future__ import annotations
 
 import json
-import time
 import urllib.parse
 import urllib.request
 
 import pytest
 
+from ..processes import wait_until
 from .harness import running_project
 
 pytestmark = pytest.mark.timeout(300)
@@ -104,10 +104,7 @@ def test_rooms_logins_and_streams(chat):
         assert receive(bob, chat)["payload"]["say"] == "alone"
 
     # websocket.disconnect took bob's socket out of the room's group.
-    deadline = time.monotonic() + WAIT
-    while group_size(chat, "room-blue") and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert group_size(chat, "room-blue") == 0, chat.logs()
+    wait_until(lambda: group_size(chat, "room-blue") == 0, timeout=WAIT)
 
 
 def test_a_function_consumer_sees_the_login_of_the_handshake(chat):

@@ -12,11 +12,10 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 
 import pytest
 
-from ..processes import manage
+from ..processes import manage, wait_until
 from ..services import require_redis
 from .runtime_project.harness import RuntimeProject
 
@@ -38,15 +37,8 @@ def delay_project(request, tmp_path):
 
 def pending_rows(project: RuntimeProject) -> int:
     """Rows of the delay server's table, read straight from the SQLite file."""
-    with sqlite3.connect(project.env["RUNTIME_SQLITE"]) as db:
+    with sqlite3.connect(project.env["CHANNELS_TEST_SQLITE"]) as db:
         return db.execute("SELECT count(*) FROM channels_delay_delayedmessage").fetchone()[0]
-
-
-def wait_for(predicate, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.1)
 
 
 def test_a_delayed_message_arrives_after_its_delay_not_before(delay_project):
@@ -59,8 +51,9 @@ def test_a_delayed_message_arrives_after_its_delay_not_before(delay_project):
     assert message["channel"] == TARGET
     assert message["content"] == {"x": 1, "text": "later"}
     waited = message["at"] - sent
+    # Not early; that it came at all within the receiver's 90 s is the
+    # other half (how late is not a test's bound).
     assert waited >= 2.5, f"delivered {2.5 - waited:.3f} s early"
-    assert waited < 60, waited
     assert pending_rows(delay_project) == 0
 
 
@@ -70,7 +63,7 @@ def test_a_restart_of_the_delay_server_keeps_the_message(delay_project):
     sent = delay_project.send(
         "asgi.delay", {"channel": TARGET, "content": {"survives": True}, "delay": 6000}
     )
-    wait_for(lambda: pending_rows(delay_project) == 1)
+    wait_until(lambda: pending_rows(delay_project) == 1, timeout=60)
     # Killed outright, not asked to stop: the row is all there is.
     first.signal(signal.SIGKILL)
     first.wait(timeout=30)
@@ -156,12 +149,12 @@ def test_pending_messages_are_bounded(tmp_path):
             return server.output().count("already pending")
 
         project.send("asgi.delay", [far] * 50)
-        wait_for(lambda: pending_rows(project) == 50)
+        wait_until(lambda: pending_rows(project) == 50, timeout=60)
         before = server.rss() // 1024
         # In batches below asgi.delay's capacity (100), each taken in before the next.
         for sent in range(100, 501, 50):
             project.send("asgi.delay", [far] * 50)
-            wait_for(lambda sent=sent: pending_rows(project) + refused() == sent, timeout=120)
+            wait_until(lambda sent=sent: pending_rows(project) + refused() == sent, timeout=120)
         assert pending_rows(project) == 200
         assert refused() == 300
         grown = server.rss() // 1024 - before

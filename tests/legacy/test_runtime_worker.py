@@ -38,7 +38,7 @@ def project_factory(tmp_path):
 def test_runworker_serves_static_files_in_debug(project_factory, debug, args, served):
     project = project_factory(RUNTIME_STATICFILES="first", RUNTIME_DEBUG=debug)
     worker = project.start_worker(*args)
-    port = project.start_server()
+    _, port = project.start_server()
     base = f"http://127.0.0.1:{port}"
     static = requests.get(base + "/static/runtime.txt", timeout=30)
     if served:

@@ -94,7 +94,7 @@ def longest_full_run(samples: list[list]) -> dict[str, int]:
 def test_push_only_app_keeps_every_socket_open_on_redis(push_app):
     worker = push_app.start_worker()
     assert "websocket.receive" in worker.output().split("serving", 1)[1]
-    port = push_app.start_server()
+    _, port = push_app.start_server()
     backend = push_app.redis_backend()
     try:
         closes, samples = asyncio.run(asyncio.wait_for(drive_clients(port, backend), 200))

@@ -4,65 +4,37 @@ against it as an operator would run it (a separate process)."""
 from __future__ import annotations
 
 import json
-import os
-import secrets
 import subprocess
 import sys
-import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-from ..processes import Process, free_port, manage, project_env, wait_for_port
-from ..services import redis_available as _redis_available
+from ..processes import ProjectProcesses, wait_until  # noqa: F401  (re-exported)
+from ..services import REDIS_URL as SUITE_REDIS_URL
 from ..services import require_redis as _require_redis
 
-#: Redis for these tests: a database number of their own, and a key prefix per
-#: deployment on top, so nothing here touches another test's queues.
-REDIS_URL = os.environ.get("CHANNELS_OPS_REDIS_URL", "redis://127.0.0.1:6379/9")
+#: Redis for these tests: the suite's server (CHANNELS_TEST_REDIS) with a
+#: database number of their own, and a key prefix per deployment on top, so
+#: nothing here touches another test's queues.
+REDIS_URL = urlunsplit(urlsplit(SUITE_REDIS_URL)._replace(path="/9"))
 
 
-class OpsDeployment:
-    """Interface servers and workers of the ops project on one backend."""
+class OpsDeployment(ProjectProcesses):
+    """Interface servers and workers of the ops project on one backend; on
+    Redis, under a key prefix of its own."""
 
     def __init__(self, tmp: Path, backend: str = "redis", **env: str) -> None:
-        self.tmp = tmp
-        tmp.mkdir(parents=True, exist_ok=True)
-        extra = {"CHANNELS_TEST_SQLITE": str(tmp / "db.sqlite3"), "CHANNELS_TEST_BACKEND": backend}
-        if backend == "redis":
-            extra["CHANNELS_TEST_REDIS"] = REDIS_URL
-            extra["CHANNELS_TEST_PREFIX"] = "ops" + secrets.token_hex(6)
-        extra.update(env)
-        self.backend = backend
-        self.env = project_env("ops_project.settings", **extra)
-        self.processes: list[Process] = []
-        self.workers: list[Process] = []
-        self.servers: list[Process] = []
-        self.port: int | None = None
-        subprocess.run(
-            manage("migrate", "--noinput", "-v", "0"), env=self.env, check=True, timeout=120
+        super().__init__(
+            tmp, "ops_project.settings", backend, prefix="ops", redis_url=REDIS_URL, **env
         )
+        self.port: int | None = None
 
-    def _start(self, argv: list[str], name: str) -> Process:
-        proc = Process(argv, self.env, self.tmp / f"{name}{len(self.processes)}.log")
-        self.processes.append(proc)
-        return proc
-
-    def start_worker(self, *args: str) -> Process:
-        """``runworker``, waited for until it serves."""
-        proc = self._start(manage("runworker", "-v", "1", *args), "worker")
-        proc.wait_for_output("serving")
-        self.workers.append(proc)
-        return proc
-
-    def start_server(self, *args: str) -> tuple[Process, int]:
-        """``runwsserver --accept-all`` on a free port; returns (process, port)."""
-        port = free_port()
-        argv = manage("runwsserver", f"127.0.0.1:{port}", "--accept-all", "-v", "1", *args)
-        proc = self._start(argv, "server")
-        proc.wait_for_output("Listening on")
-        wait_for_port(port)
-        self.servers.append(proc)
+    def start_server(self, *args: str, **options) -> tuple:
+        """``runwsserver --accept-all`` on a free port; returns (process, port).
+        The first one started is the one :meth:`url` names."""
+        proc, port = super().start_server(*args, **options)
         if self.port is None:
             self.port = port
         return proc, port
@@ -100,8 +72,7 @@ class OpsDeployment:
 
     def stop(self) -> None:
         """Stop every process, then drop this deployment's queued messages."""
-        for proc in reversed(self.processes):
-            proc.stop()
+        super().stop()
         if self.backend == "redis":
             self.cli("flush", "--yes", timeout=30)
 
@@ -123,23 +94,7 @@ def value(samples: dict, name: str, **labels: str) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
-def wait_until(predicate, timeout: float = 20.0, interval: float = 0.1):
-    """Poll ``predicate`` until it returns something true; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(interval)
-
-
-def redis_available() -> bool:
-    """Whether the ops tests' Redis answers."""
-    return _redis_available(REDIS_URL)
-
-
 def require_redis() -> None:
-    """Fail in CI (skip elsewhere) unless the ops tests' Redis answers."""
+    """Fail (in CI, or when CHANNELS_TEST_REDIS is set) or skip unless the
+    ops tests' Redis answers."""
     _require_redis(REDIS_URL)

@@ -105,7 +105,8 @@ def test_latency_probes_are_answered_by_both_workers(deployment):
     assert done.returncode == 0, done.stderr
     ((probes, answered, lost, workers, p50, p95, p99, worst),) = table_rows(done.stdout, "probes")
     assert (probes, answered, lost, workers) == ("40", "40", "0", "2")
-    assert 0 < float(p50) <= float(p95) <= float(p99) <= float(worst) < 5000
+    # Percentiles in order; how fast they are is for bench/, not a test.
+    assert 0 < float(p50) <= float(p95) <= float(p99) <= float(worst)
 
     result = deployment.cli_json("latency", "-n", "10", "--interval", "0.01")
     assert result["probes"] == result["answered"] == 10

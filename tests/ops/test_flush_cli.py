@@ -36,7 +36,7 @@ def test_flush_lists_its_key_families_and_leaves_other_keys(tmp_path):
         assert refused.returncode == 1 and "Aborted" in refused.stderr
         said = refused.stdout
         assert "channels flush --backend default deletes" in said
-        assert "on Redis redis://127.0.0.1:6379/9, every key named" in said
+        assert f"on Redis {REDIS_URL}, every key named" in said
         for family, what in (
             ("q:<channel>", "queued messages"),
             ("n:<inbox>", "message counts of process inboxes"),

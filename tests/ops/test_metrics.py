@@ -146,7 +146,7 @@ def test_probes_are_counted_with_their_wait(deployment):
     assert delta(after, before, "channels_worker_probes_total") == 12
     assert delta(after, before, "channels_worker_probe_wait_seconds_count") == 12
     waited = delta(after, before, "channels_worker_probe_wait_seconds_sum")
-    assert 0 <= waited < 12 * 5
+    assert waited > 0  # a probe waits some time in the queue; how long is for bench/
 
 
 @pytest.mark.usefixtures("ops_redis")

@@ -2,7 +2,7 @@
 another keeps asking and waiting for answers: the scenario of
 ``test_ordering_flood.py`` and ``bench/ordering_flood.py``.
 
-Real processes (``tests.interfaces.harness.Stack``: ``runwsserver`` and
+Real processes (``tests.processes.ProjectProcesses``: ``runwsserver`` and
 ``runworker`` of ``tests.toolkit.bounds_project``), real WebSocket clients
 (the ``websockets`` library), and the ordering records read from the
 project's SQLite session table while it runs.
@@ -23,16 +23,15 @@ import websockets
 from django.core import signing
 from websockets.asyncio.client import connect
 
-from tests.interfaces.harness import Stack
+from tests.processes import ProjectProcesses
+from tests.projects.base_settings import SECRET_KEY  # signs the project's session records
 
 SETTINGS = "tests.toolkit.bounds_project.settings"
-#: The project's SECRET_KEY, which signs its session records.
-SECRET_KEY = "tests-only"
 
 
-def start(tmp: Path, backend: str, workers: int = 3, **env: str) -> tuple[Stack, int]:
+def start(tmp: Path, backend: str, workers: int = 3, **env: str) -> tuple[ProjectProcesses, int]:
     """The bounds project with ``workers`` runworkers and one runwsserver."""
-    stack = Stack(tmp, backend, DJANGO_SETTINGS_MODULE=SETTINGS, **env)
+    stack = ProjectProcesses(tmp, SETTINGS, backend, **env)
     try:
         for _ in range(workers):
             stack.start_worker()

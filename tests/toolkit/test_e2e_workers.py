@@ -1,41 +1,32 @@
 """Every decorator and class of the toolkit through real ``runworker``
 processes, on the database and Redis backends, with a client process playing
-the interface server."""
+the interface server (``e2e_project/client.py`` sends the messages
+``runwsserver`` would, and reads the replies); ``enforce_ordering`` also
+through a real ``runwsserver`` and a real WebSocket client."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-import secrets
 import subprocess
 import sys
 
 import pytest
+from websockets.asyncio.client import connect
 
 from tests.deployment import Deployment
-from tests.processes import ROOT
-from tests.services import redis_available, require_redis
+from tests.processes import ROOT, ProjectProcesses
 
 SETTINGS = "tests.toolkit.e2e_project.settings"
-REDIS_URL = "redis://127.0.0.1:6379/0"  # the shared Redis; keys under a prefix per test
-BACKENDS = {
-    "database": {"CHANNELS_TEST_BACKEND": "channels.backends.database.DatabaseChannelBackend"},
-    "redis": {
-        "CHANNELS_TEST_BACKEND": "channels.backends.redis.RedisChannelBackend",
-        "CHANNELS_TEST_REDIS": REDIS_URL,
-    },
-}
 
 
 def start(tmp, backend: str, workers: int = 3, **env: str) -> Deployment:
-    if backend == "redis":
-        require_redis(REDIS_URL)
-    env = {
-        **BACKENDS[backend],
-        "CHANNELS_TEST_TMP": str(tmp),
-        "CHANNELS_TEST_PREFIX": f"toolkit-{secrets.token_hex(4)}:",
-        **env,
-    }
-    deployment = Deployment(tmp, SETTINGS, **env)
+    """``workers`` runworkers of the e2e project on ``backend``: "database"
+    or "redis" (which must answer, tests/services.py), keys under a prefix
+    of their own."""
+    deployment = Deployment(
+        tmp, SETTINGS, CHANNELS_TEST_BACKEND=backend, CHANNELS_TEST_TMP=str(tmp), **env
+    )
     try:
         for _ in range(workers):
             deployment.start_worker()
@@ -131,9 +122,11 @@ def test_http_consumers_stream_and_long_poll(deployment):
 
 @pytest.mark.parametrize("engine", ["cache", "cached_db", "file"])
 def test_ordering_and_sessions_on_other_session_engines(engine, tmp_path):
+    # On Redis, the backend of a real deployment: a missing Redis fails (or
+    # skips, on a plain local run), never quietly becomes the database.
     made = start(
         tmp_path,
-        "redis" if redis_available() else "database",
+        "redis",
         CHANNELS_TEST_SESSION_ENGINE=f"django.contrib.sessions.backends.{engine}",
     )
     try:
@@ -143,3 +136,34 @@ def test_ordering_and_sessions_on_other_session_engines(engine, tmp_path):
         assert run_client(made, "sessions_and_auth")["alice_user"] == "alice"
     finally:
         made.stop()
+
+
+async def _ordered_over_a_real_socket(port: int, count: int) -> list[dict]:
+    async with connect(f"ws://127.0.0.1:{port}/order/", open_timeout=30) as ws:
+        for n in range(count):
+            await ws.send(str(n))
+        replies = [json.loads(await asyncio.wait_for(ws.recv(), 60)) for _ in range(count)]
+    return replies
+
+
+@pytest.mark.parametrize("backend", ["database", "redis"])
+def test_enforce_ordering_through_a_real_interface_server(backend, tmp_path):
+    """The ordering scenario with no stand-in: a WebSocket client sends 60
+    frames at once to ``runwsserver``, which numbers them; three
+    ``runworker`` processes race over them."""
+    project = ProjectProcesses(
+        tmp_path, SETTINGS, backend, prefix="toolkit-", CHANNELS_TEST_TMP=str(tmp_path)
+    )
+    try:
+        for _ in range(3):
+            project.start_worker()
+        _, port = project.start_server(accept_all=False)
+        replies = asyncio.run(asyncio.wait_for(_ordered_over_a_real_socket(port, 60), 180))
+        assert [r["order"] for r in replies] == list(range(1, 61)), project.logs()
+        assert [r["count"] for r in replies] == list(range(1, 61))
+        assert len({r["pid"] for r in replies}) > 1
+        for worker in project.workers:
+            assert "Traceback" not in worker.output()
+            assert "never came" not in worker.output()
+    finally:
+        project.stop()

@@ -24,7 +24,6 @@ from websockets.asyncio.client import connect
 
 from channels.test import ChannelTestCase, WSClient
 from tests.processes import manage
-from tests.services import redis_available
 
 from .ordering_flood import start
 
@@ -38,7 +37,7 @@ MAKE_SESSION = (
 def served(tmp_path_factory):
     """The bounds project, one worker, and two sessions in its database."""
     tmp = tmp_path_factory.mktemp("session-key")
-    stack, port = start(tmp, "redis" if redis_available() else "database", workers=1)
+    stack, port = start(tmp, "redis", workers=1)
     try:
         keys = {}
         for owner in ("cookie", "query"):

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
-import time
+import sys
 
 import pytest
 
 from ..deployment import Deployment
-from ..processes import manage
+from ..processes import manage, wait_until
 
 
 @pytest.fixture
@@ -22,9 +23,10 @@ def deployment(tmp_path):
 def test_sigterm_finishes_the_consumer_in_hand_then_exits_zero(deployment):
     worker = deployment.start_worker("--only-channels", "test.*")
     client = deployment.client("test.slow", {"n": 7, "seconds": 2})
-    # The consumer sleeps 2 s: 1 s in, the worker has the message in hand.
+    # The consumer says when it starts, then sleeps 2 s: SIGTERM lands while
+    # the worker has the message in hand.
     assert client.stdout.readline().strip() == "SENT"
-    time.sleep(1.0)
+    worker.wait_for_output("slow consumer started n=7")
     worker.signal(signal.SIGTERM)
     assert worker.wait(timeout=30) == 0
     reply = deployment.reply_of(client)
@@ -40,20 +42,45 @@ def test_sigint_on_an_idle_worker_exits_zero_promptly(deployment):
 
 def test_a_failing_consumer_logs_its_traceback_and_the_worker_goes_on(deployment):
     worker = deployment.start_worker("--only-channels", "test.maybe_fail")
-    assert (
-        deployment.reply_of(deployment.client("test.maybe_fail", {"n": 1, "boom": True}, timeout=3))
-        is None
-    )
+    failing = deployment.client("test.maybe_fail", {"n": 1, "boom": True}, timeout=3)
+    # The consumer ran and raised (its traceback is logged) before the
+    # client is asked whether a reply came.
+    worker.wait_for_output("consumer exploded on purpose")
+    assert "Traceback" in worker.output()
+    assert deployment.reply_of(failing) is None
     assert deployment.reply_of(deployment.client("test.maybe_fail", {"n": 2})) == {"ok": 2}
-    output = worker.output()
-    assert "Traceback" in output and "consumer exploded on purpose" in output
     assert worker.popen.poll() is None
+
+
+def queued(deployment: Deployment) -> dict[str, int]:
+    """Messages waiting per channel, as ``channels status`` reports them."""
+    done = subprocess.run(
+        [sys.executable, "-m", "channels.cli", "status", "--json"],
+        env=deployment.env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return {c["name"]: c["depth"] for c in json.loads(done.stdout)["channels"]}
 
 
 def test_only_and_exclude_channels(deployment):
     worker = deployment.start_worker("--only-channels", "test.*", "--exclude-channels", "test.slow")
-    assert "serving test.maybe_fail" in worker.output()
-    assert "http.request" not in worker.output().split("serving", 1)[1].splitlines()[0]
+    serving = worker.output().split("serving", 1)[1].splitlines()[0]
+    assert "test.maybe_fail" in serving
+    assert "test.slow" not in serving and "http.request" not in serving
+    # The excluded channel's message is sent first. The database backend hands
+    # out the oldest message of the channels asked for, so a worker serving
+    # test.slow would take it before the test.maybe_fail sent after it.
+    slow = deployment.client("test.slow", {"n": 1, "seconds": 0}, timeout=5)
+    assert slow.stdout.readline().strip() == "SENT"
+    served = deployment.client("test.maybe_fail", {"n": 2})
+    assert deployment.reply_of(served) == {"ok": 2}
+    # The worker served what came after it; the excluded message still waits.
+    assert queued(deployment).get("test.slow") == 1
+    assert deployment.reply_of(slow) is None
+    # Not that nothing could serve it: a worker for test.slow takes it.
+    other = deployment.start_worker("--only-channels", "test.slow")
+    other.wait_for_output("slow consumer started n=1")
+    wait_until(lambda: queued(deployment).get("test.slow", 0) == 0, timeout=30)
 
 
 def test_unrouted_channel_selection_is_an_error_at_start_up(deployment):

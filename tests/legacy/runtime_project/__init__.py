@@ -2,9 +2,10 @@
 
 Settings come from the environment so one project covers every case:
 
-``RUNTIME_SQLITE``        the database file (required)
-``RUNTIME_BACKEND``       memory, database or redis (default database)
-``RUNTIME_REDIS``         redis:// URL, with ``RUNTIME_PREFIX`` (redis backend)
+``CHANNELS_TEST_SQLITE``  the database file (as every test project:
+``CHANNELS_TEST_BACKEND`` tests/projects/base_settings.py): memory, database,
+``CHANNELS_TEST_REDIS``   redis or none (default database); Redis URL and
+``CHANNELS_TEST_PREFIX``  key prefix (redis backend)
 ``RUNTIME_LAYERS``        "1": configure the 1.x CHANNEL_LAYERS setting instead
                           of CHANNEL_BACKENDS
 ``RUNTIME_STATICFILES``   "first": django.contrib.staticfiles before channels

@@ -2,20 +2,14 @@
 
 import os
 
-SECRET_KEY = "tests-only"
+from tests.projects.base_settings import *  # noqa: F403
+from tests.projects.base_settings import INSTALLED_APPS
+
 DEBUG = os.environ.get("RUNTIME_DEBUG") == "1"
 ALLOWED_HOSTS = ["localhost", "127.0.0.1"]
 ROOT_URLCONF = "tests.legacy.runtime_project.urls"
-USE_TZ = True
-MIDDLEWARE: list[str] = []
-DATABASES = {
-    "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": os.environ["RUNTIME_SQLITE"]}
-}
-
 INSTALLED_APPS = [
-    "django.contrib.contenttypes",
-    "django.contrib.auth",
-    "channels",
+    *INSTALLED_APPS,
     "tests.legacy.runtime_project",  # connects the signal receivers
 ]
 if os.environ.get("RUNTIME_STATICFILES") == "first":
@@ -31,11 +25,11 @@ STATICFILES_DIRS = [os.path.join(os.path.dirname(__file__), "static")]
 ROUTING = "tests.legacy.runtime_project.routing." + os.environ.get(
     "RUNTIME_ROUTING", "channel_routing"
 )
-BACKEND = os.environ.get("RUNTIME_BACKEND", "database")
+BACKEND = os.environ.get("CHANNELS_TEST_BACKEND", "database")
 #: Room for 200 clients connecting at once (test_unrouted_websocket).
 CONNECT_CAPACITY = {"websocket.connect": 1000}
-REDIS = os.environ.get("RUNTIME_REDIS", "redis://127.0.0.1:6379/0")
-PREFIX = os.environ.get("RUNTIME_PREFIX", "runtime:")
+REDIS = os.environ.get("CHANNELS_TEST_REDIS", "redis://127.0.0.1:6379/0")
+PREFIX = os.environ.get("CHANNELS_TEST_PREFIX", "runtime:")
 
 if BACKEND == "none":
     pass  # a plain Django project: no channel backend at all
@@ -59,10 +53,3 @@ else:
 if os.environ.get("RUNTIME_WS_PROTOCOLS"):
     # Channels 1.x: the subprotocols runserver may pick from a client's offer.
     CHANNELS_WS_PROTOCOLS = os.environ["RUNTIME_WS_PROTOCOLS"].split(",")
-
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"stderr": {"class": "logging.StreamHandler"}},
-    "loggers": {"django.request": {"handlers": ["stderr"], "level": "ERROR"}},
-}

@@ -2,6 +2,7 @@
 and ``/slow/?n=N&s=S``, the same after S seconds (a consumer in progress
 when its worker is told to stop)."""
 
+import sys
 import time
 
 from django.http import HttpResponse
@@ -17,6 +18,8 @@ def hello(request):
 
 
 def slow(request):
+    # Said before sleeping, so a test can stop the worker mid-consumer.
+    print(f"slow view started n={request.GET.get('n', '')}", file=sys.stderr, flush=True)
     time.sleep(float(request.GET.get("s", "1")))
     return hello(request)
 

@@ -1,12 +1,12 @@
 """A tiny project whose worker answers pings over the Redis backend, for
-the Redis fault tests. REDIS_PROJECT_HOSTS (comma-separated redis:// URLs)
-and REDIS_PROJECT_PREFIX choose the servers and key prefix."""
+the Redis fault tests. REDIS_PROJECT_HOSTS (comma-separated redis:// URLs:
+the servers those tests start and kill) and REDIS_PROJECT_PREFIX choose the
+servers and key prefix."""
 
 import os
 
-SECRET_KEY = "tests-only"
-DEBUG = False
-USE_TZ = True
+from tests.projects.base_settings import *  # noqa: F403
+
 INSTALLED_APPS = ["channels"]
 DATABASES = {
     "default": {

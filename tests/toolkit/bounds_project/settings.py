@@ -2,27 +2,19 @@
 ``runworker`` processes: enforce_ordering under a flooding client, and where
 ``http_session`` takes the session key from.
 
-Chosen by environment variables, as the echo project is (and set by
-``tests.interfaces.harness.Stack``): CHANNELS_TEST_BACKEND, CHANNELS_TEST_SQLITE,
-CHANNELS_TEST_REDIS + CHANNELS_TEST_PREFIX; CHANNELS_TEST_WORK is the seconds
+The backend as in every test project (tests/projects/base_settings.py, set
+by ``tests.processes.ProjectProcesses``); CHANNELS_TEST_WORK is the seconds
 each ordered message's consumer works (default 0.005).
 """
 
 import os
 
-SECRET_KEY = "tests-only"
-DEBUG = False
+from tests.projects.base_settings import *  # noqa: F403
+from tests.projects.base_settings import INSTALLED_APPS, channel_backend
+
 ALLOWED_HOSTS = ["localhost", "127.0.0.1"]
 ROOT_URLCONF = "tests.toolkit.bounds_project.urls"
-USE_TZ = True
-DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-INSTALLED_APPS = [
-    "django.contrib.contenttypes",
-    "django.contrib.auth",
-    "django.contrib.sessions",
-    "channels",
-]
-MIDDLEWARE: list[str] = []
+INSTALLED_APPS = [*INSTALLED_APPS, "django.contrib.sessions"]
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
@@ -38,14 +30,8 @@ DATABASES = {
 }
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 CHANNEL_BACKENDS = {
-    "default": {
-        "BACKEND": os.environ.get("CHANNELS_TEST_BACKEND", "database"),
-        "ROUTING": "tests.toolkit.bounds_project.routing.channel_routing",
-    }
+    "default": channel_backend("tests.toolkit.bounds_project.routing.channel_routing", "bounds:")
 }
-if os.environ.get("CHANNELS_TEST_REDIS") and "redis" in CHANNEL_BACKENDS["default"]["BACKEND"]:
-    CHANNEL_BACKENDS["default"]["HOSTS"] = [os.environ["CHANNELS_TEST_REDIS"]]
-    CHANNEL_BACKENDS["default"]["PREFIX"] = os.environ.get("CHANNELS_TEST_PREFIX", "bounds:")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

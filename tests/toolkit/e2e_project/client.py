@@ -69,15 +69,30 @@ class Server:
         self.pending: dict[str, list[dict]] = {}
 
     def receive(self, channel: str, timeout: float) -> dict | None:
+        """The next reply to ``channel`` within ``timeout`` seconds (with 0:
+        what has already arrived, the inbox read once without waiting)."""
         deadline = time.monotonic() + timeout
         while not self.pending.get(channel):
             left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            name, message = self.backend.receive_many([self.inbox], block=True, timeout=left)
+            name, message = self.backend.receive_many(
+                [self.inbox], block=left > 0, timeout=max(left, 0)
+            )
             if name is not None:
                 self.pending.setdefault(name, []).append(message)
+            elif left <= 0:
+                return None
         return self.pending[channel].pop(0)
+
+    def wait_for_membership(
+        self, group: str, channel: str, member: bool = True, timeout: float = 30
+    ) -> None:
+        """Wait until ``channel`` is (or, ``member`` false, is no longer) in
+        ``group``: a worker's group_add/group_discard, seen from here."""
+        deadline = time.monotonic() + timeout
+        while (channel in self.backend.group_channels(group)) != member:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{channel} member={member} of {group}: not in {timeout}s")
+            time.sleep(0.02)
 
 
 def login_cookie(username: str) -> str:
@@ -153,7 +168,8 @@ def classes(server: Server) -> dict:
     result["blue"] = [blue_a.receive_json(), blue_b.receive_json()]
     result["red_got"] = red_c.receive(timeout=1)
     blue_b.disconnect()
-    time.sleep(0.5)  # the disconnect's group_discard, on some worker
+    # The disconnect's group_discard runs on some worker: wait for it.
+    server.wait_for_membership("e2e-room-blue", blue_b.reply_channel, member=False)
     blue_a.json({"say": "alone"})
     result["after_leave"] = [blue_a.receive_json(), blue_b.receive(timeout=1)]
 
@@ -183,12 +199,15 @@ def http(server: Server) -> dict:
     events = Socket(server, "/events/")
     events.send("http.request", method="GET", headers=[], body=b"", query_string=b"")
     result["headers"] = events.receive()
-    time.sleep(0.3)  # group_add done by the worker
+    server.wait_for_membership("e2e-events", events.reply_channel)
     ServerSentEventsConsumer.group_send_event("e2e-events", "tick", event="clock", id="1")
     result["event"] = events.receive()
     poll = Socket(server, "/poll/")
     poll.send("http.request", method="GET", headers=[], body=b"", query_string=b"")
-    result["before"] = poll.receive(timeout=0.5)
+    # The worker took the request (it joined the group) and held it: nothing
+    # has come back yet.
+    server.wait_for_membership("e2e-poll", poll.reply_channel)
+    result["before"] = poll.receive(timeout=0)
     LongPollConsumer.group_respond("e2e-poll", b'{"news": 1}')
     result["poll"] = poll.receive()
     return result

@@ -40,8 +40,10 @@ def ordered_connect(message):
 @enforce_ordering
 @channel_session
 def ordered_receive(message):
-    # A little jitter so the workers really race.
-    time.sleep(random.random() * 0.004)
+    # Jitter so the workers really race: long enough that an idle worker
+    # polling SQLite (up to 100 ms between looks) wakes before one busy
+    # worker has drained all sixty messages on a loaded machine.
+    time.sleep(random.random() * 0.02)
     message.channel_session["count"] += 1
     reply(message, order=message.content["order"], count=message.channel_session["count"])
 

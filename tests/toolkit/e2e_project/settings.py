@@ -1,34 +1,19 @@
 """The toolkit's end-to-end project: runworker processes and a client process
-share these settings, chosen by environment variables:
-
-CHANNELS_TEST_BACKEND (dotted path; database by default), CHANNELS_TEST_SQLITE
-(database file), CHANNELS_TEST_REDIS + CHANNELS_TEST_PREFIX (Redis backend),
-CHANNELS_TEST_SESSION_ENGINE, CHANNELS_TEST_TMP (cache and session files).
+share these settings, chosen by environment variables: the backend as in
+every test project (tests/projects/base_settings.py; the database by
+default), CHANNELS_TEST_SESSION_ENGINE, CHANNELS_TEST_TMP (cache and session
+files).
 """
 
 import os
 
-SECRET_KEY = "tests-only"
-DEBUG = False
-ALLOWED_HOSTS = ["good.example", "localhost"]
+from tests.projects.base_settings import *  # noqa: F403
+from tests.projects.base_settings import INSTALLED_APPS, channel_backend
+
+ALLOWED_HOSTS = ["good.example", "localhost", "127.0.0.1"]
 ROOT_URLCONF = "tests.toolkit.e2e_project.urls"
-USE_TZ = True
-DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-INSTALLED_APPS = [
-    "django.contrib.contenttypes",
-    "django.contrib.auth",
-    "django.contrib.sessions",
-    "channels",
-]
+INSTALLED_APPS = [*INSTALLED_APPS, "django.contrib.sessions"]
 MIDDLEWARE = ["django.contrib.sessions.middleware.SessionMiddleware"]
-DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": os.environ.get("CHANNELS_TEST_SQLITE", "/tmp/channels-toolkit-e2e.sqlite3"),
-        # Several workers write one SQLite file: wait for its lock, not fail.
-        "OPTIONS": {"timeout": 30},
-    }
-}
 _tmp = os.environ.get("CHANNELS_TEST_TMP", "/tmp/channels-toolkit-e2e")
 CACHES = {
     # Shared by every process (the cache and cached_db session engines need that).
@@ -45,18 +30,13 @@ os.makedirs(SESSION_FILE_PATH, exist_ok=True)
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 CHANNEL_BACKENDS = {
-    "default": {
-        "BACKEND": os.environ.get(
-            "CHANNELS_TEST_BACKEND", "channels.backends.database.DatabaseChannelBackend"
-        ),
-        "ROUTING": "tests.toolkit.e2e_project.routing.channel_routing",
+    "default": channel_backend(
+        "tests.toolkit.e2e_project.routing.channel_routing",
+        prefix="toolkit:",
         # Sixty messages of one socket arrive at once.
-        "CAPACITY": 500,
-    }
+        CAPACITY=500,
+    )
 }
-if os.environ.get("CHANNELS_TEST_REDIS"):
-    CHANNEL_BACKENDS["default"]["HOSTS"] = [os.environ["CHANNELS_TEST_REDIS"]]
-    CHANNEL_BACKENDS["default"]["PREFIX"] = os.environ.get("CHANNELS_TEST_PREFIX", "toolkit:")
 
 CHANNELS_ORDERING_MAX_WAIT = float(os.environ.get("CHANNELS_TEST_MAX_WAIT", "30"))
 LOGGING = {
