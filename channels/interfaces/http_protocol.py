@@ -18,6 +18,7 @@ from twisted.internet.interfaces import IProtocolNegotiationFactory
 from twisted.web import http
 from zope.interface import implementer
 
+from .http2 import ChannelH2Connection
 from .http_request import REASONS, ChannelRequest
 from .tls import tls_failure
 
@@ -46,11 +47,15 @@ class ChannelHTTP(http.HTTPChannel):
     _stopped = False
     #: Set once any bytes came (over TLS: once the handshake is done).
     _got_data = False
+    #: The HTTP/2 connection this one handed over to, when ALPN chose ``h2``.
+    http2: ChannelH2Connection | None = None
 
     def shut_down(self) -> None:
         """The server is stopping: close once the response in progress is
         done, or now if there is none."""
-        if self.requests:
+        if self.http2 is not None:
+            self.http2.shut_down()
+        elif self.requests:
             self.persistent = False
         else:
             self.loseConnection()
@@ -148,10 +153,32 @@ class ChannelHTTP(http.HTTPChannel):
         self.resume_reading()
 
     def dataReceived(self, data: bytes) -> None:
-        """Ignore bytes once we have stopped reading requests."""
-        self._got_data = True
-        if not self._stopped:
+        """Hand the connection to HTTP/2 if ALPN chose it; ignore bytes once
+        we have stopped reading requests."""
+        if not self._got_data:
+            self._got_data = True
+            if getattr(self.transport, "negotiatedProtocol", None) == b"h2":
+                self._start_http2()
+        if self.http2 is not None:
+            self.http2.dataReceived(data)
+        elif not self._stopped:
             super().dataReceived(data)
+
+    def _start_http2(self) -> None:
+        # This object stays the connection the server counts and shuts down;
+        # the HTTP/2 connection takes the transport and its back-pressure.
+        self._cancel_head_deadline()
+        self.setTimeout(None)
+        network = self._networkProducer
+        network.unregisterProducer()
+        self.http2 = ChannelH2Connection(self.factory.server, self.factory)
+        self.http2.makeConnection(self.transport)
+        network.registerProducer(self.http2, True)
+
+    def abort_request(self) -> None:
+        """Drop the connection (a request's abort; HTTP/2 resets a stream)."""
+        if self.transport is not None:
+            self.transport.abortConnection()
 
     def rawDataReceived(self, data: bytes) -> None:
         """Body bytes, unless the request was already answered."""
@@ -226,6 +253,8 @@ class ChannelHTTP(http.HTTPChannel):
             self._abort_call.cancel()
         self._abort_call = None
         super().connectionLost(reason)
+        if self.http2 is not None:
+            self.http2.connectionLost(reason)
         self.factory.server.connection_closed(self)
 
     def detach(self) -> None:
@@ -256,6 +285,8 @@ class ChannelHTTPFactory(http.HTTPFactory):
 
     def acceptableProtocols(self) -> list[bytes]:
         """The ALPN protocol names this factory speaks, preferred first."""
+        if self.server.options.http2:
+            return [b"h2", b"http/1.1"]
         return [b"http/1.1"]
 
     def buildProtocol(self, addr: Any) -> ChannelHTTP | None:

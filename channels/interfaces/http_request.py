@@ -72,6 +72,7 @@ class ChannelRequest(http.Request):
     request_sent = False
     response_started = False
     _timer = None
+    declared_length: int | None = None
 
     def __init__(self, channel: ChannelHTTP, *args: Any, **kwargs: Any) -> None:
         super().__init__(channel, *args, **kwargs)
@@ -85,7 +86,9 @@ class ChannelRequest(http.Request):
     # --- head ----------------------------------------------------------
 
     def gotLength(self, length: int | None) -> None:
-        """Keep nothing but an empty file: the body is streamed elsewhere."""
+        """Note the declared length; keep nothing but an empty file (the
+        body is streamed elsewhere)."""
+        self.declared_length = length
         self.content = io.BytesIO()
 
     def head_received(self, command: bytes, target: bytes, version: bytes) -> None:
@@ -103,7 +106,11 @@ class ChannelRequest(http.Request):
             path, query = scope.split_target(target)
         except UnicodeDecodeError:
             return self.refuse(400, "The request path is not valid UTF-8.")
-        length = self.channel.length
+        if version == b"HTTP/2" and _over_header_limits(self.requestHeaders, options):
+            # HTTP/1.1 heads are counted line by line as they arrive (see
+            # ChannelHTTP); an HTTP/2 header list arrives whole, bounded by HPACK.
+            return self.refuse(431, "The request headers are too large.")
+        length = self.declared_length
         if length is not None and length > options.max_body_size:
             return self.refuse(413, f"The request body is over {options.max_body_size} bytes.")
         self.client = scope.address(self.getClientAddress())
@@ -115,7 +122,7 @@ class ChannelRequest(http.Request):
             )
         if self.server.health_check.serves(path, hosts[0] if hosts else b""):
             self.mode = HEALTH
-        elif _is_websocket_upgrade(self):
+        elif version != b"HTTP/2" and _is_websocket_upgrade(self):
             self.mode = WEBSOCKET
         elif not options.accept_all:
             self.mode = REFUSED
@@ -294,7 +301,7 @@ class ChannelRequest(http.Request):
     def _abort(self, keep_held: bool = False) -> None:
         self._cancel_timer()
         self._forget(keep_held)
-        self.channel.transport.abortConnection()
+        self.channel.abort_request()
 
     def _abort_slow(self, reason: str) -> None:
         """The client reads too little of its response to keep it: drop it.
@@ -372,6 +379,15 @@ class ChannelRequest(http.Request):
 def _is_websocket_upgrade(request: http.Request) -> bool:
     upgrade = b",".join(request.requestHeaders.getRawHeaders(b"upgrade") or [])
     return b"websocket" in upgrade.lower()
+
+
+def _over_header_limits(headers: http.Headers, options: Any) -> bool:
+    """Whether a header list passes ``max_headers`` fields or
+    ``max_header_size`` bytes, counted as HTTP/2 counts its header list
+    (name, value and 32 bytes per field)."""
+    fields = [(name, value) for name, values in headers.getAllRawHeaders() for value in values]
+    size = sum(len(name) + len(value) + 32 for name, value in fields)
+    return len(fields) > options.max_headers or size > options.max_header_size
 
 
 def _bytes(value: Any) -> bytes:
