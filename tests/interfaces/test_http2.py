@@ -18,6 +18,7 @@ import time
 
 import h2.config
 import h2.connection
+import h2.errors
 import h2.events
 import h2.settings
 import httpx
@@ -28,7 +29,7 @@ import websockets
 from ..processes import free_port, wait_for_port
 from .certificates import make_server_files
 from .harness import wait_until
-from .limits import MIB, big_progress
+from .limits import MIB, big_progress, disconnects
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -59,7 +60,7 @@ def run(coro):
 
 
 def test_django_views_answer_over_http2(tls):
-    server, port, files = tls()
+    server, port, files = tls("--access-log", "-")
     base = f"https://127.0.0.1:{port}"
 
     async def go():
@@ -92,8 +93,12 @@ def test_django_views_answer_over_http2(tls):
             addrs = {a.extensions["network_stream"].get_extra_info("client_addr") for a in answers}
             assert len(addrs) == 1
             assert len({a.extensions["stream_id"] for a in answers}) == 8
+            # The server's own answers take the same path.
+            health = await client.get(f"{base}/__channels__/health")
+            assert health.http_version == "HTTP/2" and health.json()["status"] == "ok"
 
     run(go())
+    wait_until(lambda: '"GET /stream/ HTTP/2" 200' in server.output(), 10)
     assert "Traceback" not in server.output()
 
 
@@ -222,6 +227,66 @@ def test_http2_bounds_are_advertised_and_enforced(tls):
             assert [a.text for a in answers] == ["hello\n"] * 10
 
     run(many())
+
+
+def test_early_answers_and_resets_end_one_stream_not_the_connection(tls, tmp_path):
+    _, port, files = tls("--max-body-size", "100000")
+    client = RawH2(port, files)
+    # A body declared over --max-body-size: 413 before it is read, then the
+    # stream is reset with NO_ERROR so the client stops sending it.
+    early = client.conn.get_next_available_stream_id()
+    client.conn.send_headers(
+        early,
+        [(":method", "POST"), (":path", "/echo/"), (":scheme", "https"),
+         (":authority", "127.0.0.1"), ("content-length", "500000")],
+    )  # fmt: skip
+    client.conn.send_data(early, b"x" * 16384)
+    client.flush()
+    # A response the client abandons: the worker hears http.disconnect.
+    abandoned = client.request("/big/?mib=64&tag=abandoned")
+    client.read_until(
+        lambda: any(
+            isinstance(e, h2.events.DataReceived) and e.stream_id == abandoned
+            for e in client.events
+        )
+    )
+    client.conn.reset_stream(abandoned)
+    client.flush()
+    later = client.request("/")
+
+    def status(stream):
+        for event in client.events:
+            if isinstance(event, h2.events.ResponseReceived) and event.stream_id == stream:
+                return dict(event.headers)[b":status"]
+        return None
+
+    client.read_until(lambda: status(later) is not None)
+    assert status(early) == b"413" and status(later) == b"200"
+    resets = [e for e in client.events if isinstance(e, h2.events.StreamReset)]
+    assert [(e.stream_id, e.error_code) for e in resets] == [(early, h2.errors.ErrorCodes.NO_ERROR)]
+    wait_until(lambda: [d["path"] for d in disconnects(tmp_path)] == ["/big/"], 20)
+    client.close()
+
+
+def test_shutdown_with_http2_connections_open(tls):
+    server, port, files = tls()
+    client = RawH2(port, files)
+    stream = client.request("/")
+    client.read_until(lambda: any(isinstance(e, h2.events.StreamEnded) for e in client.events))
+    server.popen.terminate()
+    # GOAWAY, then the connection closes; the server exits cleanly.
+    closed = False
+    deadline = time.monotonic() + 20
+    while not closed and time.monotonic() < deadline:
+        try:
+            client.read(1.0)
+        except (ConnectionError, OSError):
+            closed = True
+    assert closed
+    assert any(isinstance(e, h2.events.ConnectionTerminated) for e in client.events)
+    assert server.popen.wait(timeout=30) == 0
+    assert stream == 1
+    assert "Traceback" not in server.output()
 
 
 def test_a_stream_waiting_on_a_shut_window_does_not_spin_the_server(tls):
