@@ -84,7 +84,10 @@ class ChannelH2Stream(H2Stream):
     def abort_request(self) -> None:
         """Reset this stream (the connection's other streams go on)."""
         if self._conn._streamIsActive(self.streamID):
-            self._conn.abortRequest(self.streamID)
+            try:
+                self._conn.abortRequest(self.streamID)
+            except h2.exceptions.StreamClosedError:
+                pass  # closed by the client meanwhile
         self._request.connectionLost(Failure(ConnectionLost("stream reset by the server")))
 
 
@@ -173,6 +176,15 @@ class ChannelH2Connection(H2Connection):
                 self._tryToWriteControlData()
         if self.closing and not self.streams and self.transport is not None:
             self.transport.loseConnection()
+
+    def timeoutConnection(self) -> None:
+        """Idle timeout, except while a request is being answered: as on
+        HTTP/1.1, its own ``http_timeout`` bounds it (a long poll must not
+        lose its connection for want of frames)."""
+        if any(stream.body_ended for stream in self.streams.values()):
+            self.setTimeout(self.timeOut)
+            return
+        super().timeoutConnection()
 
     def shut_down(self) -> None:
         """The server is stopping: GOAWAY, and close once the streams in

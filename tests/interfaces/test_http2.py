@@ -121,6 +121,19 @@ def test_http11_clients_and_websockets_still_work_next_to_http2(tls):
     assert "Traceback" not in server.output()
 
 
+def test_a_long_poll_outlives_the_idle_timeout_as_on_http11(tls):
+    # The idle timeout is for idle connections; a request being answered is
+    # bounded by --http-timeout instead (HTTP/1.1 does the same).
+    _, port, files = tls("--idle-timeout", "1", "--http-timeout", "20")
+
+    async def go():
+        async with h2_client(files) as client:
+            polled = await client.get(f"https://127.0.0.1:{port}/poll/?s=3")
+            assert polled.http_version == "HTTP/2" and polled.text == "polled\n"
+
+    run(go())
+
+
 def test_http2_can_be_turned_off(tls):
     _, port, files = tls("--no-http2")
 
