@@ -208,6 +208,13 @@ class RawH2:
             assert time.monotonic() < deadline, self.events
             self.read(1.0)
 
+    def status(self, stream: int) -> bytes | None:
+        """The status of the response on ``stream``, once its head came."""
+        for event in self.events:
+            if isinstance(event, h2.events.ResponseReceived) and event.stream_id == stream:
+                return dict(event.headers)[b":status"]
+        return None
+
     def close(self) -> None:
         self.sock.close()
 
@@ -221,14 +228,8 @@ def test_http2_bounds_are_advertised_and_enforced(tls):
     big = client.request("/", [("x-big", "y" * 5000)])
     fine = client.request("/")
 
-    def status(stream):
-        for event in client.events:
-            if isinstance(event, h2.events.ResponseReceived) and event.stream_id == stream:
-                return dict(event.headers)[b":status"]
-        return None
-
-    client.read_until(lambda: status(big) and status(fine))
-    assert status(big) == b"431" and status(fine) == b"200"
+    client.read_until(lambda: client.status(big) and client.status(fine))
+    assert client.status(big) == b"431" and client.status(fine) == b"200"
     client.close()
 
     async def many():
@@ -267,14 +268,8 @@ def test_early_answers_and_resets_end_one_stream_not_the_connection(tls, tmp_pat
     client.flush()
     later = client.request("/")
 
-    def status(stream):
-        for event in client.events:
-            if isinstance(event, h2.events.ResponseReceived) and event.stream_id == stream:
-                return dict(event.headers)[b":status"]
-        return None
-
-    client.read_until(lambda: status(later) is not None)
-    assert status(early) == b"413" and status(later) == b"200"
+    client.read_until(lambda: client.status(later) is not None)
+    assert client.status(early) == b"413" and client.status(later) == b"200"
     resets = [e for e in client.events if isinstance(e, h2.events.StreamReset)]
     assert [(e.stream_id, e.error_code) for e in resets] == [(early, h2.errors.ErrorCodes.NO_ERROR)]
     wait_until(lambda: [d["path"] for d in disconnects(tmp_path)] == ["/big/"], 20)
