@@ -127,7 +127,13 @@ class ChannelH2Connection(H2Connection):
             pass  # a PRIORITY frame came first and inserted it
         else:
             self.priority.block(event.stream_id)
-        stream._request.head_received(stream.command, stream.path, b"HTTP/2")
+        request = stream._request
+        if stream.path is None:
+            # CONNECT has no :path (RFC 9113 8.5); no tunnels here.
+            request.method, request.uri, request.clientproto = stream.command, b"", b"HTTP/2"
+            request.refuse(400, "CONNECT is not served.")
+            return
+        request.head_received(stream.command, stream.path, b"HTTP/2")
 
     def _requestDataReceived(self, event: Any) -> None:
         if self._streamIsActive(event.stream_id):

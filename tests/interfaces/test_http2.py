@@ -266,12 +266,20 @@ def test_early_answers_and_resets_end_one_stream_not_the_connection(tls, tmp_pat
     )
     client.conn.reset_stream(abandoned)
     client.flush()
+    # CONNECT (no :path in HTTP/2): refused on its stream.
+    tunnel = client.conn.get_next_available_stream_id()
+    client.conn.send_headers(tunnel, [(":method", "CONNECT"), (":authority", "example.com:443")])
+    client.flush()
     later = client.request("/")
 
     client.read_until(lambda: client.status(later) is not None)
     assert client.status(early) == b"413" and client.status(later) == b"200"
+    assert client.status(tunnel) == b"400"
     resets = [e for e in client.events if isinstance(e, h2.events.StreamReset)]
-    assert [(e.stream_id, e.error_code) for e in resets] == [(early, h2.errors.ErrorCodes.NO_ERROR)]
+    assert [(e.stream_id, e.error_code) for e in resets] == [
+        (early, h2.errors.ErrorCodes.NO_ERROR),
+        (tunnel, h2.errors.ErrorCodes.NO_ERROR),
+    ]
     wait_until(lambda: [d["path"] for d in disconnects(tmp_path)] == ["/big/"], 20)
     client.close()
 
