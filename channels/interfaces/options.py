@@ -22,6 +22,11 @@ class ServerOptions:
     max_header_size: int = 16 * KIB
     #: Most header lines in one request (431 beyond it).
     max_headers: int = 100
+    #: Offer HTTP/2 (ALPN ``h2``) on TLS endpoints, besides HTTP/1.1.
+    http2: bool = True
+    #: Most streams one HTTP/2 connection may have open at once
+    #: (SETTINGS_MAX_CONCURRENT_STREAMS).
+    http2_max_streams: int = 100
     #: Largest request body, in bytes (413 beyond it).
     max_body_size: int = 128 * MIB
     #: Size of the body chunks sent to the worker.

@@ -161,6 +161,19 @@ def add_server_arguments(parser: CommandParser) -> None:
     )
     add("--max-header-size", type=int, default=d.max_header_size, metavar="BYTES")
     add("--max-headers", type=int, default=d.max_headers, metavar="N")
+    add(
+        "--no-http2",
+        dest="http2",
+        action="store_false",
+        help="Offer only HTTP/1.1 on TLS endpoints (HTTP/2 is offered by ALPN by default).",
+    )
+    add(
+        "--http2-max-streams",
+        type=int,
+        default=d.http2_max_streams,
+        metavar="N",
+        help="Most streams open at once on one HTTP/2 connection (default %(default)s).",
+    )
     add("--max-body-size", type=int, default=d.max_body_size, metavar="BYTES")
     add(
         "--max-message-size",
@@ -311,6 +324,7 @@ def server_options(options: dict[str, Any], accept_all: bool) -> ServerOptions:
         "http_timeout", "connect_timeout", "ping_interval", "ping_timeout", "idle_timeout",
         "head_timeout", "max_header_size", "max_headers", "max_body_size", "max_message_size",
         "max_frame_size", "max_connections", "full_wait", "compression", "allowed_origins",
+        "http2", "http2_max_streams",
         "subprotocols", "proxy_headers", "trusted_proxies", "root_path", "grace_period",
         "health_path", "health_hosts",
         "proxy_host_header", "proxy_port_header", "proxy_proto_header",
