@@ -342,7 +342,9 @@ class ChannelRequest(http.Request):
         self._timer = None
         if not self.startedWriting:
             self.refuse(504, "The application did not respond in time.")
-        elif self.flow is not None and (self.flow.paused or self.flow.backlog):
+        elif self.flow is not None and self.flow.held_back_within(self.server.options.http_timeout):
+            # A pause that ended (the socket buffer took the rest) still counts:
+            # the worker stopped because we held its reply channel meanwhile.
             self._abort_slow(f"nothing read for {self.server.options.http_timeout:g} s")
         else:
             self._abort()

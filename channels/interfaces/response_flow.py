@@ -126,6 +126,8 @@ class ResponseFlow:
         self._in_transport = 0
         self._in_backlog = 0
         self._last_write = 0
+        #: reactor time of the last pause (None: the client never held us back)
+        self.last_paused_at: float | None = None
 
     @property
     def kept(self) -> int:
@@ -143,6 +145,17 @@ class ResponseFlow:
         self._count(size)
         return False
 
+    def held_back_within(self, seconds: float) -> bool:
+        """Whether the client held this response back in the last ``seconds``
+        (paused now, replies kept, or a pause that recently ended): a worker
+        that stopped meanwhile most likely gave up on the reply channel we
+        held for that client."""
+        if self.paused or self.backlog:
+            return True
+        if self.last_paused_at is None:
+            return False
+        return self.server.reactor.seconds() - self.last_paused_at < seconds
+
     def wrote(self, size: int) -> None:
         """The response is about to write ``size`` bytes to the transport."""
         self._last_write = size
@@ -152,6 +165,7 @@ class ResponseFlow:
         if self.closed or self.paused:
             return
         self.paused = True
+        self.last_paused_at = self.server.reactor.seconds()
         # That write stays in memory until the client reads it.
         self._in_transport = self._last_write
         self._count(self._last_write)
