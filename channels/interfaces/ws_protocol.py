@@ -171,6 +171,12 @@ class ChannelWebSocketProtocol(BoundedWebSocket, WebSocketServerProtocol):
                 return False
         handshake, self._accept = self._accept, None
         self._cancel_connect_timer()
+        if self.state == self.STATE_CLOSED:
+            # Dropped while the consumer decided (an abort's connectionLost
+            # comes a reactor turn later): completing the handshake now would
+            # set Autobahn's state back to open on a dead connection, and its
+            # next failure would resolve ``is_closed`` a second time.
+            return False
         handshake.callback(self._choose_subprotocol(message.get("subprotocol")))
         return True
 
