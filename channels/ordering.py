@@ -128,12 +128,12 @@ def _connection_lock(backend, name: str, wait: float) -> Iterator[bool]:
     backend's EXPIRY makes it a lease: a worker that dies holding it blocks
     the connection for at most EXPIRY seconds.
     """
-    token = backend.encode({"pid": os.getpid()})
+    token = {"pid": os.getpid()}
     deadline = time.monotonic() + wait
     delay = 0.001
     while True:
         try:
-            backend._send(name, token, 1)
+            backend.send_within(name, token, 1)
             break
         except ChannelFull:
             if time.monotonic() >= deadline:
@@ -280,9 +280,7 @@ def _send_past_capacity(backend, channel: str, content: dict) -> bool:
     to keep either out.
     """
     try:
-        backend._send(
-            channel, backend.encode(content), RESEND_HEADROOM * backend.capacity_for(channel)
-        )
+        backend.send_within(channel, content, RESEND_HEADROOM * backend.capacity_for(channel))
         return True
     except ChannelFull:
         return False

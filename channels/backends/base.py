@@ -9,7 +9,9 @@ promise below against every backend.
 Promises:
 
 * ``send(channel, message)`` queues a message; ``send_many(items)`` queues
-  several in order, with one result per item. Delivery is **at most once**
+  several in order, with one result per item; ``send_within(channel,
+  message, capacity)`` is ``send`` against a capacity the caller gives (a
+  capacity-1 channel is a cross-process try-lock). Delivery is **at most once**
   and **FIFO per channel**. A channel holding ``capacity`` messages refuses
   more with :class:`~channels.exceptions.ChannelFull`.
 * ``receive_batch(channels, limit, block)`` takes up to ``limit`` messages:
@@ -201,6 +203,21 @@ class BaseChannelBackend:
         """Queue ``message`` on ``channel``; raise ``ChannelFull`` at capacity."""
         validate_channel_name(channel)
         self._send(channel, self.encode(message), self.capacity_for(channel))
+
+    def send_within(self, channel: str, message: dict, capacity: int) -> None:
+        """Queue ``message`` on ``channel`` unless ``capacity`` messages wait there.
+
+        :meth:`send` with the capacity given by the caller instead of the
+        configured one, checked as atomically across processes as ``send``'s.
+        With ``capacity=1`` a channel is a try-lock that expires with EXPIRY
+        (what :mod:`channels.ordering` holds per connection); a capacity above
+        the configured one lets a message that was already counted once back
+        in (its re-sends).
+        """
+        validate_channel_name(channel)
+        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity <= 0:
+            raise ValueError(f"capacity must be a positive int, not {capacity!r}")
+        self._send(channel, self.encode(message), capacity)
 
     def send_many(self, items: Sequence[tuple[str, dict]]) -> list[Exception | None]:
         """Send several messages, in order; one result per item.

@@ -103,6 +103,22 @@ class RedisServer:
         self.stop()
         raise RuntimeError(f"redis-server on port {self.port} did not answer in {timeout} s")
 
+    def wait_blocked(self, count: int = 1, timeout: float = 10.0) -> None:
+        """Return once ``count`` clients wait in a blocking pop (``CLIENT
+        LIST`` shows them with the ``b`` flag): the readiness signal of a
+        receiver, instead of sleeping and hoping it got there."""
+        deadline = time.monotonic() + timeout
+        with self.client() as client:
+            while True:
+                blocked = [c for c in client.client_list() if "b" in c.get("flags", "")]
+                if len(blocked) >= count:
+                    return
+                if time.monotonic() > deadline:
+                    raise AssertionError(
+                        f"{len(blocked)} of {count} receivers blocked after {timeout} s"
+                    )
+                time.sleep(0.01)
+
     def stop(self) -> None:
         """Kill the server (SIGKILL: like a crash, nothing is saved)."""
         if self.process is not None and self.process.poll() is None:
