@@ -289,6 +289,75 @@ def test_bad_options_are_clear_configuration_errors():
             RedisChannelBackend("default", **options)
 
 
+SENTINELS = [["127.0.0.1", 26379], ["127.0.0.1", 26380]]
+
+
+@pytest.mark.parametrize(
+    "entry, key",
+    [
+        # A typo must not fall back to localhost:6379 (someone else's Redis).
+        ({"host": "10.0.0.5", "prot": 6380}, "'prot'"),
+        ({"HOST": "10.0.0.5", "port": 6380}, "'HOST'"),
+        ({"address": "redis://10.0.0.5:6380"}, "'address'"),
+        ({"host": "10.0.0.5", "ssl_ca_cert": "/etc/ca.pem"}, "'ssl_ca_cert'"),
+        ({"SENTINELS": SENTINELS, "MASTER_NAME": "m", "MASTERNAME": "n"}, "'MASTERNAME'"),
+        ({"sentinels": SENTINELS, "master_name": "m", "sentinel_kwarg": {}}, "'sentinel_kwarg'"),
+        (
+            {"SENTINELS": SENTINELS, "MASTER_NAME": "m", "SENTINEL_KWARGS": {"pasword": "x"}},
+            "'pasword'",
+        ),
+    ],
+)
+def test_a_hosts_dict_with_an_unknown_key_is_an_error_naming_it(entry, key):
+    with pytest.raises(ImproperlyConfiguredBackend, match=key):
+        RedisChannelBackend("default", HOSTS=[entry])
+
+
+def test_connection_kwargs_with_an_unknown_key_is_an_error_naming_it():
+    with pytest.raises(ImproperlyConfiguredBackend, match="'socket_timout'"):
+        RedisChannelBackend("default", CONNECTION_KWARGS={"socket_timout": 1})
+
+
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ({"SENTINELS": SENTINELS}, "MASTER_NAME"),
+        ({"SENTINELS": [], "MASTER_NAME": "m"}, "SENTINELS"),
+        ({"SENTINELS": [["127.0.0.1", "26379"]], "MASTER_NAME": "m"}, "pairs"),
+        ({"SENTINELS": SENTINELS, "MASTER_NAME": "m", "host": "a"}, "takes no 'host'"),
+        ({"SENTINELS": SENTINELS, "MASTER_NAME": "m", "DB": "0"}, "DB"),
+        ({"SENTINELS": SENTINELS, "MASTER_NAME": "m", "db": 0, "DB": 1}, "twice"),
+    ],
+)
+def test_bad_sentinel_entries_are_clear_errors(entry, message):
+    with pytest.raises(ImproperlyConfiguredBackend, match=message):
+        RedisChannelBackend("default", HOSTS=[entry])
+
+
+def test_sentinel_and_plain_shards_mix_and_place_by_master_name():
+    upper = {"SENTINELS": SENTINELS, "MASTER_NAME": "shard-a", "DB": 2, "PASSWORD": "s"}
+    lower = {"sentinels": SENTINELS, "master_name": "shard-b", "password": "s"}
+    backend = RedisChannelBackend("default", HOSTS=[upper, lower, "redis://10.0.0.9:6379/0"])
+    assert [shard.ident for shard in backend.shards] == [
+        "sentinel://shard-a/2",
+        "sentinel://shard-b/0",
+        "redis://10.0.0.9:6379/0",
+    ]
+    # Another process listing other sentinels for the same primaries agrees.
+    other = RedisChannelBackend(
+        "default",
+        HOSTS=[
+            {**lower, "sentinels": SENTINELS[:1]},
+            "redis://10.0.0.9:6379/0",
+            {**upper, "SENTINELS": SENTINELS[::-1]},
+        ],
+    )
+    names = [f"place.{n}" for n in range(200)]
+    assert [backend.shard_for_channel(n).ident for n in names] == [
+        other.shard_for_channel(n).ident for n in names
+    ]
+
+
 def test_constructor_does_not_connect():
     # Nothing listens on port 1; building the backend must still work.
     backend = RedisChannelBackend("default", HOSTS=["redis://127.0.0.1:1/0"])

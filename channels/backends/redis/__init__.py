@@ -20,9 +20,10 @@ from ...exceptions import BackendUnavailable, ImproperlyConfiguredBackend
 from ...names import inbox_of
 from ..base import BaseChannelBackend
 from .blocking import MIN_BLOCK
-from .connection import Shard, ShardDown, default_connection_kwargs, parse_hosts
+from .connection import Shard, ShardDown, default_connection_kwargs
 from .crypto import Sealer, validate_keys
 from .elements import channel_tag, expires_at, pack
+from .hosts import parse_hosts
 from .keys import KEY_FAMILIES, family_pattern, glob_escape, is_own_key
 from .receiving import ReceivePath, now_ms
 from .scripts import SCRIPTS

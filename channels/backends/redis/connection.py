@@ -1,15 +1,6 @@
-"""Where the Redis servers are, and one connection pool per server.
-
-``HOSTS`` entries may be:
-
-* a URL: ``redis://[:password@]host[:port][/db]``, ``rediss://...`` for TLS,
-  ``unix:///path/to/redis.sock[?db=0&password=...]``;
-* a ``(host, port)`` pair;
-* a dict of redis-py connection arguments (``host``, ``port``, ``db``,
-  ``password``, ``username``, ``ssl``, ``path`` for a unix socket, ...).
-
-``CONNECTION_KWARGS`` (a dict) is passed to every server's pool, e.g.
-``{"ssl_ca_certs": "/etc/ssl/redis.pem", "max_connections": 50}``.
+"""One connection pool per Redis server (:class:`Shard`), whether the server
+is reachable right now, and the connection arguments every pool gets.
+Which servers there are is read from ``HOSTS`` in :mod:`.hosts`.
 """
 
 from __future__ import annotations
@@ -21,7 +12,6 @@ import time
 import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import redis
 from redis.backoff import NoBackoff
@@ -31,14 +21,13 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from ...exceptions import ImproperlyConfiguredBackend
+from .hosts import HostSpec, check_connection_arguments
 from .scripts import Script
 
 logger = logging.getLogger("channels.backends.redis")
 
 #: What a dropped, refused or timed-out connection raises.
 NETWORK_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
-
-_SCHEMES = ("redis", "rediss", "unix")
 
 #: Receivers that lost a server wait this long before trying again, doubling
 #: up to the maximum: quick to notice a restart, gentle on a server that is down.
@@ -58,118 +47,6 @@ def _forked() -> None:
 
 
 os.register_at_fork(after_in_child=_forked)
-
-
-class HostSpec:
-    """One Redis server: how to reach it and the identity it has on the ring."""
-
-    def __init__(self, ident: str, url: str | None = None, kwargs: dict | None = None) -> None:
-        self.ident = ident  # also the label in messages: never holds a password
-        self.url = url
-        self.kwargs = kwargs or {}
-
-    def make_pool(self, common: dict) -> redis.ConnectionPool:
-        """A connection pool for this server (it connects lazily)."""
-        options = {**common, **self.kwargs}
-        if self.url is not None:
-            return redis.ConnectionPool.from_url(self.url, **options)
-        if options.pop("ssl", False):
-            options["connection_class"] = redis.SSLConnection
-        if "path" in options:
-            options["connection_class"] = redis.UnixDomainSocketConnection
-            options.pop("host", None)
-            options.pop("port", None)
-        return redis.ConnectionPool(**options)
-
-
-def parse_hosts(options: dict) -> list[HostSpec]:
-    """The servers named by the HOSTS, or HOST and PORT, options."""
-    if "HOSTS" in options and ("HOST" in options or "PORT" in options):
-        raise ImproperlyConfiguredBackend("give either HOSTS or HOST/PORT, not both")
-    if "HOSTS" in options:
-        hosts = options["HOSTS"]
-        if isinstance(hosts, str | bytes) or not isinstance(hosts, Sequence) or not hosts:
-            raise ImproperlyConfiguredBackend(
-                "HOSTS must be a non-empty list of redis:// URLs, (host, port) pairs or "
-                f"dicts, not {hosts!r:.60}"
-            )
-        specs = [_parse_host(entry) for entry in hosts]
-    else:
-        host = options.get("HOST", "localhost")
-        port = options.get("PORT", 6379)
-        if not isinstance(host, str) or not host:
-            raise ImproperlyConfiguredBackend(f"HOST must be a host name, not {host!r}")
-        specs = [_parse_host((host, port))]
-    seen: set[str] = set()
-    for spec in specs:
-        if spec.ident in seen:
-            raise ImproperlyConfiguredBackend(f"HOSTS lists {spec.ident} twice")
-        seen.add(spec.ident)
-    return specs
-
-
-def _parse_host(entry: Any) -> HostSpec:
-    if isinstance(entry, str):
-        return _parse_url(entry)
-    if isinstance(entry, list | tuple) and len(entry) == 2:
-        host, port = entry
-        if not isinstance(host, str) or not host or not _is_port(port):
-            raise ImproperlyConfiguredBackend(
-                f"a HOSTS pair must be (host, port), not {tuple(entry)!r}"
-            )
-        return HostSpec(f"redis://{host}:{port}/0", kwargs={"host": host, "port": port})
-    if isinstance(entry, dict):
-        if "path" in entry:
-            ident = f"unix://{entry['path']}?db={entry.get('db', 0)}"
-        else:
-            host, port = entry.get("host", "localhost"), entry.get("port", 6379)
-            if not _is_port(port):
-                raise ImproperlyConfiguredBackend(f"bad port in HOSTS entry {entry!r}")
-            scheme = "rediss" if entry.get("ssl") else "redis"
-            ident = f"{scheme}://{host}:{port}/{entry.get('db', 0)}"
-        return HostSpec(ident, kwargs=dict(entry))
-    raise ImproperlyConfiguredBackend(
-        f"cannot read HOSTS entry {entry!r:.60}: use a redis://, rediss:// or unix:// URL, "
-        "a (host, port) pair or a dict"
-    )
-
-
-def _parse_url(url: str) -> HostSpec:
-    parts = urlsplit(url)
-    if parts.scheme not in _SCHEMES:
-        raise ImproperlyConfiguredBackend(
-            f"Redis URL {_mask(url)!r} must start with redis://, rediss:// or unix://"
-        )
-    try:
-        port = parts.port
-    except ValueError as exc:
-        raise ImproperlyConfiguredBackend(f"bad port in Redis URL {_mask(url)!r}") from exc
-    query = parse_qs(parts.query)
-    if parts.scheme == "unix":
-        if not parts.path:
-            raise ImproperlyConfiguredBackend(f"unix:// URL {_mask(url)!r} names no socket path")
-        db = query.get("db", ["0"])[0]
-        return HostSpec(f"unix://{parts.path}?db={db}", url=url)
-    if not parts.hostname:
-        raise ImproperlyConfiguredBackend(f"Redis URL {_mask(url)!r} names no host")
-    db = parts.path.strip("/") or query.get("db", ["0"])[0]
-    if not db.isdigit():
-        raise ImproperlyConfiguredBackend(
-            f"the database in Redis URL {_mask(url)!r} must be a number"
-        )
-    return HostSpec(f"{parts.scheme}://{parts.hostname}:{port or 6379}/{db}", url=url)
-
-
-def _is_port(port: Any) -> bool:
-    return isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536
-
-
-def _mask(url: str) -> str:
-    """``url`` with any password replaced, fit for error messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    return url.replace(f":{parts.password}@", ":***@", 1)
 
 
 class ShardDown(Exception):
@@ -345,6 +222,7 @@ def default_connection_kwargs(user: Any) -> dict:
         raise ImproperlyConfiguredBackend(
             f"CONNECTION_KWARGS must be a dict of redis-py connection arguments, not {user!r:.60}"
         )
+    check_connection_arguments(user, "CONNECTION_KWARGS")
     return {
         # Plain commands answer within milliseconds; blocking pops pass their
         # own read timeout (block time + margin), so this never cuts them off.
