@@ -50,11 +50,23 @@ def free_port() -> int:
 class RedisServer:
     """One redis-server process on 127.0.0.1, restartable on the same port."""
 
-    def __init__(self, port: int | None = None, unix_socket: bool = False) -> None:
+    def __init__(
+        self, port: int | None = None, unix_socket: bool = False, extra_args: list[str] = ()
+    ) -> None:
         self.port = port or free_port()
         self.dir = tempfile.mkdtemp(prefix="channels-redis-")
         self.socket_path = str(Path(self.dir) / "redis.sock") if unix_socket else None
+        self.extra_args = list(extra_args)
         self.process: subprocess.Popen | None = None
+
+    #: Loopback addresses the server listens on.
+    bind = ("127.0.0.1",)
+
+    def binary(self) -> str:
+        return redis_server_binary()
+
+    def listen_args(self) -> list[str]:
+        return ["--port", str(self.port)]
 
     @property
     def url(self) -> str:
@@ -67,11 +79,10 @@ class RedisServer:
     def start(self, timeout: float = 10.0) -> RedisServer:
         """Start the server and wait until it answers PING."""
         args = [
-            redis_server_binary(),
-            "--port",
-            str(self.port),
+            self.binary(),
+            *self.listen_args(),
             "--bind",
-            "127.0.0.1",
+            *self.bind,
             "--save",
             "",
             "--appendonly",
@@ -87,6 +98,7 @@ class RedisServer:
         ]
         if self.socket_path:
             args += ["--unixsocket", self.socket_path, "--unixsocketperm", "700"]
+        args += self.extra_args
         self.process = subprocess.Popen(
             args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=self.dir
         )

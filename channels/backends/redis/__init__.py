@@ -87,6 +87,8 @@ class RedisChannelBackend(ReceivePath, BaseChannelBackend):
         self._sealer = Sealer(validate_keys(keys)) if keys is not None else None
         common = default_connection_kwargs(options.get("CONNECTION_KWARGS", {}))
         self.shards = [Shard(spec, common) for spec in specs]
+        for shard in self.shards:
+            shard.check_tls()
         self._ring = HashRing([shard.ident for shard in self.shards])
         # Key prefixes; the layout is described in scripts.py.
         self._q = prefix + "q:"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import ssl
 import threading
 import time
 import weakref
@@ -47,6 +48,22 @@ def _forked() -> None:
 
 
 os.register_at_fork(after_in_child=_forked)
+
+
+def tls_refusal(shard: Shard, error: BaseException) -> ImproperlyConfiguredBackend | None:
+    """The configuration error for ``error`` if it is a TLS certificate that
+    failed verification (redis-py keeps the ssl error as the context)."""
+    seen = error
+    while seen is not None and not isinstance(seen, ssl.SSLCertVerificationError):
+        seen = seen.__cause__ or seen.__context__
+    if seen is None:
+        return None
+    return ImproperlyConfiguredBackend(
+        f"Redis at {shard.ident}: the server's TLS certificate failed verification "
+        f"({seen.verify_message or seen}). Give the CA that signed it as ssl_ca_certs "
+        "(in the rediss:// URL's query, the HOSTS dict or CONNECTION_KWARGS), or fix "
+        "the host name the certificate is for."
+    )
 
 
 class ShardDown(Exception):
@@ -116,6 +133,24 @@ class Shard:
             return self._exchange(conn, commands, read_timeout)
         finally:
             pool.release(conn)
+
+    def check_tls(self) -> None:
+        """For a TLS server, one handshake now: a certificate that fails
+        verification is a configuration error at start-up, not an outage
+        receivers would wait out for ever. A server that cannot be reached
+        is left for later, as everywhere else."""
+        pool = self.pool
+        if not issubclass(pool.connection_class, redis.SSLConnection):
+            return
+        conn = pool.connection_class(**pool.connection_kwargs)
+        try:
+            conn.connect()
+        except NETWORK_ERRORS as exc:
+            refused = tls_refusal(self, exc)
+            if refused is not None:
+                raise refused from exc
+        finally:
+            conn.disconnect()
 
     def _own_connection(self) -> Any:
         """This thread's connection, checked for staleness after idling."""
