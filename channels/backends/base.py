@@ -38,7 +38,8 @@ Promises:
 * All methods are synchronous and thread-safe.
 
 Operations (the ``"ops"`` extension, read by the ``channels`` CLI):
-``channel_stats()`` lists waiting messages per channel, and
+``channel_stats()`` lists waiting messages per channel, ``server_stats()``
+the servers behind the backend (role, reachable, failovers, memory), and
 ``record_heartbeat``/``heartbeats`` keep small, expiring records of the live
 workers and interface servers.
 
@@ -99,6 +100,18 @@ class ChannelStats:
     depth: int
     capacity: int
     oldest_age: float | None  # seconds the oldest waiting message has waited
+
+
+@dataclass(frozen=True)
+class ServerStats:
+    """What ``channels status`` shows of one server (a Redis shard or node)."""
+
+    name: str  # the shard as configured (its place on the hash ring)
+    address: str | None  # where it is now (a Sentinel shard's current primary)
+    role: str | None  # "master", "slave", ... as the server says
+    reachable: bool
+    failovers: int | None  # Sentinel shards: failovers the sentinels have made
+    memory: int | None  # bytes the server uses
 
 
 def _positive_number(name: str, value: Any) -> float:
@@ -369,6 +382,12 @@ class BaseChannelBackend:
             ChannelStats(name, depth, self.capacity_for(name), age)
             for name, depth, age in self._channel_stats()
         ]
+
+    def server_stats(self) -> list[ServerStats]:
+        """One row per server the backend talks to (none for backends that
+        keep no servers of their own). Never raises for an unreachable
+        server: that is what the row says."""
+        return []
 
     def record_heartbeat(self, process: dict, ttl: float) -> None:
         """Store ``process`` (a message-like dict with a str ``"id"``) for ``ttl`` seconds.

@@ -9,6 +9,8 @@ import asyncio
 import json
 import queue
 import secrets
+import subprocess
+import sys
 import threading
 import time
 
@@ -20,6 +22,7 @@ from channels.backends.redis import RedisChannelBackend
 from channels.exceptions import BackendUnavailable
 
 from ..interfaces.harness import Stack
+from ..processes import free_port, project_env
 from .redis_sentinel import DOWN_AFTER_MS, SentinelGroup
 from .redis_servers import own_redis  # noqa: F401 (fixture)
 
@@ -244,3 +247,70 @@ async def _deployment(group: SentinelGroup, port: int):
         await ws.close()
     await asyncio.gather(*readers, return_exceptions=True)
     return kill_at, recovered_at, sockets, room_before, room_after
+
+
+# --- channels status: one row per shard --------------------------------------
+
+
+def _status(env: dict) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-m", "channels.cli", "status", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return {row["name"]: row for row in json.loads(done.stdout)["servers"]}
+
+
+def test_status_shows_each_shard_role_reachability_failovers_and_memory(
+    sentinel_group,
+    own_redis,  # noqa: F811
+    tmp_path,
+):
+    # A shard that is down, but not the one keeping heartbeats (status
+    # needs those): channel stats leave it out, its row says so.
+    for _ in range(100):
+        dead = f"redis://127.0.0.1:{free_port()}/0"
+        hosts = [sentinel_group.entry(), own_redis.url, dead]
+        placed = RedisChannelBackend("default", HOSTS=hosts)
+        if placed._heartbeat_shard().ident != dead:
+            break
+    else:
+        raise AssertionError("every free port put heartbeats on the dead shard")
+    env = project_env(
+        "tests.backends.failover_settings",
+        CHANNELS_TEST_BACKEND="redis",
+        CHANNELS_TEST_SQLITE=str(tmp_path / "db.sqlite3"),
+        CHANNELS_TEST_REDIS_HOSTS=json.dumps(hosts),
+    )
+    sentinel = "sentinel://channels-test/0"
+    before = _status(env)
+    assert before[sentinel]["address"] == f"127.0.0.1:{sentinel_group.primary.port}"
+    assert before[sentinel]["role"] == "master" and before[sentinel]["reachable"]
+    assert before[sentinel]["failovers"] == 0 and before[sentinel]["memory"] > 0
+    assert before[own_redis.url]["role"] == "master"
+    assert before[own_redis.url]["failovers"] is None
+    assert before[dead]["reachable"] is False and before[dead]["role"] is None
+    old = sentinel_group.primary_port()
+    sentinel_group.kill_primary()
+    sentinel_group.wait_failover(old)
+    after = _status(env)
+    assert after[sentinel]["address"] == f"127.0.0.1:{sentinel_group.replica.port}"
+    assert after[sentinel]["role"] == "master" and after[sentinel]["reachable"]
+    assert after[sentinel]["failovers"] == 1
+    # The table says the same.
+    done = subprocess.run(
+        [sys.executable, "-m", "channels.cli", "status"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout[done.stdout.index("Servers") :].splitlines()
+    row = next(line.split() for line in lines if line.startswith(sentinel))
+    assert row[1:5] == [f"127.0.0.1:{sentinel_group.replica.port}", "master", "yes", "1"]
+    assert row[5:] and row[6] == "MiB"
+    assert next(line.split() for line in lines if line.startswith(dead))[3] == "NO"

@@ -18,7 +18,7 @@ from redis.exceptions import ResponseError
 
 from ...exceptions import BackendUnavailable, ImproperlyConfiguredBackend
 from ...names import inbox_of
-from ..base import BaseChannelBackend
+from ..base import BaseChannelBackend, ServerStats
 from .blocking import MIN_BLOCK
 from .connection import Shard, ShardDown, default_connection_kwargs
 from .crypto import Sealer, validate_keys
@@ -390,16 +390,21 @@ class RedisChannelBackend(ReceivePath, BaseChannelBackend):
     extensions = BaseChannelBackend.extensions + ("ops", "hold")
 
     def _channel_stats(self) -> list[tuple[str, int, float | None]]:
+        # A shard that is down is left out (logged); server_stats says so.
         stats = []
         for shard in self.shards:
-            keys = self._retrying(
-                shard, lambda shard=shard: self._scan(shard, self._q), "channel_stats", True
-            )
-            if not keys:
+            try:
+                keys = self._retrying(
+                    shard, lambda shard=shard: self._scan(shard, self._q), "channel_stats", True
+                )
+                if not keys:
+                    continue
+                replies = shard.request(
+                    [cmd for key in keys for cmd in (("LLEN", key), ("LINDEX", key, 0))]
+                )
+            except (BackendUnavailable, ShardDown) as exc:
+                logger.warning("channel_stats left out %s: %s", shard.ident, exc)
                 continue
-            replies = shard.request(
-                [cmd for key in keys for cmd in (("LLEN", key), ("LINDEX", key, 0))]
-            )
             now = now_ms()
             for key, depth, head in zip(keys, replies[::2], replies[1::2], strict=True):
                 if not depth or head is None:
@@ -408,6 +413,10 @@ class RedisChannelBackend(ReceivePath, BaseChannelBackend):
                 name = key.decode()[len(self._q) :]
                 stats.append((name, int(depth), max(0.0, (now - sent_at) / 1000)))
         return stats
+
+    def server_stats(self) -> list[ServerStats]:
+        """Each shard: where it is, its role, failovers (Sentinel), memory."""
+        return [shard.describe() for shard in self.shards]
 
     def _record_heartbeat(self, ident: str, data: bytes, ttl: float) -> None:
         shard = self._heartbeat_shard()

@@ -20,8 +20,10 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
+from redis.sentinel import SentinelConnectionPool
 
 from ...exceptions import ImproperlyConfiguredBackend
+from ..base import ServerStats
 from .hosts import HostSpec, check_connection_arguments
 from .scripts import Script
 
@@ -217,6 +219,34 @@ class Shard:
         if isinstance(reply, ResponseError):
             raise reply
         return reply
+
+    def describe(self) -> ServerStats:
+        """Where the server is now, its role, failovers and memory; asked
+        anew (a status command's question, not a hot path)."""
+        address = failovers = role = memory = None
+        reachable = False
+        pool = self.pool
+        try:
+            if isinstance(pool, SentinelConnectionPool):
+                host, port = pool.get_master_address()
+                address = f"{host}:{port}"
+                for sentinel in pool.sentinel_manager.sentinels:
+                    try:
+                        state = sentinel.sentinel_master(pool.service_name)
+                    except NETWORK_ERRORS:
+                        continue
+                    failovers = int(state.get("config-epoch", 0))
+                    break
+            else:
+                kwargs = pool.connection_kwargs
+                address = kwargs.get("path") or f"{kwargs.get('host')}:{kwargs.get('port')}"
+            client = redis.Redis(connection_pool=pool)
+            role = client.info("replication").get("role")
+            memory = client.info("memory").get("used_memory")
+            reachable = True
+        except (*NETWORK_ERRORS, ResponseError):
+            pass
+        return ServerStats(self.ident, address, role, reachable, failovers, memory)
 
     # --- reachability ------------------------------------------------------
 
