@@ -24,7 +24,7 @@ from .connection import Shard, ShardDown, default_connection_kwargs
 from .crypto import Sealer, validate_keys
 from .elements import channel_tag, expires_at, pack
 from .hosts import parse_hosts
-from .keys import KEY_FAMILIES, family_pattern, glob_escape, is_own_key
+from .keys import KEY_FAMILIES, KeyLayout, family_pattern, glob_escape, is_own_key
 from .receiving import ReceivePath, now_ms
 from .scripts import SCRIPTS
 from .sharding import HashRing
@@ -90,12 +90,8 @@ class RedisChannelBackend(ReceivePath, BaseChannelBackend):
         for shard in self.shards:
             shard.check_tls()
         self._ring = HashRing([shard.ident for shard in self.shards])
-        # Key prefixes; the layout is described in scripts.py.
-        self._q = prefix + "q:"
-        self._n = prefix + "n:"
-        self._g = prefix + "g:"
-        self._w = prefix + "w:"
-        self._h = prefix + "h:"
+        # Key names; the layout is described in scripts.py.
+        self.keys = KeyLayout(prefix)
         # Keys outlive the newest thing in them by a second, then vanish.
         self._expiry_ms = math.ceil(self.expiry * 1000)
         self._ttl_ms = self._expiry_ms + 1000
@@ -128,7 +124,7 @@ class RedisChannelBackend(ReceivePath, BaseChannelBackend):
             element = pack(now + self._expiry_ms, tag, payload)
             return shard.script(
                 _SEND,
-                [self._q + inbox, self._n + inbox],
+                [self.keys.queue(inbox), self.keys.counts(inbox)],
                 [tag, capacity, now, element, self._ttl_ms],
             )
 
@@ -155,7 +151,7 @@ class RedisChannelBackend(ReceivePath, BaseChannelBackend):
                     channel, data, capacity = items[index]
                     inbox = inbox_of(channel)
                     tag = channel_tag(channel, inbox)
-                    keys += (self._q + inbox, self._n + inbox)
+                    keys += (self.keys.queue(inbox), self.keys.counts(inbox))
                     args += (tag, capacity, pack(expires, tag, self._seal(data)))
                 return shard.script(_SEND_EACH, keys, args)
 
@@ -209,10 +205,10 @@ class RedisChannelBackend(ReceivePath, BaseChannelBackend):
             for channel, data, capacity in items:
                 inbox = inbox_of(channel)
                 tag = channel_tag(channel, inbox)
-                keys += (self._q + inbox, self._n + inbox)
+                keys += (self.keys.queue(inbox), self.keys.counts(inbox))
                 args += (tag, capacity, pack(expires, tag, self._seal(data)))
             for name in pop_from:
-                keys += (self._q + name, self._n + name)
+                keys += (self.keys.queue(name), self.keys.counts(name))
             return shard.script(_SEND_POP, keys, args)
 
         try:
@@ -295,7 +291,9 @@ class RedisChannelBackend(ReceivePath, BaseChannelBackend):
         self._retrying(
             shard,
             lambda: shard.script(
-                SCRIPTS["hold"], [self._n + inbox_of(channel)], [channel, change, self._ttl_ms]
+                SCRIPTS["hold"],
+                [self.keys.counts(inbox_of(channel))],
+                [channel, change, self._ttl_ms],
             ),
             f"{what} on {channel!r}",
         )
@@ -309,7 +307,7 @@ class RedisChannelBackend(ReceivePath, BaseChannelBackend):
             now = now_ms()
             return shard.script(
                 SCRIPTS["group_add"],
-                [self._g + group],
+                [self.keys.group(group)],
                 [channel, now + self._group_expiry_ms, now, self._group_ttl_ms],
             )
 
@@ -319,7 +317,7 @@ class RedisChannelBackend(ReceivePath, BaseChannelBackend):
         shard = self.shard_for_group(group)
         self._retrying(
             shard,
-            lambda: shard.command("ZREM", self._g + group, channel),
+            lambda: shard.command("ZREM", self.keys.group(group), channel),
             f"group_discard from {group!r}",
             idempotent=True,
         )
@@ -328,7 +326,7 @@ class RedisChannelBackend(ReceivePath, BaseChannelBackend):
         shard = self.shard_for_group(group)
         members = self._retrying(
             shard,
-            lambda: shard.script(SCRIPTS["group_members"], [self._g + group], [now_ms()]),
+            lambda: shard.script(SCRIPTS["group_members"], [self.keys.group(group)], [now_ms()]),
             f"reading group {group!r}",
             idempotent=True,
         )
@@ -337,21 +335,23 @@ class RedisChannelBackend(ReceivePath, BaseChannelBackend):
     def _send_group(self, group: str, data: bytes) -> tuple[int, int]:
         payload = self._seal(data)
         shard = self.shard_for_group(group)
+        qprefix, nprefix, close = self.keys.script_prefixes()
         if len(self.shards) == 1 and not self.channel_capacity:
             # Group and members on one server, one capacity: one round trip.
             def attempt() -> list[int]:
                 now = now_ms()
                 return shard.script(
                     SCRIPTS["group_send"],
-                    [self._g + group],
+                    [self.keys.group(group)],
                     [
-                        self._q,
-                        self._n,
+                        qprefix,
+                        nprefix,
                         now,
                         now + self._expiry_ms,
                         self._ttl_ms,
                         payload,
                         self.capacity,
+                        close,
                     ],
                 )
 
@@ -370,8 +370,9 @@ class RedisChannelBackend(ReceivePath, BaseChannelBackend):
                 now = now_ms()
                 return target.script(
                     SCRIPTS["send_many"],
-                    [],
-                    [self._q, self._n, now, now + self._expiry_ms, self._ttl_ms, payload, *pairs],
+                    [self.keys.queue(inbox_of(pairs[0]))],
+                    [qprefix, nprefix, now, now + self._expiry_ms, self._ttl_ms, payload, close]
+                    + pairs,
                 )
 
             try:
@@ -395,7 +396,10 @@ class RedisChannelBackend(ReceivePath, BaseChannelBackend):
         for shard in self.shards:
             try:
                 keys = self._retrying(
-                    shard, lambda shard=shard: self._scan(shard, self._q), "channel_stats", True
+                    shard,
+                    lambda shard=shard: self._scan(shard, self.keys.queue_prefix()),
+                    "channel_stats",
+                    True,
                 )
                 if not keys:
                     continue
@@ -410,7 +414,7 @@ class RedisChannelBackend(ReceivePath, BaseChannelBackend):
                 if not depth or head is None:
                     continue  # emptied since the scan
                 sent_at = expires_at(head) - self._expiry_ms
-                name = key.decode()[len(self._q) :]
+                name = self.keys.queue_name(key)
                 stats.append((name, int(depth), max(0.0, (now - sent_at) / 1000)))
         return stats
 
@@ -423,7 +427,7 @@ class RedisChannelBackend(ReceivePath, BaseChannelBackend):
         self._retrying(
             shard,
             lambda: shard.command(
-                "SET", self._h + ident, data, "PX", max(1, math.ceil(ttl * 1000))
+                "SET", self.keys.heartbeat(ident), data, "PX", max(1, math.ceil(ttl * 1000))
             ),
             "record_heartbeat",
             idempotent=True,
@@ -433,7 +437,7 @@ class RedisChannelBackend(ReceivePath, BaseChannelBackend):
         shard = self._heartbeat_shard()
 
         def attempt() -> list[bytes]:
-            keys = sorted(self._scan(shard, self._h))
+            keys = sorted(self._scan(shard, self.keys.heartbeat_prefix()))
             if not keys:
                 return []
             return [data for data in shard.command("MGET", *keys) if data is not None]

@@ -39,8 +39,8 @@ def now_ms() -> int:
 class ReceivePath:
     """The receiving half of :class:`~channels.backends.redis.RedisChannelBackend`.
 
-    Uses the backend's ``shards``, ``_ring``, key prefixes (``_q``, ``_n``,
-    ``_w``) and ``_open`` (decryption); keeps the prefetch state it sets up
+    Uses the backend's ``shards``, ``_ring``, ``keys`` (its
+    :class:`~.keys.KeyLayout`) and ``_open`` (decryption); keeps the prefetch state it sets up
     in :meth:`_init_receiving`.
     """
 
@@ -103,7 +103,7 @@ class ReceivePath:
         interface server loops on its inbox) or the inbox key expires.
         """
         shard = self.shard_for_channel(inbox)
-        keys = [self._q + inbox, self._n + inbox]
+        keys = [self.keys.queue(inbox), self.keys.counts(inbox)]
         while True:
             with self._prefetch_lock:
                 found = self._take_prefetched(inbox)
@@ -193,7 +193,7 @@ class ReceivePath:
         for shard, names in buckets[start:] + buckets[:start]:
             if shard.backoff_remaining() > 0:
                 continue  # known down: don't stall a non-blocking receive
-            keys = [key for name in names for key in (self._q + name, self._n + name)]
+            keys = [k for name in names for k in (self.keys.queue(name), self.keys.counts(name))]
             while True:
                 try:
                     reply = shard.script(_POP, keys, [now_ms()])
@@ -210,7 +210,7 @@ class ReceivePath:
     def _block_one(
         self, shard: Shard, names: list[str], remaining: float
     ) -> tuple[str, bytes] | None:
-        keys = [self._q + name for name in names]
+        keys = [self.keys.queue(name) for name in names]
         reply = self._blpop(shard, keys, remaining)
         if reply is None:
             return None
@@ -233,8 +233,12 @@ class ReceivePath:
     def _block_many(
         self, buckets: list[tuple[Shard, list[str]]], remaining: float
     ) -> tuple[str, bytes] | None:
-        waits = [(shard, [self._q + name for name in names]) for shard, names in buckets]
-        replies = wait_on_shards(waits, self._w + secrets.token_hex(12), min(remaining, MAX_BLOCK))
+        token = secrets.token_hex(12)
+        waits = [
+            (shard, [self.keys.queue(name) for name in names], self.keys.wake(token, names[0]))
+            for shard, names in buckets
+        ]
+        replies = wait_on_shards(waits, min(remaining, MAX_BLOCK))
         found = None
         for index, reply in replies:
             shard, names = buckets[index]
@@ -259,7 +263,7 @@ class ReceivePath:
         parts = parse(element)
         if parts.channel:
             try:
-                shard.script(_ACK, [self._n + name], [parts.channel])
+                shard.script(_ACK, [self.keys.counts(name)], [parts.channel])
             except ShardDown:
                 # The count stays one too high until the inbox key expires.
                 logger.warning("could not count off a message on %s", shard.ident)
