@@ -20,6 +20,7 @@ from ...exceptions import BackendUnavailable, ImproperlyConfiguredBackend
 from ...names import inbox_of
 from ..base import BaseChannelBackend, ServerStats
 from .blocking import MIN_BLOCK
+from .cluster import ClusterRouter
 from .connection import Shard, ShardDown, default_connection_kwargs
 from .crypto import Sealer, validate_keys
 from .elements import channel_tag, expires_at, pack
@@ -44,7 +45,8 @@ class RedisChannelBackend(ReceivePath, BaseChannelBackend):
     Extra options:
 
     ``HOSTS`` (``["redis://localhost:6379/0"]``)
-        Redis servers; URLs, ``(host, port)`` pairs or dicts.
+        Redis servers; URLs, ``(host, port)`` pairs, dicts, or Sentinel
+        entries (:mod:`.hosts`).
     ``HOST``, ``PORT``
         a single server, instead of HOSTS.
     ``PREFIX`` (``"channels:"``)
@@ -58,6 +60,8 @@ class RedisChannelBackend(ReceivePath, BaseChannelBackend):
         dict passed to every redis-py connection pool.
     ``SEND_RETRY_TIME`` (2)
         seconds a send keeps trying to connect before BackendUnavailable.
+    ``CLUSTER`` (False)
+        True: ``HOSTS`` are seed nodes of a Redis Cluster (:mod:`.cluster`).
     """
 
     extra_options = (
@@ -68,6 +72,7 @@ class RedisChannelBackend(ReceivePath, BaseChannelBackend):
         "SYMMETRIC_ENCRYPTION_KEYS",
         "CONNECTION_KWARGS",
         "SEND_RETRY_TIME",
+        "CLUSTER",
     )
 
     def __init__(self, alias: str = "default", **options: Any) -> None:
@@ -86,12 +91,24 @@ class RedisChannelBackend(ReceivePath, BaseChannelBackend):
         keys = options.get("SYMMETRIC_ENCRYPTION_KEYS")
         self._sealer = Sealer(validate_keys(keys)) if keys is not None else None
         common = default_connection_kwargs(options.get("CONNECTION_KWARGS", {}))
-        self.shards = [Shard(spec, common) for spec in specs]
+        cluster = options.get("CLUSTER", False)
+        if not isinstance(cluster, bool):
+            raise ImproperlyConfiguredBackend(f"CLUSTER must be True or False, not {cluster!r}")
+        # On a cluster, channels are placed by hash slot (the router's
+        # shards); ``shards`` is then the cluster as one, for what spans it.
+        self._cluster = ClusterRouter(specs, common) if cluster else None
+        if self._cluster is not None:
+            self.shards = [self._cluster.whole]
+        else:
+            self.shards = [Shard(spec, common) for spec in specs]
         for shard in self.shards:
             shard.check_tls()
         self._ring = HashRing([shard.ident for shard in self.shards])
         # Key names; the layout is described in scripts.py.
-        self.keys = KeyLayout(prefix)
+        try:
+            self.keys = KeyLayout(prefix, cluster=cluster)
+        except ValueError as exc:
+            raise ImproperlyConfiguredBackend(str(exc)) from exc
         # Keys outlive the newest thing in them by a second, then vanish.
         self._expiry_ms = math.ceil(self.expiry * 1000)
         self._ttl_ms = self._expiry_ms + 1000
@@ -102,14 +119,25 @@ class RedisChannelBackend(ReceivePath, BaseChannelBackend):
     # --- placement -----------------------------------------------------------
 
     def shard_for_channel(self, channel: str) -> Shard:
-        """The server holding ``channel`` (a process-local one: its inbox's)."""
-        return self.shards[self._ring.index_for(inbox_of(channel))]
+        """The server (on a cluster: the slot) holding ``channel`` (a
+        process-local one: its inbox's)."""
+        inbox = inbox_of(channel)
+        if self._cluster is not None:
+            return self._cluster.shard_for_key(self.keys.queue(inbox))
+        return self.shards[self._ring.index_for(inbox)]
 
     def shard_for_group(self, group: str) -> Shard:
-        """The server holding the membership of ``group``."""
+        """The server (on a cluster: the slot) holding the membership of ``group``."""
+        if self._cluster is not None:
+            return self._cluster.shard_for_key(self.keys.group(group))
         # A distinct namespace, so a group and a channel of the same name
         # spread independently.
         return self.shards[self._ring.index_for("group:" + group)]
+
+    @property
+    def single_server(self) -> bool:
+        """Whether everything lives on one server (one round trip can do it all)."""
+        return len(self.shards) == 1 and self._cluster is None
 
     # --- sending -------------------------------------------------------------
 
@@ -135,12 +163,10 @@ class RedisChannelBackend(ReceivePath, BaseChannelBackend):
         # One script call per server: N messages, one round trip, and one
         # script start in Redis instead of N.
         results: list[Exception | None] = [None] * len(items)
-        by_shard: dict[int, list[int]] = {}
+        by_shard: dict[Shard, list[int]] = {}
         for index, (channel, _, _) in enumerate(items):
-            shard_index = self._ring.index_for(inbox_of(channel))
-            by_shard.setdefault(shard_index, []).append(index)
-        for shard_index, indexes in by_shard.items():
-            shard = self.shards[shard_index]
+            by_shard.setdefault(self.shard_for_channel(channel), []).append(index)
+        for shard, indexes in by_shard.items():
 
             def attempt(shard=shard, indexes=indexes) -> list:
                 now = now_ms()
@@ -185,16 +211,16 @@ class RedisChannelBackend(ReceivePath, BaseChannelBackend):
         are left to ``_receive``, which serves their prefetched messages.
         """
         deadline = time.monotonic() + timeout
-        placed = {self._ring.index_for(inbox_of(channel)) for channel, _, _ in items}
+        placed = {self.shard_for_channel(channel) for channel, _, _ in items}
         pop_here = [n for n in channels if not n.endswith("!")] == channels
         if pop_here:
-            placed.update(self._ring.index_for(name) for name in channels)
+            placed.update(self.shard_for_channel(name) for name in channels)
         if len(placed) > 1:
             return super()._send_and_receive(items, channels, timeout)
         if not placed:  # nothing to send, an inbox to receive from
             channel, data = self._receive(channels, timeout) if channels else (None, None)
             return 0, None, channel, data
-        shard = self.shards[placed.pop()]
+        shard = placed.pop()
         pop_from = channels if pop_here else []
 
         def attempt() -> list:
@@ -336,7 +362,7 @@ class RedisChannelBackend(ReceivePath, BaseChannelBackend):
         payload = self._seal(data)
         shard = self.shard_for_group(group)
         qprefix, nprefix, close = self.keys.script_prefixes()
-        if len(self.shards) == 1 and not self.channel_capacity:
+        if self.single_server and not self.channel_capacity:
             # Group and members on one server, one capacity: one round trip.
             def attempt() -> list[int]:
                 now = now_ms()
@@ -358,32 +384,40 @@ class RedisChannelBackend(ReceivePath, BaseChannelBackend):
             sent, skipped = self._retrying(shard, attempt, f"send_group to {group!r}")
             return sent, skipped
         members = self._group_channels(group)
-        by_shard: dict[int, list] = {}
+        by_shard: dict[Shard, list] = {}
         for member in members:
-            index = self._ring.index_for(inbox_of(member))
-            by_shard.setdefault(index, []).extend((member, self.capacity_for(member)))
+            target = self.shard_for_channel(member)
+            by_shard.setdefault(target, []).extend((member, self.capacity_for(member)))
+        # One fan-out script per server (on a cluster: per slot, pipelined
+        # per node), so one round trip per server or node.
+        per_trip: dict[str, list[tuple[Shard, list]]] = {}
+        for target, pairs in by_shard.items():
+            node = self._cluster.node_name(target.slot) if self._cluster else target.ident
+            per_trip.setdefault(node, []).append((target, pairs))
         sent = skipped = 0
-        for index, pairs in by_shard.items():
-            target = self.shards[index]
+        for parts in per_trip.values():
+            via = parts[0][0] if len(parts) == 1 else self._cluster.whole
 
-            def attempt(target=target, pairs=pairs) -> list[int]:
+            def attempt(via=via, parts=parts) -> list[list[int]]:
                 now = now_ms()
-                return target.script(
-                    SCRIPTS["send_many"],
-                    [self.keys.queue(inbox_of(pairs[0]))],
-                    [qprefix, nprefix, now, now + self._expiry_ms, self._ttl_ms, payload, close]
-                    + pairs,
+                head = [qprefix, nprefix, now, now + self._expiry_ms, self._ttl_ms, payload, close]
+                return via.scripts(
+                    [
+                        (SCRIPTS["send_many"], [self.keys.queue(inbox_of(pairs[0]))], head + pairs)
+                        for _, pairs in parts
+                    ]
                 )
 
+            members = sum(len(pairs) // 2 for _, pairs in parts)
             try:
-                done, missed = self._retrying(target, attempt, f"send_group to {group!r}")
+                replies = self._retrying(via, attempt, f"send_group to {group!r}")
             except BackendUnavailable as exc:
                 # One unreachable server must not cost the members elsewhere
                 # their message: count its members as skipped.
-                logger.warning("send_group %r skipped %d members: %s", group, len(pairs) // 2, exc)
-                done, missed = 0, len(pairs) // 2
-            sent += done
-            skipped += missed
+                logger.warning("send_group %r skipped %d members: %s", group, members, exc)
+                replies = [(0, members)]
+            sent += sum(done for done, _ in replies)
+            skipped += sum(missed for _, missed in replies)
         return sent, skipped
 
     # --- operations ----------------------------------------------------------
@@ -420,7 +454,7 @@ class RedisChannelBackend(ReceivePath, BaseChannelBackend):
 
     def server_stats(self) -> list[ServerStats]:
         """Each shard: where it is, its role, failovers (Sentinel), memory."""
-        return [shard.describe() for shard in self.shards]
+        return [row for shard in self.shards for row in shard.describe_servers()]
 
     def _record_heartbeat(self, ident: str, data: bytes, ttl: float) -> None:
         shard = self._heartbeat_shard()
@@ -446,23 +480,14 @@ class RedisChannelBackend(ReceivePath, BaseChannelBackend):
 
     def _heartbeat_shard(self) -> Shard:
         # All heartbeats on one server, so reading them is one scan.
+        if self._cluster is not None:
+            return self._cluster.shard_for_key(self.keys.heartbeat_prefix())
         return self.shards[self._ring.index_for("heartbeats")]
 
-    @classmethod
-    def _scan(cls, shard: Shard, prefix: str) -> list[bytes]:
-        """Every key starting with ``prefix`` on ``shard`` (SCAN, never KEYS)."""
-        return cls._scan_glob(shard, glob_escape(prefix) + "*")
-
     @staticmethod
-    def _scan_glob(shard: Shard, pattern: str) -> list[bytes]:
-        """Every key matching the glob ``pattern`` on ``shard``."""
-        found: list[bytes] = []
-        cursor = 0
-        while True:
-            cursor, keys = shard.command("SCAN", cursor, "MATCH", pattern, "COUNT", 1000)
-            found.extend(keys)
-            if int(cursor) == 0:
-                return list(dict.fromkeys(found))  # SCAN may repeat a key
+    def _scan(shard: Shard, prefix: str) -> list[bytes]:
+        """Every key starting with ``prefix`` on ``shard`` (SCAN, never KEYS)."""
+        return shard.scan(glob_escape(prefix) + "*")
 
     # --- housekeeping --------------------------------------------------------
 
@@ -486,9 +511,12 @@ class RedisChannelBackend(ReceivePath, BaseChannelBackend):
         for shard in self.shards:
 
             def attempt(shard=shard) -> None:
-                keys = [k for k in self._scan_glob(shard, pattern) if is_own_key(self.prefix, k)]
+                keys = [
+                    k for k in shard.scan(pattern) if is_own_key(self.prefix, k, self.keys.cluster)
+                ]
                 for start in range(0, len(keys), 1000):
-                    shard.command("DEL", *keys[start : start + 1000])
+                    # One DEL per key: on a cluster they live in many slots.
+                    shard.request([("DEL", key) for key in keys[start : start + 1000]])
 
             self._retrying(shard, attempt, "flush", idempotent=True)
 

@@ -220,6 +220,26 @@ class Shard:
             raise reply
         return reply
 
+    def scripts(self, calls: Sequence[tuple[Script, Sequence, Sequence]]) -> list[Any]:
+        """Several :meth:`script` calls pipelined in one round trip (per
+        node, on a cluster); their replies in order."""
+        commands = [
+            ("EVALSHA", script.sha, len(keys), *keys, *args) for script, keys, args in calls
+        ]
+        replies = self.request(commands)
+        missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+        if missing:
+            sources = [
+                ("EVAL", calls[i][0].source, len(calls[i][1]), *calls[i][1], *calls[i][2])
+                for i in missing
+            ]
+            for i, reply in zip(missing, self.request(sources), strict=True):
+                replies[i] = reply
+        for reply in replies:
+            if isinstance(reply, ResponseError):
+                raise reply
+        return replies
+
     def describe(self) -> ServerStats:
         """Where the server is now, its role, failovers and memory; asked
         anew (a status command's question, not a hot path)."""
@@ -247,6 +267,20 @@ class Shard:
         except (*NETWORK_ERRORS, ResponseError):
             pass
         return ServerStats(self.ident, address, role, reachable, failovers, memory)
+
+    def describe_servers(self) -> list[ServerStats]:
+        """The rows ``channels status`` shows for this shard."""
+        return [self.describe()]
+
+    def scan(self, pattern: str) -> list[bytes]:
+        """Every key matching the glob ``pattern`` (SCAN, never KEYS)."""
+        found: list[bytes] = []
+        cursor = 0
+        while True:
+            cursor, keys = self.command("SCAN", cursor, "MATCH", pattern, "COUNT", 1000)
+            found.extend(keys)
+            if int(cursor) == 0:
+                return list(dict.fromkeys(found))  # SCAN may repeat a key
 
     # --- reachability ------------------------------------------------------
 

@@ -16,7 +16,6 @@ import secrets
 import threading
 import time
 
-from ...names import inbox_of
 from .blocking import MAX_BLOCK, MIN_BLOCK, READ_MARGIN, blpop_timeout, wait_on_shards
 from .connection import Shard, ShardDown
 from .elements import parse
@@ -39,7 +38,7 @@ def now_ms() -> int:
 class ReceivePath:
     """The receiving half of :class:`~channels.backends.redis.RedisChannelBackend`.
 
-    Uses the backend's ``shards``, ``_ring``, ``keys`` (its
+    Uses the backend's ``shards``, ``shard_for_channel``, ``keys`` (its
     :class:`~.keys.KeyLayout`) and ``_open`` (decryption); keeps the prefetch state it sets up
     in :meth:`_init_receiving`.
     """
@@ -181,12 +180,12 @@ class ReceivePath:
 
     def _buckets(self, channels: list[str]) -> list[tuple[Shard, list[str]]]:
         """``channels`` grouped by server, in order, without duplicates."""
-        if len(self.shards) == 1:
+        if self.single_server:
             return [(self.shards[0], list(dict.fromkeys(channels)))]
-        by_shard: dict[int, list[str]] = {}
+        by_shard: dict[Shard, list[str]] = {}
         for name in dict.fromkeys(channels):
-            by_shard.setdefault(self._ring.index_for(inbox_of(name)), []).append(name)
-        return [(self.shards[index], names) for index, names in by_shard.items()]
+            by_shard.setdefault(self.shard_for_channel(name), []).append(name)
+        return list(by_shard.items())
 
     def _pop_now(self, buckets: list[tuple[Shard, list[str]]]) -> tuple[str, bytes] | None:
         start = next(self._rotation) % len(buckets)
