@@ -18,14 +18,15 @@ from redis.exceptions import ResponseError
 
 from ...exceptions import BackendUnavailable, ImproperlyConfiguredBackend
 from ...names import inbox_of
-from ..base import BaseChannelBackend, ServerStats
+from ..base import BaseChannelBackend
 from .blocking import MIN_BLOCK
 from .cluster import ClusterRouter
 from .connection import Shard, ShardDown, default_connection_kwargs
 from .crypto import Sealer, validate_keys
-from .elements import channel_tag, expires_at, pack
+from .elements import channel_tag, pack
 from .hosts import parse_hosts
-from .keys import KEY_FAMILIES, KeyLayout, family_pattern, glob_escape, is_own_key
+from .keys import KEY_FAMILIES, KeyLayout, family_pattern, is_own_key
+from .operations import Operations
 from .receiving import ReceivePath, now_ms
 from .scripts import SCRIPTS
 from .sharding import HashRing
@@ -39,7 +40,7 @@ T = TypeVar("T")
 _SEND, _SEND_POP, _SEND_EACH = SCRIPTS["send"], SCRIPTS["send_pop"], SCRIPTS["send_each"]
 
 
-class RedisChannelBackend(ReceivePath, BaseChannelBackend):
+class RedisChannelBackend(ReceivePath, Operations, BaseChannelBackend):
     """Channels in Redis lists, sharded over ``HOSTS`` (see the module docs).
 
     Extra options:
@@ -423,71 +424,6 @@ class RedisChannelBackend(ReceivePath, BaseChannelBackend):
     # --- operations ----------------------------------------------------------
 
     extensions = BaseChannelBackend.extensions + ("ops", "hold")
-
-    def _channel_stats(self) -> list[tuple[str, int, float | None]]:
-        # A shard that is down is left out (logged); server_stats says so.
-        stats = []
-        for shard in self.shards:
-            try:
-                keys = self._retrying(
-                    shard,
-                    lambda shard=shard: self._scan(shard, self.keys.queue_prefix()),
-                    "channel_stats",
-                    True,
-                )
-                if not keys:
-                    continue
-                replies = shard.request(
-                    [cmd for key in keys for cmd in (("LLEN", key), ("LINDEX", key, 0))]
-                )
-            except (BackendUnavailable, ShardDown) as exc:
-                logger.warning("channel_stats left out %s: %s", shard.ident, exc)
-                continue
-            now = now_ms()
-            for key, depth, head in zip(keys, replies[::2], replies[1::2], strict=True):
-                if not depth or head is None:
-                    continue  # emptied since the scan
-                sent_at = expires_at(head) - self._expiry_ms
-                name = self.keys.queue_name(key)
-                stats.append((name, int(depth), max(0.0, (now - sent_at) / 1000)))
-        return stats
-
-    def server_stats(self) -> list[ServerStats]:
-        """Each shard: where it is, its role, failovers (Sentinel), memory."""
-        return [row for shard in self.shards for row in shard.describe_servers()]
-
-    def _record_heartbeat(self, ident: str, data: bytes, ttl: float) -> None:
-        shard = self._heartbeat_shard()
-        self._retrying(
-            shard,
-            lambda: shard.command(
-                "SET", self.keys.heartbeat(ident), data, "PX", max(1, math.ceil(ttl * 1000))
-            ),
-            "record_heartbeat",
-            idempotent=True,
-        )
-
-    def _heartbeats(self) -> list[bytes]:
-        shard = self._heartbeat_shard()
-
-        def attempt() -> list[bytes]:
-            keys = sorted(self._scan(shard, self.keys.heartbeat_prefix()))
-            if not keys:
-                return []
-            return [data for data in shard.command("MGET", *keys) if data is not None]
-
-        return self._retrying(shard, attempt, "heartbeats", idempotent=True)
-
-    def _heartbeat_shard(self) -> Shard:
-        # All heartbeats on one server, so reading them is one scan.
-        if self._cluster is not None:
-            return self._cluster.shard_for_key(self.keys.heartbeat_prefix())
-        return self.shards[self._ring.index_for("heartbeats")]
-
-    @staticmethod
-    def _scan(shard: Shard, prefix: str) -> list[bytes]:
-        """Every key starting with ``prefix`` on ``shard`` (SCAN, never KEYS)."""
-        return shard.scan(glob_escape(prefix) + "*")
 
     # --- housekeeping --------------------------------------------------------
 
