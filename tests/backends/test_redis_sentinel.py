@@ -15,6 +15,7 @@ import threading
 import time
 
 import pytest
+import redis
 import websockets
 from websockets.asyncio.client import connect
 
@@ -23,7 +24,7 @@ from channels.exceptions import BackendUnavailable
 
 from ..interfaces.harness import Stack
 from ..processes import free_port, project_env
-from .redis_sentinel import DOWN_AFTER_MS, SentinelGroup
+from .redis_sentinel import DOWN_AFTER_MS, MASTER, SentinelGroup
 from .redis_servers import own_redis  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.redis
@@ -96,6 +97,38 @@ def test_senders_receivers_and_groups_follow_a_failover(sentinel_group, own_redi
     stop.set()
     thread.join(timeout=10)
     assert errors == []
+
+
+def test_a_planned_failover_is_followed(sentinel_group):
+    # SENTINEL FAILOVER demotes a primary that is still running: the
+    # connections to it must not go on writing to a replica.
+    backend = RedisChannelBackend("default", HOSTS=[sentinel_group.entry()])
+    backend.send("planned.a", {"n": 0})
+    assert backend.receive_many(["planned.a"]) == ("planned.a", {"n": 0})
+    old = sentinel_group.primary_port()
+    with sentinel_group.sentinels[0].client() as client:
+        client.execute_command("SENTINEL", "FAILOVER", MASTER)
+    new = sentinel_group.wait_failover(old)
+    # Until the sentinels have turned the old primary into a replica it
+    # still takes writes (lost when it resyncs: the failover's window).
+    deadline = time.monotonic() + 30
+    with redis.Redis(host="127.0.0.1", port=old) as demoted:
+        while demoted.info("replication")["role"] != "slave":
+            assert time.monotonic() < deadline, "the old primary was never demoted"
+            time.sleep(0.05)
+    with redis.Redis(host="127.0.0.1", port=new) as primary:
+        for n in range(1, 6):
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    backend.send("planned.a", {"n": n})
+                    break
+                except BackendUnavailable:
+                    assert time.monotonic() < deadline
+            # Written to the new primary, and taken from it.
+            assert primary.llen(backend.keys.queue("planned.a")) == 1
+            got = backend.receive_many(["planned.a"], block=True, timeout=5)
+            assert got == ("planned.a", {"n": n})
 
 
 # --- a real deployment across a failover -----------------------------------
