@@ -13,6 +13,7 @@ import pytest
 from channels.backends.redis import RedisChannelBackend
 from channels.exceptions import BackendUnavailable, ImproperlyConfiguredBackend
 
+from .failover_traffic import run_deployment
 from .redis_cluster import NODE_TIMEOUT_MS, LocalCluster
 from .test_redis import RedisConformance
 
@@ -21,6 +22,15 @@ pytestmark = pytest.mark.redis
 
 @pytest.fixture(scope="module")
 def cluster():
+    started = LocalCluster()
+    yield started
+    started.cleanup()
+
+
+@pytest.fixture
+def own_cluster():
+    """A cluster for one test that kills a primary (each primary has one
+    replica to take over: a second kill of the same slot would be an outage)."""
     started = LocalCluster()
     yield started
     started.cleanup()
@@ -151,7 +161,8 @@ def test_a_reshard_under_traffic_loses_and_repeats_nothing(cluster):
         assert ns == sorted(ns)
 
 
-def test_the_kill_of_a_primary_is_ridden_out(cluster):
+def test_the_kill_of_a_primary_is_ridden_out(own_cluster):
+    cluster = own_cluster
     prefix = f"ko-{secrets.token_hex(4)}:"
 
     def make():
@@ -245,3 +256,23 @@ def test_a_slot_in_migration_is_followed_with_asking(cluster):
     assert backend.receive_many([name]) == (None, None)  # sent once
     assert backend.group_channels(group) == [name]
     cluster.wait_agreed()
+
+
+def test_a_deployment_rides_out_the_kill_of_a_cluster_primary(own_cluster, tmp_path):
+    cluster = own_cluster
+    # The primary holding websocket.receive, the busiest channel.
+    options = {"HOSTS": cluster.urls, "CLUSTER": True, "PREFIX": f"dep-{secrets.token_hex(4)}:"}
+    slot = RedisChannelBackend("default", **options).shard_for_channel("websocket.receive").slot
+
+    def fail_over() -> float:
+        for node in cluster.primaries():  # everything so far replicated
+            with node.client() as client:
+                client.execute_command("WAIT", 1, 5000)
+        kill_at = time.monotonic()
+        old = cluster.kill_primary_of(slot)
+        cluster.wait_promoted(slot, old)
+        return kill_at
+
+    report = run_deployment(tmp_path, options, fail_over)
+    report.check(budget=NODE_TIMEOUT_MS / 1000 + 5)
+    print(f"cluster {report.summary()}")

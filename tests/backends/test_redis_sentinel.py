@@ -5,10 +5,8 @@ WebSockets, none of which may exit or close."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import queue
-import secrets
 import subprocess
 import sys
 import threading
@@ -16,14 +14,12 @@ import time
 
 import pytest
 import redis
-import websockets
-from websockets.asyncio.client import connect
 
 from channels.backends.redis import RedisChannelBackend
 from channels.exceptions import BackendUnavailable
 
-from ..interfaces.harness import Stack
 from ..processes import free_port, project_env
+from .failover_traffic import run_deployment
 from .redis_sentinel import DOWN_AFTER_MS, MASTER, SentinelGroup
 from .redis_servers import own_redis  # noqa: F401 (fixture)
 
@@ -133,153 +129,19 @@ def test_a_planned_failover_is_followed(sentinel_group):
 
 # --- a real deployment across a failover -----------------------------------
 
-ECHO_SOCKETS = 50
-ROOM_SOCKETS = 10
-#: Seconds a socket waits for the echo of one message before sending the next.
-ANSWER_WAIT = 1.0
-
-
-class EchoingSocket:
-    """One WebSocket sending numbered messages, each after the previous was
-    answered or ANSWER_WAIT passed; records when each was sent and answered."""
-
-    def __init__(self, ws, index: int) -> None:
-        self.ws = ws
-        self.index = index
-        self.sent: dict[int, float] = {}
-        self.answered: dict[int, float] = {}
-        self.duplicates: list[int] = []
-        self.unexpected: list[str] = []
-        self._answer = asyncio.Event()
-
-    async def read(self) -> None:
-        async for text in self.ws:
-            who, _, number = text.partition(":")
-            if who != str(self.index) or not number.isdigit():
-                self.unexpected.append(text)
-                continue
-            n = int(number)
-            if n in self.answered:
-                self.duplicates.append(n)
-            self.answered[n] = time.monotonic()
-            self._answer.set()
-
-    async def talk(self, stop: asyncio.Event) -> None:
-        n = 0
-        while not stop.is_set():
-            self._answer.clear()
-            self.sent[n] = time.monotonic()
-            await self.ws.send(f"{self.index}:{n}")
-            try:
-                await asyncio.wait_for(self._answer.wait(), ANSWER_WAIT)
-            except TimeoutError:
-                pass
-            n += 1
-            await asyncio.sleep(0.05)
-
 
 def test_a_deployment_rides_out_a_sentinel_failover(sentinel_group, tmp_path):
-    stack = Stack(
-        tmp_path,
-        "redis",
-        DJANGO_SETTINGS_MODULE="tests.backends.failover_settings",
-        CHANNELS_TEST_REDIS_HOSTS=json.dumps([sentinel_group.entry()]),
-        CHANNELS_TEST_PREFIX="fo" + secrets.token_hex(4),
-    )
-    try:
-        workers = [stack.start_worker(), stack.start_worker()]
-        server, port = stack.start_server()
-        report = asyncio.run(asyncio.wait_for(_deployment(sentinel_group, port), 180))
-        for process in [*workers, server]:
-            assert process.popen.poll() is None, process.output()
-    finally:
-        stack.stop()
-    (
-        kill_at,
-        recovered_at,
-        sockets,
-        room_before,
-        room_after,
-    ) = report
-    budget = DOWN_AFTER_MS / 1000 + 5
-    assert recovered_at - kill_at <= budget, f"service back after {recovered_at - kill_at:.1f} s"
-    lost = []
-    for sock in sockets:
-        assert sock.duplicates == [], f"socket {sock.index} answered twice: {sock.duplicates}"
-        assert sock.unexpected == [], sock.unexpected
-        for n, sent_at in sock.sent.items():
-            if n not in sock.answered:
-                lost.append((sock.index, n, sent_at))
-    # Only messages in flight during the outage may go unanswered (the last
-    # one of each socket may still be on its way when the test stops).
-    last = {sock.index: max(sock.sent) for sock in sockets}
-    for index, n, sent_at in lost:
-        in_outage = kill_at - ANSWER_WAIT <= sent_at <= recovered_at
-        assert in_outage or n == last[index], (index, n, sent_at - kill_at)
-    answered = sum(len(sock.answered) for sock in sockets)
-    in_outage = sum(1 for index, n, _ in lost if n != last[index])
-    print(
-        f"failover: service back {recovered_at - kill_at:.2f} s after the kill; "
-        f"{answered} messages answered exactly once, {in_outage} lost in the outage"
-    )
-    assert room_before == room_after == ROOM_SOCKETS
+    def fail_over() -> float:
+        replicated(sentinel_group)
+        old = sentinel_group.primary_port()
+        kill_at = time.monotonic()
+        sentinel_group.kill_primary()
+        sentinel_group.wait_failover(old)
+        return kill_at
 
-
-async def _deployment(group: SentinelGroup, port: int):
-    url = f"ws://127.0.0.1:{port}"
-    echo = [await connect(f"{url}/echo/", open_timeout=20) for _ in range(ECHO_SOCKETS)]
-    room = [await connect(f"{url}/room/", open_timeout=20) for _ in range(ROOM_SOCKETS)]
-    sockets = [EchoingSocket(ws, index) for index, ws in enumerate(echo)]
-    readers = [asyncio.create_task(sock.read()) for sock in sockets]
-    stop = asyncio.Event()
-    talkers = [asyncio.create_task(sock.talk(stop)) for sock in sockets]
-
-    async def room_round(text: str) -> int:
-        """How many room members got ``text`` sent by the first one."""
-        await room[0].send(text)
-        received = 0
-        for ws in room:
-            try:
-                while await asyncio.wait_for(ws.recv(), 10) != text:
-                    pass
-                received += 1
-            except TimeoutError:
-                pass
-        return received
-
-    room_before = await room_round("before")
-    await asyncio.sleep(2)  # steady traffic
-    await asyncio.to_thread(replicated, group)
-    old = await asyncio.to_thread(group.primary_port)
-    kill_at = time.monotonic()
-    await asyncio.to_thread(group.kill_primary)
-    await asyncio.to_thread(group.wait_failover, old)
-
-    # Back once every socket has had a message sent after the kill answered.
-    def recovered() -> float | None:
-        times = []
-        for sock in sockets:
-            after = [t for n, t in sock.answered.items() if sock.sent[n] > kill_at]
-            if not after:
-                return None
-            times.append(min(after))
-        return max(times)
-
-    deadline = time.monotonic() + 60
-    while (recovered_at := recovered()) is None:
-        assert time.monotonic() < deadline, "service did not come back"
-        await asyncio.sleep(0.05)
-    await asyncio.sleep(2)  # steady again
-    stop.set()
-    await asyncio.gather(*talkers)
-    await asyncio.sleep(ANSWER_WAIT)  # late answers
-    room_after = await room_round("after")
-    for ws in echo + room:
-        assert ws.state is websockets.State.OPEN, "a socket was closed"
-    for ws in echo + room:
-        await ws.close()
-    await asyncio.gather(*readers, return_exceptions=True)
-    return kill_at, recovered_at, sockets, room_before, room_after
+    report = run_deployment(tmp_path, {"HOSTS": [sentinel_group.entry()]}, fail_over)
+    report.check(budget=DOWN_AFTER_MS / 1000 + 5)
+    print(f"sentinel {report.summary()}")
 
 
 # --- channels status: one row per shard --------------------------------------
@@ -316,7 +178,7 @@ def test_status_shows_each_shard_role_reachability_failovers_and_memory(
         "tests.backends.failover_settings",
         CHANNELS_TEST_BACKEND="redis",
         CHANNELS_TEST_SQLITE=str(tmp_path / "db.sqlite3"),
-        CHANNELS_TEST_REDIS_HOSTS=json.dumps(hosts),
+        CHANNELS_TEST_REDIS_OPTIONS=json.dumps({"HOSTS": hosts}),
     )
     sentinel = "sentinel://channels-test/0"
     before = _status(env)
