@@ -12,7 +12,8 @@ exactly once, every HTTP request answered 200, and everything sent once the
 old workers were gone answered by the new code.
 
 Run with ``-s`` to see the figures (sockets, messages, requests, timings).
-CHANNELS_DEPLOY_SHARDS=N runs it on N Redis servers (sharded channels).
+CHANNELS_DEPLOY_SHARDS=N runs it on N Redis servers (sharded channels);
+CHANNELS_DEPLOY_CLUSTER=1 on a local Redis Cluster (3 primaries, 3 replicas).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import redis
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from tests.backends.redis_cluster import LocalCluster
 from tests.backends.redis_servers import start_servers
 from tests.processes import Process, free_port, manage, project_env, wait_for_port
 
@@ -56,6 +58,7 @@ MAX_PER_SOCKET = 200
 SLOW = 1.5
 #: Redis servers the channels are sharded over.
 SHARDS = int(os.environ.get("CHANNELS_DEPLOY_SHARDS", "1"))
+CLUSTER = os.environ.get("CHANNELS_DEPLOY_CLUSTER") == "1"
 
 
 @dataclass
@@ -229,9 +232,14 @@ async def slow_request(port: int, n: int) -> tuple[int, str, float]:
         return response.status_code, response.text.split("|", 1)[0], round(elapsed, 2)
 
 
-def test_workers_restart_under_load_drop_nothing(tmp_path):
+def test_workers_restart_under_load_drop_nothing(tmp_path, monkeypatch):
     raise_fd_limit(4096)
-    redis_servers = start_servers(SHARDS)
+    if CLUSTER:
+        cluster = LocalCluster()
+        monkeypatch.setenv("DEPLOY_CLUSTER", "1")
+        redis_servers = cluster.primaries()
+    else:
+        redis_servers = start_servers(SHARDS)
     deploy = Deployment(tmp_path, ",".join(server.url for server in redis_servers))
     # Our own servers, but flush our prefix anyway: a clean slate.
     for server in redis_servers:
@@ -249,7 +257,7 @@ def test_workers_restart_under_load_drop_nothing(tmp_path):
         raise
     finally:
         deploy.stop()
-        for server in redis_servers:
+        for server in cluster.nodes if CLUSTER else redis_servers:
             server.cleanup()
 
 
