@@ -5,6 +5,7 @@ traffic, and the kill of a primary."""
 from __future__ import annotations
 
 import secrets
+import socket
 import threading
 import time
 
@@ -276,3 +277,41 @@ def test_a_deployment_rides_out_the_kill_of_a_cluster_primary(own_cluster, tmp_p
     report = run_deployment(tmp_path, options, fail_over)
     report.check(budget=NODE_TIMEOUT_MS / 1000 + 5)
     print(f"cluster {report.summary()}")
+
+
+def test_a_cluster_that_cannot_be_reached_is_an_outage_waited_out_with_back_off():
+    # A loopback listener that hangs up on every connection, counting them.
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    accepted = []
+    stop = threading.Event()
+
+    def hang_up():
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            accepted.append(1)
+            conn.close()
+
+    thread = threading.Thread(target=hang_up, daemon=True)
+    thread.start()
+    try:
+        backend = RedisChannelBackend(
+            "default", HOSTS=[f"redis://127.0.0.1:{port}/0"], CLUSTER=True, SEND_RETRY_TIME=0.5
+        )
+        # Receivers wait the timeout out, trying again with back-off, not in a loop.
+        assert backend.receive_many(["down.a", "down.b"], block=True, timeout=3) == (None, None)
+        assert 0 < len(accepted) < 100, len(accepted)
+        with pytest.raises(BackendUnavailable, match="cannot reach Redis at cluster://"):
+            backend.send("down.a", {"n": 1})
+        with pytest.raises(BackendUnavailable):
+            backend.send_group("down-group", {"n": 1})
+        [row] = backend.server_stats()
+        assert row.reachable is False
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        listener.close()

@@ -121,7 +121,7 @@ class ClusterRouter:
         """The node serving ``slot`` now (``host:port``), as far as known."""
         try:
             return self._node(slot).name
-        except (*NETWORK_ERRORS, redis.exceptions.RedisClusterException):
+        except (ShardDown, *NETWORK_ERRORS, redis.exceptions.RedisClusterException):
             return f"slot {slot}"  # unknown: on its own
 
     def _refresh(self) -> None:
@@ -179,9 +179,11 @@ class ClusterRouter:
                     else:
                         node = self._node(self._slot_of(commands[index], shard))
                     by_node.setdefault(node.name, (node, []))[1].append(index)
+            except ShardDown as down:  # no cluster client yet
+                raise shard._failed(down.error, sent=False) from down
             except (*NETWORK_ERRORS, redis.exceptions.RedisClusterException) as exc:
                 self._stale = True
-                raise ShardDown(shard, exc, sent=False) from exc
+                raise shard._failed(exc, sent=False) from exc
             again: list[int] = []
             wait = False
             for node, indexes in by_node.values():
@@ -215,7 +217,7 @@ class ClusterRouter:
                         wait = True
                     elif isinstance(reply, ClusterDownError):
                         self._stale = True
-                        raise ShardDown(shard, reply, sent=False)
+                        raise shard._failed(reply, sent=False)
                     else:
                         replies[index] = reply
             if not again:
@@ -223,9 +225,7 @@ class ClusterRouter:
             pending = again
             if wait:
                 time.sleep(TRYAGAIN_WAIT)
-        raise ShardDown(
-            shard, redis.exceptions.ConnectionError("too many redirections"), sent=False
-        )
+        raise shard._failed(redis.exceptions.ConnectionError("too many redirections"), sent=False)
 
     @staticmethod
     def _slot_of(command: tuple, shard: ClusterShard) -> int:
@@ -317,7 +317,9 @@ class ClusterShard(Shard):
         try:
             for node in self.router.primaries():
                 found.extend(node.redis_connection.scan_iter(match=pattern, count=1000))
-        except NETWORK_ERRORS as exc:
+        except ShardDown as down:  # no cluster client yet
+            raise self._failed(down.error, sent=False) from down
+        except (*NETWORK_ERRORS, redis.exceptions.RedisClusterException) as exc:
             self.router._stale = True
             raise self._failed(exc, sent=False) from exc
         return list(dict.fromkeys(found))
