@@ -79,6 +79,9 @@ class ClusterRouter:
         self._client: RedisCluster | None = None
         self._lock = threading.Lock()
         self._slots: dict[int, ClusterShard] = {}
+        # Per node, each thread's own connection to it (as Shard keeps one
+        # per server): no pool locking on every request.
+        self._locals: dict[str, threading.local] = {}
         self._stale = False
         self._refreshed = 0.0
         self.whole = ClusterShard(self, None)
@@ -124,6 +127,14 @@ class ClusterRouter:
         except (ShardDown, *NETWORK_ERRORS, redis.exceptions.RedisClusterException):
             return f"slot {slot}"  # unknown: on its own
 
+    def local_for(self, node: str) -> threading.local:
+        """The thread-local holder of connections to ``node``."""
+        local = self._locals.get(node)
+        if local is None:
+            with self._lock:
+                local = self._locals.setdefault(node, threading.local())
+        return local
+
     def _refresh(self) -> None:
         """Read the slot map again (after a failure), at most every
         REFRESH_INTERVAL seconds; failures are left to the next request."""
@@ -163,7 +174,11 @@ class ClusterRouter:
     # --- requests -----------------------------------------------------------
 
     def request(
-        self, shard: ClusterShard, commands: list[tuple], read_timeout: float | None
+        self,
+        shard: ClusterShard,
+        commands: list[tuple],
+        read_timeout: float | None,
+        pooled: bool = False,
     ) -> list[Any]:
         """``commands`` pipelined to the nodes of their keys, following
         redirections; replies in order (error replies as their exception)."""
@@ -193,7 +208,7 @@ class ClusterRouter:
                         batch.append(("ASKING",))
                     batch.append(commands[index])
                 try:
-                    got = shard.exchange_on(node, batch, read_timeout)
+                    got = shard.exchange_on(node, batch, read_timeout, pooled)
                 except ShardDown:
                     self._stale = True
                     raise
@@ -291,26 +306,19 @@ class ClusterShard(Shard):
     def request(
         self, commands: Iterable[tuple], read_timeout: float | None = None, pooled: bool = False
     ) -> list[Any]:
-        return self.router.request(self, list(commands), read_timeout)
+        return self.router.request(self, list(commands), read_timeout, pooled)
 
-    def exchange_on(self, node: ClusterNode, commands: list[tuple], read_timeout) -> list:
-        """``commands`` over a pooled connection to ``node``."""
+    def exchange_on(
+        self, node: ClusterNode, commands: list[tuple], read_timeout, pooled: bool = False
+    ) -> list:
+        """``commands`` to ``node``, over this thread's own connection to it
+        (``pooled``: one borrowed from its pool, for short-lived threads)."""
         pool = node.redis_connection.connection_pool
-        try:
-            conn = pool.get_connection()
-        except NETWORK_ERRORS as exc:
-            raise self._failed(exc, sent=False) from exc
-        try:
-            if not conn.is_connected:
-                conn.connect()
-        except NETWORK_ERRORS as exc:
-            pool.release(conn)
-            conn.disconnect()
-            raise self._failed(exc, sent=False) from exc
-        try:
-            return self._exchange(conn, commands, read_timeout)
-        finally:
-            pool.release(conn)
+        if pooled:
+            return self._pooled_exchange(pool, commands, read_timeout)
+        router = self.router
+        conn = self._own_connection(pool, router.local_for(node.name), router.whole)
+        return self._exchange(conn, commands, read_timeout)
 
     def scan(self, pattern: str) -> list[bytes]:
         found: list[bytes] = []
@@ -353,4 +361,5 @@ class ClusterShard(Shard):
 
     def close(self) -> None:
         if self.slot is None:
+            super().close()  # every thread's own connections
             self.router.close()

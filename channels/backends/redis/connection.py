@@ -126,7 +126,10 @@ class Shard:
         commands = list(commands)
         if not pooled:
             return self._exchange(self._own_connection(), commands, read_timeout)
-        pool = self.pool
+        return self._pooled_exchange(self.pool, commands, read_timeout)
+
+    def _pooled_exchange(self, pool: Any, commands: list[tuple], read_timeout) -> list:
+        """``commands`` over a connection borrowed from ``pool``."""
         try:
             conn = pool.get_connection()
         except NETWORK_ERRORS as exc:
@@ -154,18 +157,25 @@ class Shard:
         finally:
             conn.disconnect()
 
-    def _own_connection(self) -> Any:
-        """This thread's connection, checked for staleness after idling."""
-        local = self._local
+    def _own_connection(self, pool: Any = None, local: Any = None, owner: Any = None) -> Any:
+        """This thread's connection, checked for staleness after idling.
+
+        By default to this shard's server; a cluster passes the ``pool``
+        and thread-``local`` of one node, and the shard whose ``close``
+        closes the connection (``owner``)."""
+        if local is None:
+            local = self._local
         conn = getattr(local, "conn", None)
         pid = _pid
         if conn is None or local.pid != pid:
             # (After a fork the parent's socket is not ours to use.)
-            pool = self.pool
+            if pool is None:
+                pool = self.pool
             conn = pool.connection_class(**pool.connection_kwargs)
             local.conn, local.pid, local.used = conn, pid, 0.0
-            with self._lock:
-                self._own.add(conn)
+            owner = self if owner is None else owner
+            with owner._lock:
+                owner._own.add(conn)
         now = time.monotonic()
         try:
             # A connection that idled may have been closed by a restarted
