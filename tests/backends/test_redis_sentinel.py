@@ -15,8 +15,10 @@ import time
 import pytest
 import redis
 
+from channels.backends.legacy import map_layer
 from channels.backends.redis import RedisChannelBackend
-from channels.exceptions import BackendUnavailable
+from channels.backends.registry import build_backend
+from channels.exceptions import BackendUnavailable, ImproperlyConfiguredBackend
 
 from ..processes import free_port, project_env
 from .failover_traffic import run_deployment
@@ -209,3 +211,27 @@ def test_status_shows_each_shard_role_reachability_failovers_and_memory(
     assert row[1:5] == [f"127.0.0.1:{sentinel_group.replica.port}", "master", "yes", "1"]
     assert row[5:] and row[6] == "MiB"
     assert next(line.split() for line in lines if line.startswith(dead))[3] == "NO"
+
+
+def test_an_asgi_redis_1x_sentinel_layer_runs_on_sentinel_shards(sentinel_group):
+    # Channels 1.x projects wrote asgi_redis.RedisSentinelChannelLayer with
+    # the sentinels as hosts and the masters as services.
+    layer = {
+        "BACKEND": "asgi_redis.RedisSentinelChannelLayer",
+        "CONFIG": {
+            "hosts": [tuple(address) for address in sentinel_group.addresses],
+            "services": [MASTER],
+            "sentinel_refresh_interval": 30,
+        },
+    }
+    dropped: list[str] = []
+    entry = map_layer("default", layer, dropped)
+    assert entry["HOSTS"] == [{"SENTINELS": sentinel_group.addresses, "MASTER_NAME": MASTER}]
+    assert dropped == ["default: CONFIG['sentinel_refresh_interval'] (asked on each connect)"]
+    backend = build_backend("default", entry)
+    backend.send("legacy.sentinel", {"n": 1})
+    with sentinel_group.primary.client() as primary:
+        assert primary.llen(backend.keys.queue("legacy.sentinel")) == 1  # on the primary
+    assert backend.receive_many(["legacy.sentinel"]) == ("legacy.sentinel", {"n": 1})
+    with pytest.raises(ImproperlyConfiguredBackend, match="services"):
+        map_layer("default", {**layer, "CONFIG": {"hosts": layer["CONFIG"]["hosts"]}}, [])
