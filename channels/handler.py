@@ -9,16 +9,17 @@ instead of sending them) that sends what it yields.
 
 The request object is Django's own :class:`~django.core.handlers.asgi.ASGIRequest`
 (our message format is ASGI 1.0's, so it maps onto an ASGI scope key by key),
-which fills ``request.META`` as WSGI would.
+which fills ``request.META`` as WSGI would. Hop 6 of "The life of an HTTP
+request" in docs/architecture.rst.
 """
 
 from __future__ import annotations
 
 import logging
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import closing
+from functools import partial
 
 from django.conf import settings
 from django.core import signals
@@ -28,7 +29,8 @@ from django.core.handlers.asgi import ASGIRequest
 from django.http import FileResponse, HttpResponse, HttpResponseBadRequest
 from django.urls import set_script_prefix
 
-from .exceptions import ChannelFull, RequestAborted, RequestTimeout, ResponseLater
+from .backoff import retry_while_full
+from .exceptions import RequestAborted, RequestTimeout, ResponseLater
 from .message import Message, header_pairs
 
 logger = logging.getLogger("channels.handler")
@@ -245,14 +247,6 @@ class ViewConsumer(AsgiHandler):
     def send_reply(self, message: Message, reply: dict) -> None:
         """Send one ``http.response`` message, waiting while the channel is full."""
         backend, channel = message.channel_backend, message.reply_channel.name
-        deadline = time.monotonic() + REPLY_FULL_TIMEOUT
-        delay = 0.002
-        while True:
-            try:
-                backend.send(channel, reply)
-                return
-            except ChannelFull:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(delay)
-                delay = min(delay * 2, 0.1)
+        retry_while_full(
+            partial(backend.send, channel, reply), REPLY_FULL_TIMEOUT, first_delay=0.002
+        )

@@ -2,8 +2,9 @@
 
 A name is ASCII letters, digits, ``.``, ``-`` and ``_``, at most 100
 characters. A channel name may hold one ``!``: everything up to and including
-it names the *process inbox* that receives the channel (docs/architecture.rst), so one
-blocking receive serves every reply channel of an interface server.
+it names the *process inbox* that receives the channel (docs/architecture.rst,
+"The ``!`` process inbox"), so one blocking receive serves every reply
+channel of an interface server.
 """
 
 from __future__ import annotations

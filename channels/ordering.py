@@ -1,5 +1,6 @@
 """``enforce_ordering``: the WebSocket messages of one connection run in
-their ``order``, however many workers take them.
+their ``order``, however many workers take them (the state machine is drawn
+in docs/architecture.rst, "The ordering state machine").
 
 How: each connection has an ordering record (a session-engine record apart
 from the channel session) holding the next expected order and an index of
@@ -46,12 +47,12 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from . import sessions
+from .backoff import retry_while_full
 from .decorators import SKIP, consumer_decorator
 from .exceptions import ChannelFull, ConsumeLater
 from .outbox import current_outbox
 from .serialization import decode, encode
-from .sessions import (
+from .session_store import (
     KeyedSession,
     channel_key,
     channel_session,
@@ -129,18 +130,13 @@ def _connection_lock(backend, name: str, wait: float) -> Iterator[bool]:
     the connection for at most EXPIRY seconds.
     """
     token = {"pid": os.getpid()}
-    deadline = time.monotonic() + wait
-    delay = 0.001
-    while True:
-        try:
-            backend.send_within(name, token, 1)
-            break
-        except ChannelFull:
-            if time.monotonic() >= deadline:
-                yield False
-                return
-            time.sleep(delay)
-            delay = min(delay * 2, 0.02)
+    try:
+        retry_while_full(
+            lambda: backend.send_within(name, token, 1), wait, first_delay=0.001, max_delay=0.02
+        )
+    except ChannelFull:
+        yield False
+        return
     try:
         yield True
     finally:
@@ -542,8 +538,3 @@ def enforce_ordering(func: Callable | None = None, *, slight: bool = False) -> C
         return enforce_ordering
 
     return consumer_decorator(channel_session(func), _ordering_enter, _ordering_exit)
-
-
-# channels.sessions re-exports this (the Channels 1.x import path); when this
-# module is imported first, that re-export is completed here.
-sessions.enforce_ordering = enforce_ordering

@@ -10,14 +10,15 @@ The open outbox is a context variable, not a thread-local: asgiref carries
 context variables into the event loop thread of an ``async def`` consumer, so
 its sends are deferred too, and flushed from the worker's own thread (where
 the database backend may use its connection; it cannot from the loop).
+Hop 6 of "The life of a WebSocket frame" in docs/architecture.rst.
 """
 
 from __future__ import annotations
 
 import contextvars
-import time
 from collections.abc import Callable
 
+from .backoff import retry_while_full
 from .exceptions import ChannelFull
 
 _current: contextvars.ContextVar[Outbox | None] = contextvars.ContextVar(
@@ -58,20 +59,13 @@ class Outbox:
         """
         pending, self._pending = self._pending, []
         for send, target in pending:
-            deadline = time.monotonic() + FULL_RETRY_SECONDS
-            delay = 0.005
-            while True:
-                try:
-                    send()
-                    break
-                except ChannelFull:
-                    if time.monotonic() >= deadline:
-                        raise ChannelFull(
-                            f"{target!r} stayed full for {FULL_RETRY_SECONDS:.0f} s after the "
-                            "consumer returned; its message was not sent"
-                        ) from None
-                    time.sleep(delay)
-                    delay = min(delay * 2, 0.1)
+            try:
+                retry_while_full(send, FULL_RETRY_SECONDS)
+            except ChannelFull:
+                raise ChannelFull(
+                    f"{target!r} stayed full for {FULL_RETRY_SECONDS:.0f} s after the "
+                    "consumer returned; its message was not sent"
+                ) from None
 
 
 def current_outbox() -> Outbox | None:

@@ -258,10 +258,11 @@ class Router:
         """Send ``http.request`` messages no route takes to Django's views.
 
         ``http_consumer`` defaults to :class:`~channels.handler.ViewConsumer`.
-        This is what ``runworker`` and ``runserver`` serve (Channels 1.x
-        name). The other 1.x defaults, accepting unrouted ``websocket.connect``
-        and dropping unrouted ``websocket.receive``/``websocket.disconnect``,
-        are applied by every worker whatever its router.
+        (The Channels 1.x name; workers apply it through
+        :func:`channels.workers.routing.serving_router`.) The other 1.x
+        defaults, accepting unrouted ``websocket.connect`` and dropping
+        unrouted ``websocket.receive``/``websocket.disconnect``, are applied
+        by every worker whatever its router.
         """
         if http_consumer is None:
             # Named, not imported: routing stays free of the consumer helpers,
@@ -270,12 +271,9 @@ class Router:
         # Last, so any route of the project's own wins (first match wins).
         self.add_route(route("http.request", http_consumer))
 
-    def add_route(self, new_route: Route | Include, *, first: bool = False) -> None:
-        """Add a route at the end (or at the front with ``first=True``)."""
-        if first:
-            self.routes.insert(0, new_route)
-        else:
-            self.routes.append(new_route)
+    def add_route(self, new_route: Route | Include) -> None:
+        """Add a route at the end: it takes only what every earlier route leaves."""
+        self.routes.append(new_route)
 
     @property
     def channels(self) -> set[str]:

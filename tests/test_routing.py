@@ -2,6 +2,7 @@
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.test import override_settings
 
 from channels.routing import Router, include, route, route_class
 
@@ -98,3 +99,30 @@ def test_consumer_given_as_dotted_path():
 def test_bad_routing_is_a_clear_error(build, error):
     with pytest.raises((ImproperlyConfigured, ValueError, ImportError), match=error):
         build()
+
+
+def test_serving_router_sends_unrouted_http_requests_to_the_views():
+    from channels.handler import ViewConsumer
+    from channels.staticfiles import StaticFilesConsumer
+    from channels.workers.routing import serving_router
+
+    routing = [route("http.request", consumer_a, path=r"^/poll/$")]
+    router = serving_router(routing)
+    # The project's own route wins; everything else goes to Django's views.
+    assert router.match_content("http.request", {"path": "/poll/"}) == (consumer_a, {})
+    consumer, kwargs = router.match_content("http.request", {"path": "/page/"})
+    assert type(consumer) is ViewConsumer and kwargs == {}
+    # The routing list given is not changed.
+    assert len(routing) == 1
+    with override_settings(STATIC_URL="/static/"):
+        static = serving_router(routing, static_files=True)
+    consumer, _ = static.match_content("http.request", {"path": "/page/"})
+    assert type(consumer) is StaticFilesConsumer
+
+
+def test_add_route_appends_so_earlier_routes_win():
+    router = Router([route("websocket.receive", consumer_a)])
+    router.add_route(route("websocket.receive", consumer_b))
+    router.add_route(route("websocket.connect", consumer_b))
+    assert router.match_content("websocket.receive", {}) == (consumer_a, {})
+    assert router.match_content("websocket.connect", {}) == (consumer_b, {})

@@ -14,6 +14,9 @@ Promises:
   capacity-1 channel is a cross-process try-lock). Delivery is **at most once**
   and **FIFO per channel**. A channel holding ``capacity`` messages refuses
   more with :class:`~channels.exceptions.ChannelFull`.
+  ``send_encoded_many(items)`` is ``send_many`` for messages already
+  encoded with ``encode`` (a sender retrying a full channel keeps only the
+  bytes).
 * ``receive_batch(channels, limit, block)`` takes up to ``limit`` messages:
   the first as ``receive_many`` would, then what else is already waiting,
   without waiting. Meant for a process inbox (an interface server's loop),
@@ -242,11 +245,31 @@ class BaseChannelBackend:
         is what an interface server's single sender thread relies on.
         """
         results: list[Exception | None] = [None] * len(items)
-        prepared: list[tuple[int, str, bytes, int]] = []
+        encoded: list[tuple[int, str, bytes]] = []
         for index, (channel, message) in enumerate(items):
             try:
+                encoded.append((index, channel, self.encode(message)))
+            except Exception as exc:
+                results[index] = exc
+        outcomes = self.send_encoded_many([(channel, data) for _, channel, data in encoded])
+        for (index, *_), outcome in zip(encoded, outcomes, strict=True):
+            results[index] = outcome
+        return results
+
+    def send_encoded_many(self, items: Sequence[tuple[str, bytes]]) -> list[Exception | None]:
+        """:meth:`send_many` for messages already encoded with :meth:`encode`.
+
+        For a sender that may try one message many times (an interface
+        server retrying a full channel): it encodes each message once and
+        keeps only the bytes, instead of a message and a fresh encoding per
+        try. Results are as :meth:`send_many`'s.
+        """
+        results: list[Exception | None] = [None] * len(items)
+        prepared: list[tuple[int, str, bytes, int]] = []
+        for index, (channel, data) in enumerate(items):
+            try:
                 validate_channel_name(channel)
-                prepared.append((index, channel, self.encode(message), self.capacity_for(channel)))
+                prepared.append((index, channel, data, self.capacity_for(channel)))
             except Exception as exc:
                 results[index] = exc
         outcomes = self._send_many([(channel, data, cap) for _, channel, data, cap in prepared])

@@ -8,6 +8,7 @@ import click
 
 from ..backends.registry import DEFAULT_CHANNEL_BACKEND
 from ..names import random_suffix
+from ..operations import PROBE_CHANNEL, HeartbeatRecord, probe_request
 from .loading import backend_for
 from .output import emit_json, percentile, table
 
@@ -92,7 +93,7 @@ def _echo_servers(servers: list) -> None:
     click.echo(table(["server", "address", "role", "reachable", "failovers", "memory"], rows))
 
 
-def _load(process: dict) -> str:
+def _load(process: HeartbeatRecord) -> str:
     """What a process is carrying: messages handled, or connections held."""
     if "handled" in process:
         return f"{process['handled']} handled"
@@ -111,15 +112,13 @@ def _load(process: dict) -> str:
 @click.option("--timeout", default=5.0, show_default=True, help="Seconds to wait per probe.")
 def latency(alias: str, as_json: bool, count: int, interval: float, timeout: float) -> None:
     """End-to-end latency: probes that workers answer (are they keeping up?)."""
-    from ..workers.heartbeat import PROBE_CHANNEL
-
     backend = backend_for(alias)
     inbox = f"cli.latency.{random_suffix()}!"
     times, lost, workers = [], 0, set()
     for n in range(count):
         reply = backend.new_channel(inbox)
         sent = time.perf_counter()
-        backend.send(PROBE_CHANNEL, {"probe": n, "sent": time.time(), "reply_channel": reply})
+        backend.send(PROBE_CHANNEL, probe_request(n, reply))
         deadline = sent + timeout
         while True:
             channel, answer = backend.receive_many(

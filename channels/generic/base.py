@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from asgiref.sync import async_to_sync
-
 from ..auth import channel_session_user
+from ..channel import Group
+from ..consumer_call import call_consumer
 from ..routing import RouteClass, route_class
 from ..sessions import channel_session
 
 
-def call_handler(handler: Callable, *args: Any, **kwargs: Any) -> Any:
-    """Call a handler; an ``async def`` one is run to completion."""
-    if inspect.iscoroutinefunction(handler):
-        return async_to_sync(handler)(*args, **kwargs)
-    return handler(*args, **kwargs)
+def join_groups(message, groups: Iterable[str]) -> None:
+    """Add ``message``'s reply channel to each of ``groups``.
+
+    On the backend the message came from, so a consumer of a second alias
+    keeps its connections' groups there. The consumers of long-lived
+    connections join their ``connection_groups()`` when a connection opens.
+    """
+    for name in groups:
+        Group(name, message.alias, message.channel_backend).add(message.reply_channel)
+
+
+def leave_groups(message, groups: Iterable[str]) -> None:
+    """Take ``message``'s reply channel out of each of ``groups`` (see :func:`join_groups`)."""
+    for name in groups:
+        Group(name, message.alias, message.channel_backend).discard(message.reply_channel)
 
 
 class BaseConsumer:
@@ -77,4 +86,4 @@ class BaseConsumer:
 
     def dispatch(self, message, **kwargs: Any) -> Any:
         """Run the handler for ``message``."""
-        return call_handler(self.get_handler(message, **kwargs), message, **kwargs)
+        return call_consumer(self.get_handler(message, **kwargs), message, **kwargs)

@@ -24,7 +24,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..channel import Channel, Group
-from .base import BaseConsumer, call_handler
+from ..consumer_call import call_consumer
+from .base import BaseConsumer, join_groups, leave_groups
 
 __all__ = ["HttpConsumer", "LongPollConsumer", "ServerSentEventsConsumer"]
 
@@ -63,9 +64,8 @@ class HttpConsumer(BaseConsumer):
         self.path = content.get("path", "/")
         self.query_string = content.get("query_string", b"")
         self.headers_sent = False
-        for group in self.connection_groups(**kwargs):
-            Group(group, message.alias, message.channel_backend).add(message.reply_channel)
-        call_handler(self.handle, content.get("body", b""), **kwargs)
+        join_groups(message, self.connection_groups(**kwargs))
+        call_consumer(self.handle, content.get("body", b""), **kwargs)
 
     def handle(self, body: bytes, **kwargs: Any) -> None:
         """Answer the request (override). The default is 405."""
@@ -73,9 +73,8 @@ class HttpConsumer(BaseConsumer):
 
     def raw_disconnect(self, message, **kwargs: Any) -> None:
         """Leave the groups, call :meth:`disconnect`."""
-        for group in self.connection_groups(**kwargs):
-            Group(group, message.alias, message.channel_backend).discard(message.reply_channel)
-        call_handler(self.disconnect, message, **kwargs)
+        leave_groups(message, self.connection_groups(**kwargs))
+        call_consumer(self.disconnect, message, **kwargs)
 
     def disconnect(self, message, **kwargs: Any) -> None:
         """The client went away (override)."""

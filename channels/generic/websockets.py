@@ -30,9 +30,10 @@ from ..auth import (
     permission_required,
 )
 from ..channel import Channel, Group
+from ..consumer_call import call_consumer
 from ..exceptions import SendNotAvailableOnDemultiplexer
 from ..sessions import enforce_ordering
-from .base import BaseConsumer, call_handler
+from .base import BaseConsumer, join_groups, leave_groups
 
 __all__ = [
     "WebsocketConsumer",
@@ -139,9 +140,8 @@ class WebsocketConsumer(BaseConsumer):
 
     def raw_connect(self, message, **kwargs: Any) -> None:
         """Join the connection groups, then call :meth:`connect`."""
-        for group in self.connection_groups(**_route_kwargs(kwargs)):
-            Group(group, message.alias, message.channel_backend).add(message.reply_channel)
-        call_handler(self.connect, message, **kwargs)
+        join_groups(message, self.connection_groups(**_route_kwargs(kwargs)))
+        call_consumer(self.connect, message, **kwargs)
 
     def connect(self, message, **kwargs: Any) -> None:
         """Accept the socket (override to decide; raise ``DenyConnection`` to refuse)."""
@@ -152,9 +152,9 @@ class WebsocketConsumer(BaseConsumer):
     def raw_receive(self, message, **kwargs: Any) -> None:
         """Call :meth:`receive` with the frame's ``text`` or ``bytes``."""
         if message.content.get("text") is not None:
-            call_handler(self.receive, text=message.content["text"], **kwargs)
+            call_consumer(self.receive, text=message.content["text"], **kwargs)
         else:
-            call_handler(self.receive, bytes=message.content.get("bytes"), **kwargs)
+            call_consumer(self.receive, bytes=message.content.get("bytes"), **kwargs)
 
     def receive(self, text: str | None = None, bytes: bytes | None = None, **kwargs: Any) -> None:
         """A frame arrived (override)."""
@@ -176,9 +176,8 @@ class WebsocketConsumer(BaseConsumer):
 
     def raw_disconnect(self, message, **kwargs: Any) -> None:
         """Leave the connection groups, then call :meth:`disconnect`."""
-        for group in self.connection_groups(**_route_kwargs(kwargs)):
-            Group(group, message.alias, message.channel_backend).discard(message.reply_channel)
-        call_handler(self.disconnect, message, **kwargs)
+        leave_groups(message, self.connection_groups(**_route_kwargs(kwargs)))
+        call_consumer(self.disconnect, message, **kwargs)
 
     def disconnect(self, message, **kwargs: Any) -> None:
         """The socket closed (override)."""
@@ -196,7 +195,7 @@ class JsonWebsocketConsumer(WebsocketConsumer):
         """Decode the text frame and call :meth:`receive` with it."""
         if message.content.get("text") is None:
             raise ValueError("JsonWebsocketConsumer got a frame without text")
-        call_handler(self.receive, self.decode_json(message.content["text"]), **kwargs)
+        call_consumer(self.receive, self.decode_json(message.content["text"]), **kwargs)
 
     def receive(self, content: Any, **kwargs: Any) -> None:  # type: ignore[override]
         """A JSON document arrived (override)."""

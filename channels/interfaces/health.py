@@ -21,8 +21,8 @@ from django.http.request import split_domain_port, validate_host
 from twisted.internet.threads import deferToThreadPool
 
 if TYPE_CHECKING:
+    from .host import ServerState
     from .http_protocol import ChannelRequest
-    from .server import Server
 
 logger = logging.getLogger("channels.interfaces")
 
@@ -33,9 +33,9 @@ WAIT_SECONDS = 3.0
 
 
 class HealthCheck:
-    """Answers health requests for one :class:`~.server.Server` (reactor thread)."""
+    """Answers health requests for the server (reactor thread)."""
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: ServerState) -> None:
         self.server = server
         self.path = server.options.health_path
         self.hosts = list(server.options.health_hosts)

@@ -12,31 +12,34 @@ fails is logged in one line, never left to Twisted as an unhandled error.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import time
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet.task import LoopingCall
 from twisted.internet.threads import deferToThreadPool
 
+from ..operations import (
+    INTERFACE_KIND,
+    HeartbeatRecord,
+    heartbeat_record,
+    heartbeat_ttl,
+    process_ident,
+)
+
 if TYPE_CHECKING:
-    from .server import Server
+    from .host import ServerState
 
 logger = logging.getLogger("channels.interfaces")
 
 
 class InterfaceHeartbeat:
-    """Publishes one :class:`~.server.Server`'s heartbeat every ``interval`` seconds."""
+    """Publishes the server's heartbeat every ``interval`` seconds."""
 
-    def __init__(self, server: Server, interval: float) -> None:
+    def __init__(self, server: ServerState, interval: float) -> None:
         self.server = server
         self.interval = interval
-        host = socket.gethostname()
         # The inbox name is already unique per process; reuse its token.
-        token = server.inbox.split(".", 1)[1].rstrip("!")
-        self.ident = f"interface.{host}.{os.getpid()}.{token[:6]}"
-        self.host = host
+        self.ident = process_ident(INTERFACE_KIND, server.inbox.split(".", 1)[1].rstrip("!"))
         self.started = time.time()
         self._loop: LoopingCall | None = None
         self._in_flight = False
@@ -55,25 +58,22 @@ class InterfaceHeartbeat:
             self._loop.stop()
         self._loop = None
 
-    def record(self) -> dict[str, Any]:
+    def record(self) -> HeartbeatRecord:
         """A snapshot of the server for ``channels status`` (reactor thread)."""
         server = self.server
-        return {
-            "id": self.ident,
-            "kind": "interface",
-            "host": self.host,
-            "pid": os.getpid(),
-            "inbox": server.inbox,
+        return heartbeat_record(
+            self.ident,
+            INTERFACE_KIND,
+            self.started,
+            inbox=server.inbox,
             # Kept at start: a port that stopped listening cannot say.
-            "listening": list(server.listening),
-            "connections": server.open_connections["websocket"],
-            "http_connections": server.open_connections["http"],
-            "http_in_flight": server.http_in_flight,
-            "accept_all": server.options.accept_all,
-            "stopping": server.stopping,
-            "started": self.started,
-            "beat": time.time(),
-        }
+            listening=list(server.listening),
+            connections=server.open_connections["websocket"],
+            http_connections=server.open_connections["http"],
+            http_in_flight=server.http_in_flight,
+            accept_all=server.options.accept_all,
+            stopping=server.stopping,
+        )
 
     def beat(self) -> None:
         """Record one heartbeat from a send thread (backend calls block)."""
@@ -91,7 +91,7 @@ class InterfaceHeartbeat:
             self.server.blocking_pool,
             self.server.backend.record_heartbeat,
             record,
-            3 * self.interval,
+            heartbeat_ttl(self.interval),
         )
         d.addErrback(self._failed)
         d.addBoth(self._done)

@@ -25,15 +25,18 @@ import io
 import logging
 from typing import TYPE_CHECKING, Any
 
+from twisted.internet.interfaces import IProtocolNegotiationFactory
 from twisted.web import http
+from zope.interface import implementer
 
 from ..exceptions import ChannelFull
 from . import scope
+from .backend_io.send_queue import FAIL, WAIT, SendQueue
 from .response_flow import ResponseFlow
-from .sendqueue import FAIL, WAIT, SendQueue
+from .tls import tls_failure
 
 if TYPE_CHECKING:
-    from .server import Server
+    from .host import ConnectionHost
 
 logger = logging.getLogger("channels.interfaces")
 
@@ -60,6 +63,8 @@ class ChannelRequest(http.Request):
     # The body is streamed to the worker; Twisted must not parse forms.
     _parsePOSTFormSubmission = False
 
+    #: what the server counts it as (requests are routed replies)
+    kind = "http"
     mode: str | None = None
     reply_channel: str | None = None
     body_channel: str | None = None
@@ -77,7 +82,7 @@ class ChannelRequest(http.Request):
 
     def __init__(self, channel: ChannelHTTP, *args: Any, **kwargs: Any) -> None:
         super().__init__(channel, *args, **kwargs)
-        self.server: Server = channel.factory.server
+        self.server: ConnectionHost = channel.factory.server
         self._buffer: list[bytes] = []
         self._buffered = 0
         self._body_total = 0
@@ -308,9 +313,13 @@ class ChannelRequest(http.Request):
         self._abort(keep_held=True)
 
     def write(self, data: bytes) -> None:
-        """Write and count body bytes (for the access log)."""
+        """Write and count body bytes (for the access log); the first write
+        sends the head, with our ``Server`` header unless the worker set one."""
         if not self.startedWriting:
             self.status_sent = self.code
+            name = self.server.options.server_name
+            if name and not self.responseHeaders.hasHeader(b"server"):
+                self.responseHeaders.setRawHeaders(b"server", [name.encode("latin-1")])
         self.bytes_sent += len(data)
         if self.flow is not None:
             self.flow.wrote(len(data))
@@ -371,6 +380,8 @@ class ChannelHTTP(http.HTTPChannel):
     """Twisted's HTTP/1.1 parser with head deadlines and size limits."""
 
     requestFactory = ChannelRequest
+    #: what the server counts it as
+    kind = "http"
     _head_call = None
     _awaiting_head = True
     _read_paused = False
@@ -380,6 +391,16 @@ class ChannelHTTP(http.HTTPChannel):
     _abort_call = None
     #: Set once this connection will read no further request.
     _stopped = False
+    #: Set once any bytes came (over TLS: once the handshake is done).
+    _got_data = False
+
+    def shut_down(self) -> None:
+        """The server is stopping: close once the response in progress is
+        done, or now if there is none."""
+        if self.requests:
+            self.persistent = False
+        else:
+            self.loseConnection()
 
     def connectionMade(self) -> None:
         """Apply the limits and start the first head deadline."""
@@ -475,6 +496,7 @@ class ChannelHTTP(http.HTTPChannel):
 
     def dataReceived(self, data: bytes) -> None:
         """Ignore bytes once we have stopped reading requests."""
+        self._got_data = True
         if not self._stopped:
             super().dataReceived(data)
 
@@ -537,7 +559,15 @@ class ChannelHTTP(http.HTTPChannel):
             self.transport.abortConnection()
 
     def connectionLost(self, reason: Any) -> None:
-        """Drop deadlines and tell the server this connection is gone."""
+        """Drop deadlines and tell the server this connection is gone (and
+        why, in one line, when TLS failed: a bad or expired certificate, a
+        client that does not trust ours, a client that does not speak TLS)."""
+        why = tls_failure(reason.value)
+        if why is not None:
+            peer = self.transport.getPeer() if self.transport is not None else None
+            where = f"{getattr(peer, 'host', '-')}:{getattr(peer, 'port', '-')}"
+            stage = "TLS error with" if self._got_data else "TLS handshake with"
+            logger.warning("%s %s failed: %s", stage, where, why)
         self._cancel_head_deadline()
         if self._abort_call is not None and self._abort_call.active():
             self._abort_call.cancel()
@@ -556,14 +586,24 @@ class ChannelHTTP(http.HTTPChannel):
         self.factory.server.connection_closed(self)
 
 
+@implementer(IProtocolNegotiationFactory)
 class ChannelHTTPFactory(http.HTTPFactory):
-    """Builds :class:`ChannelHTTP` connections for one :class:`Server`."""
+    """Builds :class:`ChannelHTTP` connections for the server.
+
+    Over TLS it takes part in ALPN, naming the protocols it speaks (a
+    client that offers ALPN and finds no protocol named fails its
+    handshake with Twisted's TLS).
+    """
 
     protocol = ChannelHTTP
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: ConnectionHost) -> None:
         super().__init__(timeout=server.options.idle_timeout)
         self.server = server
+
+    def acceptableProtocols(self) -> list[bytes]:
+        """The ALPN protocol names this factory speaks, preferred first."""
+        return [b"http/1.1"]
 
     def buildProtocol(self, addr: Any) -> ChannelHTTP | None:
         """Refuse connections beyond ``max_connections`` or while stopping."""

@@ -52,7 +52,7 @@ from typing import Any
 
 from ..exceptions import ChannelFull
 from ..metrics import PrometheusMetrics
-from .sender import SendMany
+from .backend_io.sender_thread import SendEncodedMany
 
 #: Buckets for backend send latency, in seconds.
 SEND_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1)
@@ -82,7 +82,7 @@ class NullInterfaceMetrics:
     def watch(self, server: Any) -> None:
         """Read gauges from ``server`` at scrape time (no-op)."""
 
-    def wrap_send_many(self, send_many: SendMany) -> SendMany:
+    def wrap_send_many(self, send_many: SendEncodedMany) -> SendEncodedMany:
         """The backend's ``send_many`` as is."""
         return send_many
 
@@ -197,7 +197,7 @@ class InterfaceMetrics(PrometheusMetrics, NullInterfaceMetrics):
         self.ws_buffered.labels("inbound").set_function(lambda: server.inbound_budget.used)
         self.ws_buffered.labels("outbound").set_function(lambda: server.outbound_budget.used)
 
-    def wrap_send_many(self, send_many: SendMany) -> SendMany:
+    def wrap_send_many(self, send_many: SendEncodedMany) -> SendEncodedMany:
         """``send_many`` that counts and times itself (runs in the sender thread).
 
         Every message of a batch is observed with the batch's duration: that

@@ -38,8 +38,20 @@ class ServerOptions:
     idle_timeout: float = 60.0
     #: Seconds a worker has to start an HTTP response (504 after).
     http_timeout: float = 60.0
-    #: Seconds the consumer has to accept or reject a WebSocket (then 504).
+    #: Seconds the consumer has to accept or reject a WebSocket (then 504;
+    #: 0 or less: no limit).
     connect_timeout: float = 20.0
+    #: Seconds a WebSocket may stay open; then it is closed with 1001 (0 or
+    #: less: no limit). Daphne's default: clients reconnect once a day, so
+    #: sockets spread again over servers added since.
+    websocket_timeout: float = 86400.0
+    #: The ``Server`` header of HTTP responses and WebSocket handshakes
+    #: ("" sends none).
+    server_name: str = "channels"
+    #: Seconds a shutdown waits for the ``websocket.disconnect`` (and
+    #: ``http.disconnect``) messages of the connections it closed to reach
+    #: the backend, for the workers to handle.
+    application_close_timeout: float = 10.0
     #: Seconds for the WebSocket closing handshake before dropping the socket.
     close_timeout: float = 5.0
     #: Ping interval and pong timeout for WebSocket keep-alive (0 disables).

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from twisted.internet.threads import deferToThreadPool
 
 if TYPE_CHECKING:
-    from .server import Server
+    from .host import ConnectionHost
 
 logger = logging.getLogger("channels.interfaces")
 
@@ -53,7 +53,7 @@ class ReplyHold:
     this channel; the byte caps still bound memory.
     """
 
-    def __init__(self, server: Server, channel: str) -> None:
+    def __init__(self, server: ConnectionHost, channel: str) -> None:
         self.server = server
         self.channel = channel
         self.wanted = False
@@ -110,7 +110,7 @@ class ResponseFlow:
 
     def __init__(
         self,
-        server: Server,
+        server: ConnectionHost,
         channel: str,
         apply: Callable[[dict], None],
         abort: Callable[[str], None],

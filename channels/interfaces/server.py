@@ -3,12 +3,16 @@
 One :class:`Server` per process. It owns:
 
 * one process inbox ``interface.<random>!``; every connection's reply
-  channel is ``inbox + random``, so one :class:`~.inbox.InboxReader` thread
-  blocking on the inbox serves all connections and hands each reply to the
-  reactor thread, where :meth:`Server.dispatch` finds the connection;
-* a small thread pool for sends to the backend, so the reactor never blocks
-  on it (each connection's sends stay ordered: see :mod:`.sendqueue`);
-* the listening ports (TCP, UNIX socket, inherited file descriptor);
+  channel is ``inbox + random``, so one inbox thread blocking on it serves
+  all connections and hands each reply to the reactor thread, where
+  :meth:`Server.dispatch` finds the connection;
+* one sender thread for sends to the backend, so the reactor never blocks
+  on it (each connection's sends stay ordered in its send queue); both
+  threads and the queues are in :mod:`channels.interfaces.backend_io`;
+* a small thread pool for the other blocking backend calls (heartbeat,
+  health check);
+* the listening ports (any endpoint of :mod:`.endpoints`: TCP, TLS, UNIX
+  socket, systemd or inherited socket);
 * graceful shutdown: stop accepting, close WebSockets with 1001, let
   in-flight HTTP responses finish within a grace period, flush the
   ``websocket.disconnect`` messages, stop the inbox loop.
@@ -20,29 +24,27 @@ from __future__ import annotations
 
 import logging
 import secrets
-import socket
-import time
 from collections.abc import Iterable
-from typing import IO, Any
+from typing import Any
 
 from autobahn.twisted.resource import WebSocketResource
 from twisted.internet import defer
-from twisted.internet.endpoints import AdoptedStreamServerEndpoint, serverFromString
 from twisted.internet.threads import blockingCallFromThread
 from twisted.python.threadpool import ThreadPool
 
 from ..backends.base import BaseChannelBackend
+from .access_log import AccessLog
+from .backend_io.inbox_thread import InboxReader
+from .backend_io.sender_thread import BatchSender
 from .budget import ByteBudget
+from .endpoints import server_endpoint
 from .health import HealthCheck
 from .heartbeat import InterfaceHeartbeat
 from .http_protocol import ChannelHTTP, ChannelHTTPFactory, ChannelRequest
-from .inbox import InboxReader
 from .metrics import NullInterfaceMetrics
 from .options import ServerOptions
 from .scope import ProxyHeaders, secure_scheme
-from .sender import BatchSender
 from .ws_protocol import (
-    GOING_AWAY,
     ChannelWebSocketFactory,
     ChannelWebSocketProtocol,
     connection_info,
@@ -62,7 +64,7 @@ class Server:
         options: ServerOptions | None = None,
         *,
         reactor: Any = None,
-        access_log: IO[str] | None = None,
+        access_log: AccessLog | None = None,
         metrics: NullInterfaceMetrics | None = None,
     ) -> None:
         if reactor is None:
@@ -106,7 +108,9 @@ class Server:
         self.metrics.watch(self)
         #: the one thread that sends to the backend, in batches; its
         #: send_many is timed and counted when metrics are on
-        self.sender = BatchSender(self.reactor, self.metrics.wrap_send_many(backend.send_many))
+        self.sender = BatchSender(
+            self.reactor, self.metrics.wrap_send_many(backend.send_encoded_many)
+        )
         self.heartbeat = InterfaceHeartbeat(self, self.options.heartbeat_interval)
         self.health_check = HealthCheck(self)
         options = self.options
@@ -189,16 +193,10 @@ class Server:
         for port in self.ports:
             port.stopListening()
         for conn in list(self.connections):
-            if isinstance(conn, ChannelWebSocketProtocol):
-                conn.close_with(GOING_AWAY, "server shutting down")
-            elif isinstance(conn, ChannelHTTP):
-                if conn.requests:
-                    conn.persistent = False  # close once the response is done
-                else:
-                    conn.loseConnection()
+            conn.shut_down()
         d = self._wait_drained(self.options.grace_period)
         d.addCallback(lambda _: self._abort_remaining())
-        d.addCallback(lambda _: self._wait_queues(5.0))
+        d.addCallback(lambda _: self._wait_queues(self.options.application_close_timeout))
         d.addCallback(lambda _: self._stop_threads())
         return d
 
@@ -264,13 +262,13 @@ class Server:
         """Count an open connection."""
         if conn not in self.connections:
             self.connections.add(conn)
-            self.open_connections[_kind(conn)] += 1
+            self.open_connections[conn.kind] += 1
 
     def connection_closed(self, conn: Any) -> None:
         """Uncount a connection; fire the shutdown wait when the last goes."""
         if conn in self.connections:
             self.connections.discard(conn)
-            self.open_connections[_kind(conn)] -= 1
+            self.open_connections[conn.kind] -= 1
         if self.stopping and not self.connections:
             self._fire_drained()
 
@@ -280,13 +278,14 @@ class Server:
 
     def register(self, channel: str, conn: Any) -> None:
         """Route replies on ``channel`` to ``conn``."""
-        if channel not in self.routes and isinstance(conn, ChannelRequest):
+        if channel not in self.routes and conn.kind == "http":
             self.http_in_flight += 1
         self.routes[channel] = conn
 
     def unregister(self, channel: str) -> None:
         """Replies on ``channel`` are dropped from now on."""
-        if isinstance(self.routes.pop(channel, None), ChannelRequest):
+        conn = self.routes.pop(channel, None)
+        if conn is not None and conn.kind == "http":
             self.http_in_flight -= 1
 
     def _deliver(self, batch: list[tuple[str, dict]], wait: bool) -> None:
@@ -346,63 +345,35 @@ class Server:
         self.health_check.answer(request)
 
     def log_access(self, request: ChannelRequest) -> None:
-        """One line per HTTP request, in the Common Log Format."""
+        """Count a finished HTTP request; one access log line."""
         self.metrics.http_response(request.code)
         if self.access_log is None:
             return
         client = getattr(request, "client_for_log", None)
-        if client is None:
-            client = [getattr(request.getClientAddress(), "host", "-")]
-        self._log_line(
-            client,
-            f"{_text(request.method)} {_text(request.uri)} {_text(request.clientproto)}",
+        host = client[0] if client else getattr(request.getClientAddress(), "host", None)
+        self.access_log.http(
+            host,
+            _text(request.method),
+            _text(request.uri),
+            _text(request.clientproto),
             request.code,
             request.bytes_sent,
         )
 
     def log_websocket(self, event: str, proto: ChannelWebSocketProtocol) -> None:
-        """One line per WebSocket connect and disconnect."""
+        """One access log line per WebSocket ``connect`` and ``disconnect``."""
         if self.access_log is not None:
-            self._log_line(proto.info.get("client"), f"{event} {proto.info.get('path', '-')}")
+            client = proto.info.get("client")
+            self.access_log.websocket(
+                event, client[0] if client else None, proto.info.get("path", "-")
+            )
 
     def log_error(self, channel: ChannelHTTP, status: int) -> None:
-        """Log a request refused before its head was complete."""
+        """Count and log a request refused before its head was complete."""
         self.metrics.http_response(status)
         if self.access_log is not None:
             peer = channel.transport.getPeer() if channel.transport else None
-            self._log_line([getattr(peer, "host", "-")], "-", status)
-
-    def _log_line(self, client: Any, request_line: str, status: Any = "-", size: Any = "-") -> None:
-        host = client[0] if client else "-"
-        when = time.strftime("%d/%b/%Y:%H:%M:%S %z")
-        self._write_log(f'{host} - - [{when}] "{request_line}" {status} {size}\n')
-
-    def _write_log(self, line: str) -> None:
-        try:
-            self.access_log.write(line)
-            self.access_log.flush()
-        except (OSError, ValueError):
-            pass
-
-
-def server_endpoint(reactor: Any, description: str) -> Any:
-    """A listening endpoint from a Twisted description, or ``fd:fileno=N:domain=D``.
-
-    Twisted's string syntax has no endpoint for an already listening socket
-    handed over by a supervisor (only ``systemd:``, which needs LISTEN_FDS),
-    so ``fd:`` builds Twisted's adopted-socket endpoint here.
-    """
-    if not description.startswith("fd:"):
-        return serverFromString(reactor, description)
-    fields = dict(part.split("=", 1) for part in description.split(":")[1:])
-    family = {"INET": socket.AF_INET, "INET6": socket.AF_INET6, "UNIX": socket.AF_UNIX}[
-        fields.get("domain", "INET")
-    ]
-    return AdoptedStreamServerEndpoint(reactor, int(fields["fileno"]), family)
-
-
-def _kind(conn: Any) -> str:
-    return "websocket" if isinstance(conn, ChannelWebSocketProtocol) else "http"
+            self.access_log.refused(getattr(peer, "host", None), status)
 
 
 def _text(value: Any) -> str:

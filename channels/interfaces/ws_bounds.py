@@ -4,7 +4,7 @@ Mixed into :class:`~.ws_protocol.ChannelWebSocketProtocol`; the limits and
 their defaults are in :class:`~.options.ServerOptions` and docs/security.rst.
 
 Inbound: a socket's decoded messages wait in its
-:class:`~.sendqueue.SendQueue` until the backend takes them. Pausing the
+:class:`~.backend_io.send_queue.SendQueue` until the backend takes them. Pausing the
 transport only stops the *next* read, and Autobahn turns every frame of the
 current read into a message (60 compressed frames of 1 KiB each are 60 MiB),
 so decoding itself stops: past ``ws_inbound_buffer`` queued bytes, or while
@@ -30,8 +30,8 @@ from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
 if TYPE_CHECKING:
-    from .sendqueue import SendQueue
-    from .server import Server
+    from .backend_io.send_queue import SendQueue
+    from .host import ConnectionHost
 
 logger = logging.getLogger("channels.interfaces")
 
@@ -54,7 +54,7 @@ class BoundedWebSocket:
     connection is lost.
     """
 
-    server: Server
+    server: ConnectionHost
     queue: SendQueue | None
     reply_channel: str | None
     _close_code: int | None

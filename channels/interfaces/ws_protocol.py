@@ -30,11 +30,11 @@ from twisted.internet.defer import Deferred
 
 from ..exceptions import ChannelFull
 from . import scope
-from .sendqueue import FAIL, WAIT, SendQueue
+from .backend_io.send_queue import FAIL, WAIT, SendQueue
 from .ws_bounds import TRY_AGAIN_LATER, BoundedWebSocket
 
 if TYPE_CHECKING:
-    from .server import Server
+    from .host import ConnectionHost
 
 logger = logging.getLogger("channels.interfaces")
 
@@ -46,16 +46,18 @@ GOING_AWAY = 1001
 class ChannelWebSocketProtocol(BoundedWebSocket, WebSocketServerProtocol):
     """One WebSocket connection, relayed through the channel backend."""
 
-    server: Server
+    #: what the server counts it as
+    kind = "websocket"
+    server: ConnectionHost
     info: dict
     reply_channel: str | None = None
     queue: SendQueue | None = None
     _accept: Deferred | None = None
     _connect_timer = None
+    _lifetime_timer = None
     _connect_sent = False
     _close_code: int | None = None
     order = 0
-    client_for_log: Any = None
 
     def connectionMade(self) -> None:
         """Count the connection (its HTTP side was uncounted at hand-over)
@@ -99,9 +101,10 @@ class ChannelWebSocketProtocol(BoundedWebSocket, WebSocketServerProtocol):
         self._accept = Deferred()
         self._connect_sent = True
         self.queue.put("websocket.connect", message, FAIL).addErrback(self._connect_failed)
-        self._connect_timer = server.reactor.callLater(
-            server.options.connect_timeout, self._connect_timed_out
-        )
+        if server.options.connect_timeout > 0:
+            self._connect_timer = server.reactor.callLater(
+                server.options.connect_timeout, self._connect_timed_out
+            )
         return self._accept
 
     def _connect_failed(self, failure: Any) -> None:
@@ -192,9 +195,20 @@ class ChannelWebSocketProtocol(BoundedWebSocket, WebSocketServerProtocol):
             code=code, reasonUtf8=reason.encode() if reason else None, isReply=False
         )
 
+    def shut_down(self) -> None:
+        """The server is stopping: close with 1001."""
+        self.close_with(GOING_AWAY, "server shutting down")
+
     def onOpen(self) -> None:
-        """Handshake done: log it."""
-        self.server.log_websocket("WSCONNECT", self)
+        """Handshake done: log it, and start the clock of --websocket-timeout."""
+        self.server.log_websocket("connect", self)
+        lifetime = self.server.options.websocket_timeout
+        if lifetime > 0:
+            self._lifetime_timer = self.server.reactor.callLater(lifetime, self._lifetime_over)
+
+    def _lifetime_over(self) -> None:
+        self._lifetime_timer = None
+        self.close_with(GOING_AWAY, "connection lifetime reached")
 
     # --- frames from the client ------------------------------------------
 
@@ -226,12 +240,15 @@ class ChannelWebSocketProtocol(BoundedWebSocket, WebSocketServerProtocol):
     def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
         """Tell the consumer, always, and forget the reply channel."""
         self._cancel_connect_timer()
+        if self._lifetime_timer is not None and self._lifetime_timer.active():
+            self._lifetime_timer.cancel()
+        self._lifetime_timer = None
         self._accept = None
         if self.reply_channel is not None:
             self.server.unregister(self.reply_channel)
         if self._connect_sent:
             self._connect_sent = False
-            self.server.log_websocket("WSDISCONNECT", self)
+            self.server.log_websocket("disconnect", self)
             self.order += 1
             if code is None or code == self.CLOSE_STATUS_CODE_ABNORMAL_CLOSE:
                 code = self._close_code or self.CLOSE_STATUS_CODE_ABNORMAL_CLOSE
@@ -258,9 +275,9 @@ class ChannelWebSocketFactory(WebSocketServerFactory):
 
     protocol = ChannelWebSocketProtocol
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: ConnectionHost) -> None:
         # Autobahn's own ``server`` attribute is the Server header's value.
-        super().__init__(server="channels")
+        super().__init__(server=server.options.server_name or None)
         self.interface = server
         self.pending_info: dict | None = None
         options = server.options
@@ -277,7 +294,7 @@ class ChannelWebSocketFactory(WebSocketServerFactory):
             autoPingTimeout=options.ping_timeout,
             # The consumer's answer is what we wait for; our own timer
             # covers it, Autobahn's only needs to be later.
-            openHandshakeTimeout=options.connect_timeout + 5,
+            openHandshakeTimeout=options.connect_timeout + 5 if options.connect_timeout > 0 else 0,
             closeHandshakeTimeout=options.close_timeout,
             # Answer protocol errors with a close frame and code (1002, 1007,
             # 1009) rather than a bare TCP drop, so clients learn why.
@@ -291,7 +308,6 @@ class ChannelWebSocketFactory(WebSocketServerFactory):
         proto = super().buildProtocol(addr)
         proto.server = self.interface
         proto.info = self.pending_info or {}
-        proto.client_for_log = proto.info.get("client")
         return proto
 
 
@@ -356,7 +372,7 @@ def origin_allowed(origin: str, patterns: list[str]) -> bool:
     )
 
 
-def connection_info(request: Any, server: Server) -> dict:
+def connection_info(request: Any, server: ConnectionHost) -> dict:
     """The fields of ``websocket.connect`` taken from the upgrade request."""
     headers = scope.header_list(request.requestHeaders.getAllRawHeaders())
     path, query = scope.split_target(request.uri)

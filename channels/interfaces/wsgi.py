@@ -17,12 +17,13 @@ standards describe, so a large upload never becomes one huge message.
 from __future__ import annotations
 
 import http.client
-import time
 from collections.abc import Iterable, Iterator
+from functools import partial
 
 from django.conf import settings
 
 from ..backends.registry import DEFAULT_CHANNEL_BACKEND, channel_backends
+from ..backoff import retry_while_full
 from ..exceptions import ChannelFull
 
 #: Body bytes sent inside the ``http.request`` message itself, and per chunk.
@@ -125,15 +126,15 @@ class WSGIHandler:
                 return True
             remaining -= len(chunk)
             piece = {"content": chunk, "more_content": remaining > 0}
-            deadline = time.monotonic() + BODY_FULL_TIMEOUT
-            while True:
-                try:
-                    backend.send(body_channel, piece)
-                    break
-                except ChannelFull:
-                    if time.monotonic() > deadline:
-                        return False
-                    time.sleep(0.01)
+            try:
+                retry_while_full(
+                    partial(backend.send, body_channel, piece),
+                    BODY_FULL_TIMEOUT,
+                    first_delay=0.01,
+                    max_delay=0.01,
+                )
+            except ChannelFull:
+                return False
         return True
 
     def stream(self, backend, reply_channel: str, reply: dict) -> Iterator[bytes]:

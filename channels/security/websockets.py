@@ -33,6 +33,23 @@ __all__ = [
 ]
 
 
+#: What Django allows when DEBUG is on and ALLOWED_HOSTS is empty.
+DEVELOPMENT_HOSTS = (".localhost", "127.0.0.1", "[::1]")
+
+
+def effective_allowed_hosts() -> list[str]:
+    """``ALLOWED_HOSTS`` as Django applies it: with DEBUG on and none set,
+    localhost and its subdomains, 127.0.0.1 and [::1].
+
+    The one home of this rule: the Origin validators here, and the
+    interface server's own Origin check (``runwsserver``, ``runserver``).
+    """
+    allowed = list(settings.ALLOWED_HOSTS)
+    if settings.DEBUG and not allowed:
+        return list(DEVELOPMENT_HOSTS)
+    return allowed
+
+
 def origin_of(message) -> str | None:
     """The host name of the message's ``Origin`` header, if it has one."""
     for name, value in header_pairs(message.content.get("headers")):
@@ -109,10 +126,7 @@ class AllowedHostsOnlyOriginValidator(BaseOriginValidator):
 
     def validate_origin(self, message, origin: str | None) -> bool:
         """Whether ``origin`` is one of ``ALLOWED_HOSTS``."""
-        allowed = list(settings.ALLOWED_HOSTS)
-        if settings.DEBUG and not allowed:
-            allowed = ["localhost", "127.0.0.1", "[::1]"]
-        return origin is not None and validate_host(origin, allowed)
+        return origin is not None and validate_host(origin, effective_allowed_hosts())
 
 
 #: The Channels 1.x name: ``@allowed_hosts_only`` on a connect consumer.

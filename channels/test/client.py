@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import copy
 import functools
-import inspect
 import logging
 from collections.abc import Callable
 from contextlib import contextmanager
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from django.core import signals
 from django.db import close_old_connections
 
 from ..backends.registry import DEFAULT_CHANNEL_BACKEND, channel_backends
 from ..channel import Group
+from ..consumer_call import call_consumer
 from ..message import Message
 from ..names import random_suffix
 from ..routing import Match, Router
@@ -68,18 +67,11 @@ class ReturnValueRouter:
         # updated=(): a class's __dict__ must not land on the wrapper.
         @functools.wraps(consumer, updated=())
         def run(message: Message, **kwargs: Any) -> Any:
-            result = consumer(message, **kwargs)
-            if inspect.isawaitable(result):
-                # An ``async def`` consumer (or async __call__): run it to the end.
-                result = async_to_sync(_awaited)(result)
-            self.result = result
-            return result
+            # As the dispatcher calls the consumer (async ones run to the end).
+            self.result = call_consumer(consumer, message, **kwargs)
+            return self.result
 
         return run
-
-
-async def _awaited(awaitable) -> Any:
-    return await awaitable
 
 
 class Client:

@@ -1,11 +1,12 @@
 """Reading one channel in a test, process-local names included.
 
 A backend receives a process-local channel ``"prefix!suffix"`` only through
-its inbox ``"prefix!"`` (see docs/concepts.rst). Channels 1.x tests read such
-a channel by its full name -- ``client.get_next_message(client.reply_channel)``
--- so test helpers read the inbox instead and keep the messages of the
-inbox's *other* channels aside, for the reads that ask for them. Nothing read
-is lost, and each channel stays first in, first out.
+its inbox ``"prefix!"`` (docs/architecture.rst, "The ``!`` process inbox").
+Channels 1.x tests read such a channel by its full name --
+``client.get_next_message(client.reply_channel)`` -- so test helpers read
+the inbox instead and keep the messages of the inbox's *other* channels
+aside, for the reads that ask for them. Nothing read is lost, and each
+channel stays first in, first out.
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..backends.registry import DEFAULT_CHANNEL_BACKEND
-from ..routing import Include, Route, Router, include, route
-from ..workers.routing import load_router
+from ..routing import Include, Route, Router, include
+from ..workers.routing import load_router, serving_router
 
 #: alias -> stack of routing lists pushed by apply_routes (innermost last)
 _overrides: dict[str, list[list]] = {}
@@ -27,14 +27,8 @@ def _normalise(routes: Any) -> list:
 def router_for(alias: str = DEFAULT_CHANNEL_BACKEND) -> Router:
     """The router test clients use: ``apply_routes``' if active, else the settings'."""
     stack = _overrides.get(alias)
-    if not stack:
-        return load_router(alias)
-    router = Router(stack[-1])
-    from ..handler import ViewConsumer
-
-    # As load_router does: views take the HTTP requests no route takes.
-    router.add_route(route("http.request", ViewConsumer()))
-    return router
+    # Either way, as a worker routes: views take the HTTP requests no route takes.
+    return serving_router(stack[-1]) if stack else load_router(alias)
 
 
 class apply_routes:  # noqa: N801 - the Channels 1.x name

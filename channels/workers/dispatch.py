@@ -5,19 +5,19 @@ a worker does: consumer atomicity (the outbox), ``ConsumeLater``,
 ``DenyConnection``, ``ChannelSocketException``, async consumers, the
 ``consumer_started``/``consumer_finished`` signals, the replies sent when a
 consumer fails, and the Channels 1.x defaults for WebSocket messages no
-route takes.
+route takes. Hop 5 of the life of a request or frame in
+docs/architecture.rst.
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
 import time
 
-from asgiref.sync import async_to_sync
 from django.db import close_old_connections
 
 from ..backends.base import BaseChannelBackend
+from ..consumer_call import call_consumer
 from ..exceptions import ChannelSocketException, ConsumeLater, DenyConnection
 from ..message import Message
 from ..outbox import Outbox
@@ -85,7 +85,7 @@ class Dispatcher:
         try:
             consumer_started.send(sender=self.sender, environ={})
             with Outbox():
-                run_consumer(consumer, message, kwargs)
+                call_consumer(consumer, message, **kwargs)
             outcome = "ok"
         except ConsumeLater:
             outcome = "requeued"
@@ -192,13 +192,3 @@ class Dispatcher:
             self.backend.send(message.channel.name, content)
         except Exception:
             logger.exception("could not requeue message on %s", message.channel.name)
-
-
-def run_consumer(consumer, message: Message, kwargs: dict) -> None:
-    """Call a consumer, running an ``async def`` one to completion."""
-    # A class-based consumer may define ``async def __call__``.
-    call = consumer if inspect.isfunction(consumer) else type(consumer).__call__
-    if inspect.iscoroutinefunction(consumer) or inspect.iscoroutinefunction(call):
-        async_to_sync(consumer)(message, **kwargs)
-    else:
-        consumer(message, **kwargs)

@@ -3,49 +3,53 @@
 Every few seconds the worker records a heartbeat in the backend (the
 ``channels status`` command lists them) saying how many messages it handled
 and how busy it was over the last minute. It also answers latency probes on
-:data:`PROBE_CHANNEL` (``channels latency``) without involving project code,
-and, where ``channels.delay`` is installed, warns while no delay server
-(``rundelay``, which beats as kind :data:`DELAY_SERVER_KIND`) is alive.
+:data:`~channels.operations.PROBE_CHANNEL` (``channels latency``) without
+involving project code, and, where ``channels.delay`` is installed, warns
+while no delay server (``rundelay``, which beats as kind
+:data:`~channels.operations.DELAY_SERVER_KIND`) is alive. The records
+themselves are defined in :mod:`channels.operations`.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import time
 from collections import deque
 
 from ..backends.base import BaseChannelBackend
 from ..names import random_suffix
+from ..operations import (
+    DELAY_SERVER_KIND,
+    WORKER_KIND,
+    heartbeat_record,
+    heartbeat_ttl,
+    probe_answer,
+    process_ident,
+)
 
 logger = logging.getLogger("channels.worker")
 
-#: Channel every worker serves, on which ``channels latency`` sends probes.
-PROBE_CHANNEL = "channels.probe"
-#: Seconds between heartbeats; a heartbeat lives three times as long.
+#: Seconds between heartbeats.
 HEARTBEAT_INTERVAL = 5.0
 #: Window over which a worker's busy fraction is computed.
 BUSY_WINDOW = 60.0
-#: Heartbeat ``kind`` of the delay server (``manage.py rundelay``).
-DELAY_SERVER_KIND = "delay"
 
 
 class WorkerHeartbeat:
     """Tracks a worker's load and publishes it to the backend when due.
 
     ``kind`` names the process in ``channels status`` ("worker", or
-    :data:`DELAY_SERVER_KIND` for the delay server, which counts the
-    messages it delivers as handled).
+    ``"delay"`` for the delay server, which counts the messages it delivers
+    as handled).
     """
 
     def __init__(
-        self, backend: BaseChannelBackend, channels: list[str], kind: str = "worker"
+        self, backend: BaseChannelBackend, channels: list[str], kind: str = WORKER_KIND
     ) -> None:
         self.backend = backend
         self.channels = channels
         self.kind = kind
-        self.ident = f"{kind}.{socket.gethostname()}.{os.getpid()}.{random_suffix()[:6]}"
+        self.ident = process_ident(kind, random_suffix())
         self.started = time.time()
         self.handled = 0
         self._busy: deque[tuple[float, float]] = deque()  # (finished at, seconds busy)
@@ -71,19 +75,16 @@ class WorkerHeartbeat:
         if not self._supported or now < self._next_beat:
             return
         self._next_beat = now + HEARTBEAT_INTERVAL
-        record = {
-            "id": self.ident,
-            "kind": self.kind,
-            "host": socket.gethostname(),
-            "pid": os.getpid(),
-            "channels": self.channels,
-            "handled": self.handled,
-            "busy": round(self.busy_fraction(), 4),
-            "started": self.started,
-            "beat": time.time(),
-        }
+        record = heartbeat_record(
+            self.ident,
+            self.kind,
+            self.started,
+            channels=self.channels,
+            handled=self.handled,
+            busy=round(self.busy_fraction(), 4),
+        )
         try:
-            self.backend.record_heartbeat(record, ttl=3 * HEARTBEAT_INTERVAL)
+            self.backend.record_heartbeat(record, ttl=heartbeat_ttl(HEARTBEAT_INTERVAL))
         except NotImplementedError:
             self._supported = False
             logger.debug(
@@ -99,15 +100,7 @@ class WorkerHeartbeat:
         if not reply:
             return
         try:
-            self.backend.send(
-                reply,
-                {
-                    "probe": content.get("probe"),
-                    "sent": content.get("sent"),
-                    "worker": self.ident,
-                    "answered": time.time(),
-                },
-            )
+            self.backend.send(reply, probe_answer(content, self.ident))
         except Exception:
             logger.warning("could not answer latency probe", exc_info=True)
 
@@ -121,7 +114,7 @@ class DelayServerWatch:
     :attr:`INTERVAL` seconds: one ``heartbeats()`` read, never per message.
     """
 
-    FIRST_CHECK = 3 * HEARTBEAT_INTERVAL
+    FIRST_CHECK = heartbeat_ttl(HEARTBEAT_INTERVAL)
     INTERVAL = 300.0
 
     def __init__(self, backend: BaseChannelBackend) -> None:

@@ -9,7 +9,8 @@ Besides the channels its routing names, every worker serves
 interface server stops reading from *every* socket while one of these
 channels is full, so a project that routes only ``websocket.connect`` must
 still have its ``websocket.receive`` drained (the dispatcher drops what no
-route takes).
+route takes). Hop 4 of the life of a request or frame in
+docs/architecture.rst.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ import threading
 from collections.abc import Iterable
 
 from ..backends.base import BaseChannelBackend
+from ..operations import PROBE_CHANNEL
 from ..routing import Router
 from ..signals import worker_ready
 from .dispatch import DEFAULT_CHANNELS, Dispatcher
-from .heartbeat import PROBE_CHANNEL, DelayServerWatch, WorkerHeartbeat
+from .heartbeat import DelayServerWatch, WorkerHeartbeat
 from .metrics import NullWorkerMetrics
 
 logger = logging.getLogger("channels.worker")

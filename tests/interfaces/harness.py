@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
 import secrets
 import socket
 import struct
@@ -12,9 +11,7 @@ import subprocess
 from pathlib import Path
 
 from ..processes import Process, free_port, manage, project_env, wait_for_port
-from ..services import redis_available, require_redis  # noqa: F401  (re-exported)
-
-REDIS_URL = os.environ.get("CHANNELS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+from ..services import REDIS_URL, redis_available, require_redis  # noqa: F401  (re-exported)
 
 
 class Stack:
@@ -124,30 +121,35 @@ class RawWebSocket:
 
     def read_close_code(self) -> int | None:
         """Read frames until a close frame; return its code (None on EOF)."""
-        data = self.buffer
+        while (frame := self.read_frame()) is not None:
+            opcode, payload = frame
+            if opcode == 8:
+                return struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
+        return None
+
+    def read_frame(self) -> tuple[int, bytes] | None:
+        """The next frame from the server as (opcode, payload); None once the
+        connection is closed or reset (or nothing comes within the timeout)."""
         while True:
-            while len(data) >= 2:
-                opcode = data[0] & 0x0F
-                n = data[1] & 0x7F
-                offset = 2
+            if len(self.buffer) >= 2:
+                n = self.buffer[1] & 0x7F
+                offset = {126: 4, 127: 10}.get(n, 2)
                 if n == 126:
-                    n = struct.unpack("!H", data[2:4])[0]
-                    offset = 4
+                    n = struct.unpack("!H", self.buffer[2:4])[0]
                 elif n == 127:
-                    n = struct.unpack("!Q", data[2:10])[0]
-                    offset = 10
-                if len(data) < offset + n:
-                    break
-                payload, data = data[offset : offset + n], data[offset + n :]
-                if opcode == 8:
-                    return struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
+                    n = struct.unpack("!Q", self.buffer[2:10])[0]
+                if len(self.buffer) >= offset + n:
+                    opcode = self.buffer[0] & 0x0F
+                    payload = self.buffer[offset : offset + n]
+                    self.buffer = self.buffer[offset + n :]
+                    return opcode, payload
             try:
                 chunk = self.sock.recv(65536)
             except (ConnectionResetError, TimeoutError):
                 return None
             if not chunk:
                 return None
-            data += chunk
+            self.buffer += chunk
 
     def close(self) -> None:
         """Close the socket."""

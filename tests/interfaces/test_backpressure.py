@@ -13,17 +13,15 @@ import websockets
 from websockets.asyncio.client import connect
 
 from .conftest import make_stack
-from .harness import redis_available, run, wait_until
+from .harness import run, wait_until
 
 pytestmark = pytest.mark.timeout(180)
 
 
 @pytest.fixture
 def small_stack(tmp_path):
-    """Capacity-3 channels, on Redis (database if Redis is absent); no worker yet."""
-    s = make_stack(
-        tmp_path, "redis" if redis_available() else "database", CHANNELS_TEST_CAPACITY="3"
-    )
+    """Capacity-3 channels, on Redis (required); no worker yet."""
+    s = make_stack(tmp_path, "redis", CHANNELS_TEST_CAPACITY="3")
     yield s
     s.stop()
 

@@ -20,42 +20,13 @@ import pytest
 import requests
 import websockets
 
-from ..processes import ROOT, Process, free_port, manage, wait_for_port
+from ..processes import free_port, manage, wait_for_port
+from .conftest import ServerProcess
 
 CLF = re.compile(
     r'^(?P<host>\S+) - - \[(?P<when>[^\]]+)\] "(?P<request>[^"]*)" (?P<status>\d{3}|-) '
     r"(?P<size>\d+|-)$"
 )
-
-
-class ServerProcess(Process):
-    """A runwsserver that may inherit file descriptors (``--fd``)."""
-
-    def __init__(self, argv: list[str], env: dict, log_path, pass_fds=()) -> None:
-        self.argv = argv
-        self.log_path = log_path
-        self._log = open(log_path, "wb")
-        self.popen = subprocess.Popen(
-            argv, env=env, stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT, pass_fds=pass_fds
-        )
-
-
-@pytest.fixture
-def start_server(ops, tmp_path):
-    """Start ``runwsserver --accept-all ARGS``; stopped after the test."""
-    started: list[Process] = []
-
-    def start(*args: str, pass_fds=(), wait: bool = True) -> Process:
-        argv = manage("runwsserver", "--accept-all", "-v", "1", *args)
-        proc = ServerProcess(argv, ops.env, tmp_path / f"server{len(started)}.log", pass_fds)
-        started.append(proc)
-        if wait:
-            proc.wait_for_output("Listening on")
-        return proc
-
-    yield start
-    for proc in started:
-        proc.stop()
 
 
 def curl_unix(path: str, url: str, *headers: str) -> tuple[int, str]:
@@ -151,6 +122,53 @@ def test_unix_socket_behind_a_trusted_local_proxy(start_server, tmp_path):
         "https",
         True,
     )
+
+
+# --- -e/--endpoint ---------------------------------------------------------------
+
+
+def test_endpoints_unix_and_systemd_next_to_the_address(ops, tmp_path):
+    """One process on its address, ``-e unix:PATH`` and ``-e systemd:...``
+    (a socket handed over as systemd does: descriptor 3, LISTEN_FDS, its
+    LISTEN_FDNAMES, and LISTEN_PID naming the server's own process)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(128)
+    systemd_port = listener.getsockname()[1]
+    port, path = free_port(), str(tmp_path / "e.sock")
+    argv = manage(
+        "runwsserver", "--accept-all", f"127.0.0.1:{port}",
+        "-e", f"unix:{path}", "-e", "systemd:domain=INET:index=0",
+    )  # fmt: skip
+    # bash moves the socket to descriptor 3, then becomes the server
+    # (exec keeps its pid, which LISTEN_PID must name).
+    script = (
+        f"exec 3<&{listener.fileno()}; "
+        'LISTEN_FDS=1 LISTEN_FDNAMES=web LISTEN_PID=$$ exec "$@"'
+    )
+    server = ServerProcess(
+        ["bash", "-c", script, "bash", *argv], ops.env, tmp_path / "server.log",
+        pass_fds=[listener.fileno()],
+    )  # fmt: skip
+    try:
+        server.wait_for_output("Listening on")
+        listener.close()
+        assert requests.get(f"http://127.0.0.1:{port}/", timeout=20).text == "hello\n"
+        assert curl_unix(path, "http://localhost/") == (200, "hello\n")
+        meta = requests.get(f"http://127.0.0.1:{systemd_port}/meta/", timeout=20).json()
+        assert meta["server"] == ["127.0.0.1", systemd_port]
+        assert ws_echo(f"ws://127.0.0.1:{systemd_port}/echo/") == "over the socket"
+    finally:
+        server.stop()
+
+
+def test_daphne_spelling_of_the_address(start_server):
+    port = free_port()
+    start_server("-b", "127.0.0.1", "-p", str(port))
+    assert requests.get(f"http://127.0.0.1:{port}/", timeout=20).text == "hello\n"
+    both = start_server(f"127.0.0.1:{free_port()}", "-p", str(free_port()), wait=False)
+    assert both.popen.wait(60) == 1
+    assert "either as ADDR:PORT or with -b/-p" in both.output()
 
 
 # --- --fd ---------------------------------------------------------------------
@@ -342,3 +360,72 @@ def test_access_log_to_stdout(start_server):
         time.sleep(0.05)
     line = next(line for line in server.output().splitlines() if "GET / HTTP/1.1" in line)
     assert CLF.match(line), line
+
+
+def test_access_log_as_json_lines(start_server, tmp_path):
+    port = free_port()
+    log = tmp_path / "access.jsonl"
+    start_server(f"127.0.0.1:{port}", "--access-log", str(log), "--access-log-format", "json")
+    assert requests.get(f"http://127.0.0.1:{port}/?q=1", timeout=20).text == "hello\n"
+    assert ws_echo(f"ws://127.0.0.1:{port}/echo/") == "over the socket"
+    entries = [json.loads(line) for line in read_log(log, 3)]
+    assert len(entries) == 3, entries
+    for entry in entries:
+        when = datetime.fromisoformat(entry.pop("time"))
+        assert when.tzinfo is not None and abs(when.timestamp() - time.time()) < 120
+    assert entries == [
+        {
+            "event": "http",
+            "client": "127.0.0.1",
+            "method": "GET",
+            "path": "/?q=1",
+            "protocol": "HTTP/1.1",
+            "status": 200,
+            "size": 6,
+        },
+        {"event": "websocket.connect", "client": "127.0.0.1", "path": "/echo/"},
+        {"event": "websocket.disconnect", "client": "127.0.0.1", "path": "/echo/"},
+    ]
+
+
+# --- Daphne's connection options ---------------------------------------------------
+
+
+def handshake_server_header(port: int) -> str | None:
+    async def go():
+        async with websockets.connect(f"ws://127.0.0.1:{port}/echo/") as ws:
+            return ws.response.headers.get("Server")
+
+    return asyncio.run(asyncio.wait_for(go(), 30))
+
+
+def test_server_name_on_responses_and_handshakes_or_none(start_server):
+    port = free_port()
+    start_server(f"127.0.0.1:{port}")
+    assert requests.get(f"http://127.0.0.1:{port}/", timeout=20).headers["Server"] == "channels"
+    assert handshake_server_header(port) == "channels"
+
+    port = free_port()
+    start_server(f"127.0.0.1:{port}", "--server-name", "edge-7")
+    assert requests.get(f"http://127.0.0.1:{port}/", timeout=20).headers["Server"] == "edge-7"
+    assert handshake_server_header(port) == "edge-7"
+
+    port = free_port()
+    start_server(f"127.0.0.1:{port}", "--no-server-name")
+    assert "Server" not in requests.get(f"http://127.0.0.1:{port}/", timeout=20).headers
+    assert handshake_server_header(port) is None
+
+
+def test_websocket_timeout_closes_a_socket_with_1001_once_its_lifetime_is_over(start_server):
+    port = free_port()
+    start_server(f"127.0.0.1:{port}", "--websocket-timeout", "1")
+
+    async def go():
+        async with websockets.connect(f"ws://127.0.0.1:{port}/echo/") as ws:
+            await ws.send("before")
+            assert await ws.recv() == "before"
+            with pytest.raises(websockets.ConnectionClosed):
+                await asyncio.wait_for(ws.recv(), 30)
+            return ws.close_code, ws.close_reason
+
+    assert asyncio.run(asyncio.wait_for(go(), 40)) == (1001, "connection lifetime reached")

@@ -16,8 +16,9 @@ import time
 import pytest
 import requests
 
+from ..backends.redis_servers import RedisServer
 from ..processes import free_port
-from .harness import raw_http, status_of
+from .harness import raw_http, status_of, wait_until
 from .limits import limits_stack
 
 pytestmark = pytest.mark.timeout(180)
@@ -71,6 +72,35 @@ def test_backend_down_gets_a_generic_answer_quickly(tmp_path):
         assert server.rss() - before < 16 * 1024 * 1024
     finally:
         stack.stop()
+
+
+def test_503_while_the_backend_is_down_and_200_once_it_is_back(tmp_path):
+    redis_server = RedisServer().start()  # our own: this test kills it
+    stack = limits_stack(tmp_path, "redis", CHANNELS_TEST_REDIS=redis_server.url)
+    try:
+        server, port = stack.start_server()
+        status, body = ask(port)
+        assert status == 200 and json.loads(body)["backend"] == "reachable"
+        redis_server.stop()
+
+        def answered(expected: int) -> bool:
+            status, body = ask(port)
+            return status == expected
+
+        wait_until(lambda: answered(503), 30)
+        status, body = ask(port)
+        assert json.loads(body)["status"] == "unavailable"
+        assert json.loads(body)["backend"] == "unreachable"
+        redis_server.start()
+        wait_until(lambda: answered(200), 30)
+        # The same server process, across the Redis restart, relays requests
+        # to a worker again.
+        assert server.popen.poll() is None
+        stack.start_worker()
+        assert requests.get(f"http://127.0.0.1:{port}/", timeout=30).text == "hello\n"
+    finally:
+        stack.stop()
+        redis_server.cleanup()
 
 
 def test_moved_limited_to_hosts_or_off(limits):

@@ -125,8 +125,9 @@ def test_allowed_origins_widens_the_check(fast_stack):
         async with connect(f"ws://127.0.0.1:{port}/echo/", origin="https://app.example.com") as ws:
             await ws.send("ok")
             assert await ws.recv() == "ok"
-        with pytest.raises(websockets.InvalidStatus):
+        with pytest.raises(websockets.InvalidStatus) as refused:
             async with connect(f"ws://127.0.0.1:{port}/echo/", origin="https://example.org"):
                 pass
+        assert refused.value.response.status_code == 403
 
     run(scenario())

@@ -1,8 +1,9 @@
-"""1,000 open WebSockets on one interface server process: all served, idle
-CPU near zero, memory per connection measured (recorded in bench/README.md).
+"""1,000 open WebSockets on one interface server process: all served, and
+memory per connection measured (recorded in bench/README.md).
 
 Run with ``-s`` to see the figures; they are also written to
-``$CHANNELS_BENCH_OUT`` (JSON) when that is set.
+``$CHANNELS_BENCH_OUT`` (JSON) when that is set. What the idle sockets cost
+in CPU is measured by ``bench/idle_sockets.py`` (a speed figure, not a test).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import asyncio
 import json
 import os
 
-import psutil
 import pytest
 from websockets.asyncio.client import connect
 
@@ -57,11 +57,6 @@ def test_thousand_open_websockets(fast_stack, compression):
         figures["rss_base_mib"] = round(base / 2**20, 1)
         figures["rss_full_mib"] = round(full / 2**20, 1)
         figures["bytes_per_connection"] = (full - base) // (SOCKETS - 10)
-        # Idle: 1,000 quiet sockets should cost (close to) no CPU.
-        proc = psutil.Process(pid)
-        proc.cpu_percent(None)
-        await asyncio.sleep(5)
-        figures["idle_cpu_percent"] = proc.cpu_percent(None)
         await asyncio.gather(*(ws.close() for ws in opened))
 
     run(scenario())
@@ -69,4 +64,3 @@ def test_thousand_open_websockets(fast_stack, compression):
     if os.environ.get("CHANNELS_BENCH_OUT"):
         with open(os.environ["CHANNELS_BENCH_OUT"], "a") as out:
             out.write(json.dumps(figures) + "\n")
-    assert figures["idle_cpu_percent"] < 10

@@ -4,22 +4,24 @@ against it as an operator would run it (a separate process)."""
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
 from ..processes import Process, free_port, manage, project_env, wait_for_port
+from ..services import REDIS_URL as SUITE_REDIS_URL
 from ..services import redis_available as _redis_available
 from ..services import require_redis as _require_redis
 
-#: Redis for these tests: a database number of their own, and a key prefix per
-#: deployment on top, so nothing here touches another test's queues.
-REDIS_URL = os.environ.get("CHANNELS_OPS_REDIS_URL", "redis://127.0.0.1:6379/9")
+#: Redis for these tests: the suite's server (CHANNELS_TEST_REDIS) with a
+#: database number of their own, and a key prefix per deployment on top, so
+#: nothing here touches another test's queues.
+REDIS_URL = urlunsplit(urlsplit(SUITE_REDIS_URL)._replace(path="/9"))
 
 
 class OpsDeployment:

@@ -15,7 +15,7 @@ from channels.backends.memory import InMemoryChannelBackend
 from channels.backends.registry import channel_backends
 from channels.exceptions import ChannelFull
 from channels.ordering import ORDERING_KEY, OVERFLOW_CLOSE_CODE, max_held
-from channels.sessions import channel_key
+from channels.session_store import channel_key
 from channels.test import ChannelTestCase, WSClient
 from channels.test.routes import router_for
 from channels.workers.dispatch import Dispatcher

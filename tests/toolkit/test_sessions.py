@@ -5,7 +5,7 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
-from channels.sessions import channel_key, session_for_reply_channel
+from channels.session_store import channel_key, session_for_reply_channel
 from channels.test import ChannelTestCase, WSClient
 
 ENGINES = {

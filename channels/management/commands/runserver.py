@@ -105,25 +105,26 @@ class Command(DjangoRunserver):
 
     def serve(self, options: dict[str, Any]) -> None:
         """Start the workers, then run the interface server until stopped."""
+        from channels.interfaces.endpoints import tcp_endpoint
         from channels.interfaces.options import ServerOptions
         from channels.interfaces.server import Server
-        from channels.staticfiles import StaticFilesConsumer, serves_static_files
+        from channels.security.websockets import effective_allowed_hosts
+        from channels.staticfiles import serves_static_files
         from channels.workers.routing import load_router
         from channels.workers.worker import WorkerGroup
-
-        from .runwsserver import tcp_endpoint
 
         alias = options["alias"]
         backend = channel_backends[alias]
         static = serves_static_files(options["use_static_handler"], options["insecure_serving"])
-        router = load_router(alias, StaticFilesConsumer() if static else None)
+        router = load_router(alias, static_files=static)
         backend.router = router
         workers = None
         if options["run_worker"]:
             workers = WorkerGroup(backend, router, max(1, options["workers"]))
             workers.ready()
             threading.Thread(target=workers.run, name="channels-workers", daemon=True).start()
-        allowed = list(settings.ALLOWED_HOSTS) or [".localhost", "127.0.0.1", "[::1]"]
+        # (Django's runserver refuses to start with DEBUG off and none set.)
+        allowed = effective_allowed_hosts()
         server_options = ServerOptions(
             accept_all=True,
             allowed_hosts=allowed,

@@ -66,7 +66,7 @@ class Command(BaseCommand):
         add_metrics_arguments(parser)
 
     def handle(self, *args, alias, only_channels, exclude_channels, verbosity, **options):
-        from channels.staticfiles import StaticFilesConsumer, serves_static_files
+        from channels.staticfiles import serves_static_files
 
         configure_logging(verbosity)
         threads = options["threads"]
@@ -86,7 +86,7 @@ class Command(BaseCommand):
             # As Channels 1.x did: in DEBUG, requests under STATIC_URL that no
             # route takes are served from the static files finders.
             static = serves_static_files(options["use_static_handler"])
-            router = load_router(alias, StaticFilesConsumer() if static else None)
+            router = load_router(alias, static_files=static)
             kwargs = {"metrics": metrics, "watch_delay_server": True}
             if threads == 1:
                 worker = Worker(backend, router, only_channels, exclude_channels, **kwargs)

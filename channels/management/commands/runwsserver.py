@@ -7,61 +7,26 @@ WebSocket always; plain HTTP too with ``--accept-all``.
 
 from __future__ import annotations
 
-import re
-import socket
-import sys
 from argparse import ArgumentTypeError
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from channels.backends.registry import DEFAULT_CHANNEL_BACKEND, channel_backends
 from channels.exceptions import ImproperlyConfiguredBackend
+from channels.interfaces.access_log import FORMATS, open_access_log
+from channels.interfaces.endpoints import (
+    DEFAULT_ADDR,
+    DEFAULT_PORT,
+    EndpointError,
+    check_descriptions,
+    listening_descriptions,
+)
 from channels.interfaces.metrics import InterfaceMetrics, NullInterfaceMetrics
 from channels.interfaces.options import MIB, ServerOptions
+from channels.security.websockets import effective_allowed_hosts
 
 from ..process_setup import add_metrics_arguments, configure_logging, start_metrics
-
-DEFAULT_ADDR = "127.0.0.1"
-DEFAULT_PORT = 8000
-_ADDRPORT = re.compile(r"^(?:(?P<addr>\[[0-9a-fA-F:.]+\]|[^:\[\]]+):)?(?P<port>\d+)$")
-
-
-def parse_addrport(value: str | None) -> tuple[str, int]:
-    """``"8000"``, ``"0.0.0.0:8000"``, ``"[::1]:8000"`` -> (address, port)."""
-    if not value:
-        return DEFAULT_ADDR, DEFAULT_PORT
-    match = _ADDRPORT.match(value)
-    if not match:
-        raise CommandError(f"{value!r} is not a port or address:port")
-    addr = (match["addr"] or DEFAULT_ADDR).strip("[]")
-    return addr, int(match["port"])
-
-
-def tcp_endpoint(addr: str, port: int) -> str:
-    """A Twisted endpoint description for a TCP listener."""
-    return f"tcp:port={port}:interface={addr.replace(':', chr(92) + ':')}"
-
-
-def fd_endpoint(fd: int) -> str:
-    """A Twisted endpoint description for a socket inherited from a supervisor."""
-    try:
-        sock = socket.socket(fileno=fd)
-    except OSError as exc:
-        # Not open, or not a socket (a file, a pipe): say so, not a traceback.
-        raise CommandError(f"file descriptor {fd} is not a usable socket: {exc.strerror}") from exc
-    try:
-        family, kind = sock.family, sock.type
-        listening = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
-    finally:
-        sock.detach()  # keep the descriptor open for Twisted
-    domain = {socket.AF_INET: "INET", socket.AF_INET6: "INET6", socket.AF_UNIX: "UNIX"}.get(family)
-    if domain is None or kind != socket.SOCK_STREAM:
-        raise CommandError(f"file descriptor {fd} is not a TCP or UNIX stream socket")
-    if not listening:
-        raise CommandError(f"file descriptor {fd} is a socket that is not listening")
-    return f"fd:fileno={fd}:domain={domain}"
 
 
 def add_server_arguments(parser: CommandParser) -> None:
@@ -75,8 +40,21 @@ def add_server_arguments(parser: CommandParser) -> None:
         default=DEFAULT_CHANNEL_BACKEND,
         help="Alias in CHANNEL_BACKENDS to use (default: %(default)s).",
     )
-    add("--unix-socket", metavar="PATH", help="Listen on a UNIX socket instead of TCP.")
+    add("-b", "--bind", metavar="ADDRESS", help="Daphne's spelling of the address to listen on.")
+    add("-p", "--port", type=int, metavar="PORT", help="Daphne's spelling of the port.")
+    add("-u", "--unix-socket", metavar="PATH", help="Listen on a UNIX socket instead of TCP.")
     add("--fd", type=int, metavar="N", help="Listen on a socket passed as file descriptor N.")
+    add(
+        "-e",
+        "--endpoint",
+        dest="endpoints",
+        action="append",
+        default=[],
+        metavar="DESCRIPTION",
+        help="Also listen on a Twisted endpoint description, e.g. tcp:8000:interface=127.0.0.1, "
+        "unix:/run/app.sock, ssl:8443:privateKey=key.pem:certKey=cert.pem, "
+        "systemd:domain=INET:index=0 (repeatable; without an address, only these).",
+    )
     add(
         "--proxy-headers",
         action="store_true",
@@ -95,9 +73,29 @@ def add_server_arguments(parser: CommandParser) -> None:
     add(
         "--access-log",
         metavar="FILE",
-        help="Write an access log in Common Log Format to FILE ('-' for stdout).",
+        help="Write an access log to FILE ('-' for stdout).",
     )
     add(
+        "--access-log-format",
+        choices=FORMATS,
+        default="common",
+        help="common (Common Log Format, the default) or json (one object a line).",
+    )
+    add(
+        "--server-name",
+        default=d.server_name,
+        metavar="NAME",
+        help="The Server header of responses and handshakes (default %(default)s).",
+    )
+    add(
+        "--no-server-name",
+        dest="server_name",
+        action="store_const",
+        const="",
+        help="Send no Server header.",
+    )
+    add(
+        "-t",
         "--http-timeout",
         type=float,
         default=d.http_timeout,
@@ -106,12 +104,32 @@ def add_server_arguments(parser: CommandParser) -> None:
     )
     add(
         "--websocket-connect-timeout",
+        "--websocket_connect_timeout",
         "--connect-timeout",
         dest="connect_timeout",
         type=float,
         default=d.connect_timeout,
         metavar="S",
-        help="Seconds the consumer has to accept a WebSocket (default %(default)s).",
+        help="Seconds the consumer has to accept a WebSocket, -1 for no limit "
+        "(default %(default)s).",
+    )
+    add(
+        "--websocket-timeout",
+        "--websocket_timeout",
+        dest="websocket_timeout",
+        type=float,
+        default=d.websocket_timeout,
+        metavar="S",
+        help="Seconds a WebSocket may stay open before it is closed with 1001, -1 for no "
+        "limit (default %(default)s).",
+    )
+    add(
+        "--application-close-timeout",
+        type=float,
+        default=d.application_close_timeout,
+        metavar="S",
+        help="Seconds a shutdown waits for the disconnect messages of the connections it "
+        "closed to reach the backend (default %(default)s).",
     )
     add(
         "--ping-interval",
@@ -288,10 +306,7 @@ def byte_count(value: str) -> int:
 
 def server_options(options: dict[str, Any], accept_all: bool) -> ServerOptions:
     """ServerOptions from parsed command options and Django settings."""
-    allowed_hosts = list(settings.ALLOWED_HOSTS)
-    if settings.DEBUG and not allowed_hosts:
-        # What Django itself allows in this case.
-        allowed_hosts = [".localhost", "127.0.0.1", "[::1]"]
+    allowed_hosts = effective_allowed_hosts()
     names = [
         "http_timeout", "connect_timeout", "ping_interval", "ping_timeout", "idle_timeout",
         "head_timeout", "max_header_size", "max_headers", "max_body_size", "max_message_size",
@@ -300,6 +315,7 @@ def server_options(options: dict[str, Any], accept_all: bool) -> ServerOptions:
         "health_path", "health_hosts",
         "proxy_host_header", "proxy_port_header", "proxy_proto_header",
         "response_buffer_size", "response_buffer_total",
+        "websocket_timeout", "server_name", "application_close_timeout",
         "ws_inbound_buffer", "ws_inbound_total", "ws_outbound_buffer", "ws_outbound_total",
     ]  # fmt: skip
     if not options["proxy_headers"]:
@@ -331,22 +347,25 @@ def server_options(options: dict[str, Any], accept_all: bool) -> ServerOptions:
 
 def endpoints_for(options: dict[str, Any]) -> list[str]:
     """Twisted endpoint descriptions for the listening options."""
-    if options.get("fd") is not None:
-        return [fd_endpoint(options["fd"])]
-    if options.get("unix_socket"):
-        path = options["unix_socket"].replace(":", "\\:")
-        return [f"unix:address={path}:lockfile=0"]
-    addr, port = parse_addrport(options.get("addrport"))
-    return [tcp_endpoint(addr, port)]
+    addrport = options.get("addrport")
+    if options.get("bind") or options.get("port"):
+        if addrport:
+            raise CommandError("give the address either as ADDR:PORT or with -b/-p, not both")
+        host = options.get("bind") or DEFAULT_ADDR
+        addrport = f"{f'[{host}]' if ':' in host else host}:{options.get('port') or DEFAULT_PORT}"
+    try:
+        descriptions = listening_descriptions(
+            addrport,
+            options.get("unix_socket"),
+            options.get("fd"),
+            options.get("endpoints"),
+        )
+        from twisted.internet import reactor
 
-
-def open_access_log(path: str | None):
-    """The stream the access log goes to, or None."""
-    if not path:
-        return None
-    if path == "-":
-        return sys.stdout
-    return open(path, "a", buffering=1)  # noqa: SIM115 - lives as long as the process
+        check_descriptions(reactor, descriptions)
+        return descriptions
+    except EndpointError as exc:
+        raise CommandError(str(exc)) from exc
 
 
 class Command(BaseCommand):
@@ -390,7 +409,7 @@ class Command(BaseCommand):
             backend,
             endpoints_for(options),
             server_options(options, options["accept_all"]),
-            access_log=open_access_log(options.get("access_log")),
+            access_log=open_access_log(options.get("access_log"), options["access_log_format"]),
             metrics=start_metrics(
                 self,
                 InterfaceMetrics,

@@ -1,9 +1,13 @@
 """Per-connection, ordered sends from the reactor to the (blocking) backend.
 
 Backend calls block, so they run in the server's sender thread
-(:mod:`channels.interfaces.sender`); a connection's messages still reach the
+(:mod:`.sender_thread`); a connection's messages still reach the
 backend one at a time, in order, which is what keeps ``websocket.receive``
 ``order`` and HTTP body chunks in sequence.
+
+A message is encoded once, when queued, and only its bytes are kept: a send
+that finds the channel full is retried with the same bytes, so a message
+waiting on a full channel costs its encoded size, once.
 """
 
 from __future__ import annotations
@@ -11,12 +15,16 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
 
-from ..exceptions import ChannelFull
-from .budget import ByteBudget
+from ...exceptions import ChannelFull
+from ..budget import ByteBudget
+
+if TYPE_CHECKING:
+    from ..host import ConnectionHost
 
 logger = logging.getLogger("channels.interfaces")
 
@@ -27,11 +35,13 @@ FAIL = "fail"
 
 
 class _Item:
-    __slots__ = ("channel", "message", "mode", "size", "done")
+    __slots__ = ("channel", "data", "error", "mode", "size", "done")
 
-    def __init__(self, channel: str, message: dict, mode: str, size: int) -> None:
+    def __init__(self, channel: str, data: bytes, error: Exception | None, mode: str, size: int):
         self.channel = channel
-        self.message = message
+        #: the encoded message, or b"" with ``error`` if it could not be encoded
+        self.data = data
+        self.error = error
         self.mode = mode
         self.size = size
         self.done: Deferred = Deferred()
@@ -55,7 +65,7 @@ class SendQueue:
 
     def __init__(
         self,
-        server: Any,
+        server: ConnectionHost,
         *,
         on_pause: Callable[[], None] = lambda: None,
         on_resume: Callable[[], None] = lambda: None,
@@ -87,14 +97,18 @@ class SendQueue:
         """The sizes given to :meth:`put` of the messages not yet sent."""
         return self._bytes
 
-    @property
-    def idle(self) -> bool:
-        """Whether nothing is queued or being sent."""
-        return not self._busy and not self._pending
-
     def put(self, channel: str, message: dict, mode: str = WAIT, size: int = 0) -> Deferred:
-        """Queue ``message`` for ``channel``; the Deferred fires once it is sent."""
-        item = _Item(channel, message, mode, size)
+        """Queue ``message`` for ``channel``; the Deferred fires once it is sent.
+
+        ``size`` is what the message counts against ``high_water`` and the
+        budget (callers count payload bytes, and nothing for small control
+        messages). A message the backend refuses to encode (too large, or
+        not a message) fails in its turn, as a refused send would.
+        """
+        try:
+            item = _Item(channel, self._server.backend.encode(message), None, mode, size)
+        except Exception as exc:
+            item = _Item(channel, b"", exc, mode, size)
         if mode == WAIT:
             # The connection hears of failures through on_give_up; don't let
             # Twisted log them again as unhandled.
@@ -108,13 +122,6 @@ class SendQueue:
         self._next()
         return item.done
 
-    def close(self) -> None:
-        """Stop retrying; messages already queued are still attempted once."""
-        if self._retry_call is not None and self._retry_call.active():
-            self._retry_call.cancel()
-            self._retry_call = None
-            self._next()
-
     def _next(self) -> None:
         if self._busy or self._retry_call_active():
             return
@@ -124,8 +131,10 @@ class SendQueue:
             return
         self._busy = True
         item = self._pending[0]
-        server = self._server
-        d = server.sender.send(item.channel, item.message)
+        if item.error is not None:
+            self._failed(Failure(item.error), item)
+            return
+        d = self._server.sender.send(item.channel, item.data)
         d.addCallbacks(self._sent, self._failed, errbackArgs=(item,))
 
     def _retry_call_active(self) -> bool:

@@ -8,8 +8,14 @@ it with ``backend.send_many`` (one pipelined round trip per Redis server),
 then hands all the results back to the reactor at once. When idle it sleeps;
 under load the queue refills while it sends, so it rarely needs waking.
 
+Messages come already encoded (each connection's queue encodes a message
+once and retries the bytes), and a batch is bounded in bytes as well as in
+count: sending copies a batch (the Redis backend frames each message, the
+client packs the command), so a batch of many large messages would cost
+several times its size at once.
+
 Order is kept: messages go out in the order they were queued (and each
-connection's :class:`~channels.interfaces.sendqueue.SendQueue` sends its own
+connection's :class:`~.send_queue.SendQueue` sends its own
 messages one at a time anyway).
 """
 
@@ -25,17 +31,30 @@ from twisted.internet.defer import Deferred
 
 logger = logging.getLogger("channels.interfaces")
 
-SendMany = Callable[[Sequence[tuple[str, dict]]], list[Exception | None]]
+SendEncodedMany = Callable[[Sequence[tuple[str, bytes]]], list[Exception | None]]
+
+#: Most messages in one batch.
+MAX_BATCH = 256
+#: Most encoded bytes in one batch (one larger message still goes alone).
+MAX_BATCH_BYTES = 1024 * 1024
 
 
 class BatchSender:
-    """Sends queued messages from one thread, in batches of up to ``max_batch``."""
+    """Sends queued messages from one thread, in batches of up to
+    ``max_batch`` messages and ``max_batch_bytes`` bytes."""
 
-    def __init__(self, reactor: Any, send_many: SendMany, max_batch: int = 256) -> None:
+    def __init__(
+        self,
+        reactor: Any,
+        send_encoded_many: SendEncodedMany,
+        max_batch: int = MAX_BATCH,
+        max_batch_bytes: int = MAX_BATCH_BYTES,
+    ) -> None:
         self.reactor = reactor
-        self.send_many = send_many
+        self.send_encoded_many = send_encoded_many
         self.max_batch = max_batch
-        self._queue: deque[tuple[str, dict, Deferred]] = deque()
+        self.max_batch_bytes = max_batch_bytes
+        self._queue: deque[tuple[str, bytes, Deferred]] = deque()
         self._cond = threading.Condition()
         self._waiting = False
         self._stopping = False
@@ -45,12 +64,12 @@ class BatchSender:
         """Start the sender thread."""
         self._thread.start()
 
-    def send(self, channel: str, message: dict) -> Deferred:
-        """Queue a message (reactor thread); the Deferred fires once it is sent
-        or fails with the exception ``send`` would have raised."""
+    def send(self, channel: str, data: bytes) -> Deferred:
+        """Queue an encoded message (reactor thread); the Deferred fires once
+        it is sent or fails with the exception ``send`` would have raised."""
         done: Deferred = Deferred()
         with self._cond:
-            self._queue.append((channel, message, done))
+            self._queue.append((channel, data, done))
             # Wake the thread only if it sleeps; while it sends, it will
             # find this message on its next round anyway.
             if self._waiting:
@@ -73,14 +92,29 @@ class BatchSender:
                     self._waiting = False
                 if not self._queue:
                     return
-                count = min(len(self._queue), self.max_batch)
-                batch = [self._queue.popleft() for _ in range(count)]
+                batch = self._take_batch()
             try:
-                results = self.send_many([(channel, message) for channel, message, _ in batch])
+                results = self.send_encoded_many([(channel, data) for channel, data, _ in batch])
             except Exception as exc:  # a bug, not a backend error: fail the batch
                 logger.exception("sending %d messages failed", len(batch))
                 results = [exc] * len(batch)
-            self.reactor.callFromThread(_settle, [done for _, _, done in batch], results)
+            deferreds = [done for _, _, done in batch]
+            # Let the bytes go before the reactor settles (and maybe retries).
+            del batch
+            self.reactor.callFromThread(_settle, deferreds, results)
+
+    def _take_batch(self) -> list[tuple[str, bytes, Deferred]]:
+        """The oldest queued messages, within both bounds (lock held)."""
+        batch = [self._queue.popleft()]
+        size = len(batch[0][1])
+        queue = self._queue
+        while queue and len(batch) < self.max_batch:
+            if size + len(queue[0][1]) > self.max_batch_bytes:
+                break
+            item = queue.popleft()
+            size += len(item[1])
+            batch.append(item)
+        return batch
 
 
 def _settle(deferreds: list[Deferred], results: list[Exception | None]) -> None:

@@ -9,7 +9,7 @@ message.
 
 Because it takes every connection's replies, it cannot leave one slow HTTP
 client's replies in the backend; the reactor asks the backend to *hold*
-that reply channel instead (:mod:`.response_flow`). Two rules keep the
+that reply channel instead (:mod:`channels.interfaces.response_flow`). Two rules keep the
 replies taken before the hold lands few:
 
 * calls queued with :meth:`InboxReader.before_next_receive` (the holds) run
@@ -28,7 +28,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 
-from ..backends.base import BaseChannelBackend
+from ...backends.base import BaseChannelBackend
 
 logger = logging.getLogger("channels.interfaces")
 
