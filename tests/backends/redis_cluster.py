@@ -18,11 +18,13 @@ import shutil
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 import redis
 
 from .redis_servers import RedisServer, redis_server_binary
+from .redis_tls import TLSRedisServer, make_tls_material, tls_redis_server_binary
 
 #: How long a node may be unreachable before the cluster fails it over (ms).
 NODE_TIMEOUT_MS = 1000
@@ -54,22 +56,28 @@ def redis_cli_binary() -> str:
 
 
 class LocalCluster:
-    """Six cluster-enabled redis-servers joined into one cluster."""
+    """Six cluster-enabled redis-servers joined into one cluster; with
+    ``tls_dir``, TLS-only nodes (client, bus and replication links) whose
+    certificates are made there."""
 
-    def __init__(self, primaries: int = 3) -> None:
+    def __init__(self, primaries: int = 3, tls_dir: Path | None = None) -> None:
         self.nodes: list[RedisServer] = []
+        self.tls = None if tls_dir is None else make_tls_material(tls_dir)
+        self._cli_tls = [] if self.tls is None else ["--tls", "--cacert", str(self.tls[0])]
+        args = [
+            "--cluster-enabled",
+            "yes",
+            "--cluster-node-timeout",
+            str(NODE_TIMEOUT_MS),
+            "--cluster-require-full-coverage",
+            "no",
+        ]
         for _ in range(primaries * 2):
-            node = RedisServer(
-                port=cluster_port(),
-                extra_args=[
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-node-timeout",
-                    str(NODE_TIMEOUT_MS),
-                    "--cluster-require-full-coverage",
-                    "no",
-                ],
-            )
+            if self.tls is None:
+                node = RedisServer(port=cluster_port(), extra_args=args)
+            else:
+                tls_args = ["--tls-cluster", "yes", "--tls-replication", "yes"]
+                node = TLSRedisServer(tls_dir, self.tls, cluster_port(), args + tls_args)
             node.extra_args += ["--cluster-config-file", os.path.join(node.dir, "nodes.conf")]
             self.nodes.append(node.start())
         self.cli(
@@ -85,15 +93,29 @@ class LocalCluster:
     @property
     def urls(self) -> list[str]:
         """Seed node URLs, for HOSTS (one is enough; all are fine)."""
-        return [node.url for node in self.nodes[:3]]
+        if self.tls is None:
+            return [node.url for node in self.nodes[:3]]
+        return [f"{node.url}?ssl_ca_certs={self.tls[0]}" for node in self.nodes[:3]]
 
     def cli(self, *args: str, timeout: float = 120) -> str:
         done = subprocess.run(
-            [redis_cli_binary(), *args], capture_output=True, text=True, timeout=timeout
+            [self.cli_binary(), *self._cli_tls, *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
         if done.returncode != 0:
             raise AssertionError(f"redis-cli {' '.join(args)} failed: {done.stdout}{done.stderr}")
         return done.stdout
+
+    def cli_binary(self) -> str:
+        """redis-cli beside the servers' redis-server (one with TLS for TLS)."""
+        if self.tls is None:
+            return redis_cli_binary()
+        beside = os.path.join(os.path.dirname(tls_redis_server_binary()), "redis-cli")
+        if not os.access(beside, os.X_OK):
+            pytest.fail(f"no redis-cli beside {tls_redis_server_binary()}")
+        return beside
 
     def live(self) -> list[RedisServer]:
         return [node for node in self.nodes if node.process is not None]
@@ -167,7 +189,13 @@ class LocalCluster:
         deadline = time.monotonic() + timeout
         while True:
             done = subprocess.run(
-                [redis_cli_binary(), "--cluster", "check", f"127.0.0.1:{self.live()[0].port}"],
+                [
+                    self.cli_binary(),
+                    *self._cli_tls,
+                    "--cluster",
+                    "check",
+                    f"127.0.0.1:{self.live()[0].port}",
+                ],
                 capture_output=True,
                 text=True,
                 timeout=60,

@@ -119,6 +119,15 @@ def tls_redis_server_binary() -> str:
     )
 
 
+def make_tls_material(directory: Path) -> tuple[Path, Path, Path]:
+    """A CA and a certificate for 127.0.0.1 it signed: (CA file, certificate
+    file, key file), shared by every server of one test (a cluster's nodes
+    must trust each other)."""
+    ca_file, ca_key, ca_cert = make_ca(directory, "test-ca")
+    cert_file, key_file = make_server_cert(directory, ca_key, ca_cert)
+    return ca_file, cert_file, key_file
+
+
 class TLSRedisServer(RedisServer):
     """A redis-server listening only on a TLS port, clients not asked for
     certificates; ``ca_file`` is the CA that signed its certificate, for
@@ -126,10 +135,15 @@ class TLSRedisServer(RedisServer):
 
     bind = ("127.0.0.1", "127.0.0.2")
 
-    def __init__(self, directory: Path) -> None:
-        super().__init__()
-        self.ca_file, ca_key, ca_cert = make_ca(directory, "test-ca")
-        self.cert_file, self.key_file = make_server_cert(directory, ca_key, ca_cert)
+    def __init__(
+        self,
+        directory: Path,
+        material: tuple[Path, Path, Path] | None = None,
+        port: int | None = None,
+        extra_args: list[str] = (),
+    ) -> None:
+        super().__init__(port=port)
+        self.ca_file, self.cert_file, self.key_file = material or make_tls_material(directory)
         self.extra_args = [
             "--tls-cert-file",
             str(self.cert_file),
@@ -139,6 +153,7 @@ class TLSRedisServer(RedisServer):
             str(self.ca_file),
             "--tls-auth-clients",
             "no",
+            *extra_args,
         ]
 
     def binary(self) -> str:

@@ -13,6 +13,7 @@ from channels.backends.redis import RedisChannelBackend
 from channels.exceptions import ImproperlyConfiguredBackend
 
 from ..processes import Process, manage, project_env
+from .redis_cluster import LocalCluster
 from .redis_tls import TLSRedisServer, make_ca
 from .test_redis import RedisConformance
 
@@ -107,3 +108,34 @@ def test_runworker_refuses_to_start_with_an_unverifiable_certificate(tls_redis, 
         assert "TLS certificate failed verification" in worker.output()
     finally:
         worker.stop()
+
+
+def test_a_redis_cluster_over_tls(tmp_path):
+    # TLS-only nodes (clients, cluster bus, replication), seeds named as
+    # rediss:// with the CA in the query.
+    cluster = LocalCluster(tls_dir=tmp_path)
+    try:
+        backend = RedisChannelBackend("default", HOSTS=cluster.urls, CLUSTER=True)
+        names = [f"tls.cluster.{n}" for n in range(30)]
+        for name in names:
+            backend.group_add("tls-cluster", name)
+        assert backend.send_group("tls-cluster", {"n": 1}) == len(names)
+        got = set()
+        while len(got) < len(names):
+            channel, message = backend.receive_many(names, block=True, timeout=5)
+            assert message == {"n": 1}
+            got.add(channel)
+        assert got == set(names)
+        reply = backend.new_channel("tls.inbox!")
+        backend.send(reply, {"n": 2})
+        assert backend.receive_many(["tls.inbox!"], block=True, timeout=5) == (reply, {"n": 2})
+        rows = backend.server_stats()
+        assert all(row.reachable for row in rows)  # status reaches the nodes over TLS
+        assert sum(row.role == "master" for row in rows) == 3
+        # A CA that did not sign the nodes' certificates: refused at start-up.
+        other_ca, _, _ = make_ca(tmp_path, "not-the-cluster-ca")
+        seed = cluster.urls[0].split("?")[0]
+        with pytest.raises(ImproperlyConfiguredBackend, match="TLS certificate failed"):
+            RedisChannelBackend("default", HOSTS=[f"{seed}?ssl_ca_certs={other_ca}"], CLUSTER=True)
+    finally:
+        cluster.cleanup()

@@ -73,6 +73,7 @@ class ClusterRouter:
         seeds = [_seed(spec) for spec in specs]
         self.ident = "cluster://" + ",".join(f"{host}:{port}" for host, port, _ in seeds)
         self._startup = [ClusterNode(host, port) for host, port, _ in seeds]
+        self._first_seed = seeds[0][:2]
         # Connection arguments of the first seed (password, TLS) for every node.
         self._kwargs = {**common, **seeds[0][2]}
         self._kwargs.pop("retry", None)  # the cluster client's own, not a node's
@@ -126,6 +127,18 @@ class ClusterRouter:
             return self._node(slot).name
         except (ShardDown, *NETWORK_ERRORS, redis.exceptions.RedisClusterException):
             return f"slot {slot}"  # unknown: on its own
+
+    def seed_pool(self) -> redis.ConnectionPool:
+        """A connection pool to the first seed node (connecting lazily)."""
+        kwargs = dict(self._kwargs)
+        ssl = kwargs.pop("ssl", False)
+        host, port = self._first_seed
+        return redis.ConnectionPool(
+            host=host,
+            port=port,
+            connection_class=redis.SSLConnection if ssl else redis.Connection,
+            **kwargs,
+        )
 
     def local_for(self, node: str) -> threading.local:
         """The thread-local holder of connections to ``node``."""
@@ -353,8 +366,11 @@ class ClusterShard(Shard):
         if self.router.whole._backoff:
             self.router.whole._succeeded()
 
-    def check_tls(self) -> None:
-        """Nothing at build time: the cluster client connects on first use."""
+    def check_tls(self, pool: Any = None) -> None:
+        """For TLS seeds, one handshake with the first now, as for a
+        standalone server; the cluster client itself connects on first use."""
+        if self.slot is None and pool is None:
+            super().check_tls(self.router.seed_pool())
 
     def describe_servers(self) -> list[ServerStats]:
         return self.router.describe()

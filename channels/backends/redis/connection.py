@@ -139,12 +139,14 @@ class Shard:
         finally:
             pool.release(conn)
 
-    def check_tls(self) -> None:
+    def check_tls(self, pool: Any = None) -> None:
         """For a TLS server, one handshake now: a certificate that fails
         verification is a configuration error at start-up, not an outage
         receivers would wait out for ever. A server that cannot be reached
-        is left for later, as everywhere else."""
-        pool = self.pool
+        is left for later, as everywhere else. (A cluster passes the pool
+        of a seed node.)"""
+        if pool is None:
+            pool = self.pool
         if not issubclass(pool.connection_class, redis.SSLConnection):
             return
         conn = pool.connection_class(**pool.connection_kwargs)
