@@ -16,6 +16,7 @@ from pathlib import Path
 import redis
 
 from .redis_servers import RedisServer, free_port, redis_server_binary
+from .redis_tls import TLSRedisServer, make_tls_material, tls_redis_server_binary
 
 MASTER = "channels-test"
 #: How long the sentinels wait before calling the primary down (ms).
@@ -25,13 +26,29 @@ DOWN_AFTER_MS = 1000
 class SentinelProcess:
     """One ``redis-server --sentinel`` with its own (rewritable) config file."""
 
-    def __init__(self, directory: Path, primary_port: int, quorum: int) -> None:
+    def __init__(
+        self, directory: Path, primary_port: int, quorum: int, tls: tuple | None = None
+    ) -> None:
         self.port = free_port()
+        self.tls = tls
         self.config = directory / f"sentinel-{self.port}.conf"
+        if tls is None:
+            listen = [f"port {self.port}"]
+        else:
+            ca, cert, key = tls
+            listen = [
+                "port 0",
+                f"tls-port {self.port}",
+                f"tls-cert-file {cert}",
+                f"tls-key-file {key}",
+                f"tls-ca-cert-file {ca}",
+                "tls-auth-clients no",
+                "tls-replication yes",  # sentinels reach the servers over TLS
+            ]
         self.config.write_text(
             "\n".join(
                 [
-                    f"port {self.port}",
+                    *listen,
                     "bind 127.0.0.1",
                     "protected-mode no",
                     "daemonize no",
@@ -44,15 +61,24 @@ class SentinelProcess:
                 ]
             )
         )
+        binary = redis_server_binary() if tls is None else tls_redis_server_binary()
         self.process = subprocess.Popen(
-            [redis_server_binary(), str(self.config), "--sentinel"],
+            [binary, str(self.config), "--sentinel"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             cwd=directory,
         )
 
     def client(self) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2)
+        if self.tls is None:
+            return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2)
+        return redis.Redis(
+            host="127.0.0.1",
+            port=self.port,
+            socket_timeout=2,
+            ssl=True,
+            ssl_ca_certs=str(self.tls[0]),
+        )
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -61,15 +87,31 @@ class SentinelProcess:
 
 
 class SentinelGroup:
-    """Primary + replica + three sentinels watching them."""
+    """Primary + replica + three sentinels watching them; with ``tls``, all
+    of them TLS-only (clients, replication, sentinels), certificates made in
+    ``directory``."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, tls: bool = False) -> None:
         self.directory = directory
-        self.primary = RedisServer().start()
-        self.replica = RedisServer(
-            extra_args=["--replicaof", "127.0.0.1", str(self.primary.port)]
-        ).start()
-        self.sentinels = [SentinelProcess(directory, self.primary.port, 2) for _ in range(3)]
+        self.tls = make_tls_material(directory) if tls else None
+        if self.tls is None:
+            self.primary = RedisServer().start()
+            follow = ["--replicaof", "127.0.0.1", str(self.primary.port)]
+            self.replica = RedisServer(extra_args=follow).start()
+        else:
+            self.primary = TLSRedisServer(directory, self.tls).start()
+            follow = [
+                "--replicaof",
+                "127.0.0.1",
+                str(self.primary.port),
+                "--tls-replication",
+                "yes",
+            ]
+            self.primary.extra_args += ["--tls-replication", "yes"]  # once it is a replica
+            self.replica = TLSRedisServer(directory, self.tls, extra_args=follow).start()
+        self.sentinels = [
+            SentinelProcess(directory, self.primary.port, 2, self.tls) for _ in range(3)
+        ]
         self.wait_ready()
 
     @property
@@ -77,8 +119,21 @@ class SentinelGroup:
         return [["127.0.0.1", sentinel.port] for sentinel in self.sentinels]
 
     def entry(self, **extra) -> dict:
-        """The HOSTS entry of this Sentinel-managed primary."""
-        return {"SENTINELS": self.addresses, "MASTER_NAME": MASTER, **extra}
+        """The HOSTS entry of this Sentinel-managed primary (over TLS: to
+        the sentinels and the primary, trusting the test's CA)."""
+        entry = {"SENTINELS": self.addresses, "MASTER_NAME": MASTER}
+        if self.tls is not None:
+            trust = {"ssl": True, "ssl_ca_certs": str(self.tls[0])}
+            entry.update(trust, SENTINEL_KWARGS=trust)
+        return {**entry, **extra}
+
+    def server_client(self, port: int) -> redis.Redis:
+        """A client of the primary or replica on ``port``."""
+        if self.tls is None:
+            return redis.Redis(host="127.0.0.1", port=port, socket_timeout=2)
+        return redis.Redis(
+            host="127.0.0.1", port=port, socket_timeout=2, ssl=True, ssl_ca_certs=str(self.tls[0])
+        )
 
     def master_state(self) -> dict:
         """``SENTINEL MASTER`` as the first sentinel that answers sees it."""
@@ -129,7 +184,7 @@ class SentinelGroup:
             try:
                 port = self.primary_port()
                 if port != old_port:
-                    with redis.Redis(host="127.0.0.1", port=port, socket_timeout=2) as client:
+                    with self.server_client(port) as client:
                         if client.info("replication")["role"] == "master":
                             return port
             except (redis.RedisError, AssertionError):

@@ -6,14 +6,16 @@ start-up (of the backend, and of a real ``runworker``)."""
 from __future__ import annotations
 
 import secrets
+import time
 
 import pytest
 
 from channels.backends.redis import RedisChannelBackend
-from channels.exceptions import ImproperlyConfiguredBackend
+from channels.exceptions import BackendUnavailable, ImproperlyConfiguredBackend
 
 from ..processes import Process, manage, project_env
 from .redis_cluster import LocalCluster
+from .redis_sentinel import SentinelGroup
 from .redis_tls import TLSRedisServer, make_ca
 from .test_redis import RedisConformance
 
@@ -139,3 +141,34 @@ def test_a_redis_cluster_over_tls(tmp_path):
             RedisChannelBackend("default", HOSTS=[f"{seed}?ssl_ca_certs={other_ca}"], CLUSTER=True)
     finally:
         cluster.cleanup()
+
+
+def test_sentinel_over_tls_follows_a_failover(tmp_path):
+    # Sentinels, primary and replica all TLS-only; the entry trusts the
+    # test's CA for both the sentinels (SENTINEL_KWARGS) and the primary.
+    group = SentinelGroup(tmp_path, tls=True)
+    try:
+        backend = RedisChannelBackend("default", HOSTS=[group.entry()])
+        backend.group_add("tls-sentinel", "tls.s")
+        backend.send("tls.s", {"n": 1})
+        assert backend.receive_many(["tls.s"]) == ("tls.s", {"n": 1})
+        with group.primary.client() as primary:
+            assert primary.execute_command("WAIT", 1, 5000) == 1
+        old = group.primary_port()
+        group.kill_primary()
+        assert group.wait_failover(old) != old
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                backend.send("tls.s", {"n": 2})
+                break
+            except BackendUnavailable:
+                assert time.monotonic() < deadline
+        assert backend.receive_many(["tls.s"], block=True, timeout=5) == ("tls.s", {"n": 2})
+        assert backend.group_channels("tls-sentinel") == ["tls.s"]
+        # A CA that did not sign the primary's certificate: refused at start-up.
+        other_ca, _, _ = make_ca(tmp_path, "not-the-primary-ca")
+        with pytest.raises(ImproperlyConfiguredBackend, match="TLS certificate failed"):
+            RedisChannelBackend("default", HOSTS=[group.entry(ssl_ca_certs=str(other_ca))])
+    finally:
+        group.cleanup()
