@@ -18,6 +18,16 @@ Measures, against one Redis server, in one run:
 * ``ping``: a plain redis-py ``PING`` loop in one process, the round-trip
   ceiling of the moment (the machine is shared; compare against it).
 
+``--topology sentinel`` runs ours against a Sentinel-managed primary (a
+primary, a replica and three sentinels) and ``--topology cluster`` against a
+local Redis Cluster of three primaries and three replicas, both started
+here with the test suite's helpers (tests/backends); channels_redis is
+left out of those (it has no Cluster support). ``--members 1000,10000``
+sets the group sizes of the fan-out scenario. ``--faults`` measures, for the
+topology, how long the backend takes to serve again after Redis restarts
+(single) or its primary is killed (sentinel, cluster): the timings the
+fault tests no longer assert.
+
 Our backend runs in this interpreter; channels_redis runs in its own
 virtualenv (``--peer-python``, by default /tmp/bench-peers/channels4 with
 channels_redis==4.3.0 and redis==7.4.1, see bench/README.md), through this
@@ -35,6 +45,7 @@ import argparse
 import asyncio
 import json
 import os
+import pathlib
 import shutil
 import socket
 import statistics
@@ -62,8 +73,12 @@ def rates(count: int, started: float, cpu: float) -> dict:
 
 
 def ours(url: str, prefix: str):
+    """Our backend on ``url``, or on the options of a JSON object (HOSTS
+    with Sentinel entries, CLUSTER) when ``url`` is one."""
     from channels.backends.redis import RedisChannelBackend
 
+    if url.startswith("{"):
+        return RedisChannelBackend("default", PREFIX=prefix, CAPACITY=1000, **json.loads(url))
     kwargs = {}
     if os.environ.get("BENCH_REDIS_PARSER") == "python":
         # redis-py's pure-Python parser, as without hiredis (for comparison)
@@ -115,31 +130,34 @@ def ours_role(role: str, url: str, prefix: str, count: int) -> dict:
     if role == "ping":
         import redis
 
+        if url.startswith("{"):
+            return {"rate": 0.0}  # single server only
         client = redis.Redis.from_url(url, **ours(url, prefix).shards[0]._common)
         client.ping()
         started, cpu = time.perf_counter(), time.process_time()
         for _ in range(count):
             client.ping()
         return rates(count, started, cpu)
-    if role == "fanout":
-        names = [backend.new_channel("bench.fan!") for _ in range(MEMBERS)]
+    if role.startswith("fanout"):
+        members = int(role.partition("-")[2] or MEMBERS)
+        names = [backend.new_channel("bench.fan!") for _ in range(members)]
         for name in names:
             backend.group_add("bench-fan", name)
         sends, cycles, batched = [], [], []
         for _ in range(count):
             started = time.perf_counter()
-            assert backend.send_group("bench-fan", MESSAGE) == MEMBERS
+            assert backend.send_group("bench-fan", MESSAGE) == members
             sent = time.perf_counter()
-            for _ in range(MEMBERS):
+            for _ in range(members):
                 channel, _ = backend.receive_many(["bench.fan!"])
                 assert channel is not None
             cycles.append(time.perf_counter() - started)
             sends.append(sent - started)
             # the same, received as an interface server's loop can: in batches
             started = time.perf_counter()
-            assert backend.send_group("bench-fan", MESSAGE) == MEMBERS
+            assert backend.send_group("bench-fan", MESSAGE) == members
             got = 0
-            while got < MEMBERS:
+            while got < members:
                 got += len(backend.receive_batch(["bench.fan!"], limit=100))
             batched.append(time.perf_counter() - started)
         return {
@@ -147,6 +165,22 @@ def ours_role(role: str, url: str, prefix: str, count: int) -> dict:
             "cycle": statistics.median(cycles),
             "batch_cycle": statistics.median(batched),
         }
+    if role.startswith("fanspread"):
+        # Members spread over 50 interface servers' inboxes (on a cluster,
+        # 50 slots over the nodes): the send alone is timed.
+        members = int(role.partition("-")[2] or MEMBERS)
+        inboxes = [f"bench.spread{n}!" for n in range(50)]
+        for n in range(members):
+            backend.group_add("bench-spread", backend.new_channel(inboxes[n % 50]))
+        sends = []
+        for _ in range(count):
+            started = time.perf_counter()
+            assert backend.send_group("bench-spread", MESSAGE) == members
+            sends.append(time.perf_counter() - started)
+            for inbox in inboxes:
+                while backend.receive_batch([inbox], limit=100):
+                    pass
+        return {"send": statistics.median(sends)}
     raise SystemExit(f"unknown role {role}")
 
 
@@ -245,6 +279,94 @@ def start_redis() -> tuple[subprocess.Popen, str, str]:
     return proc, f"redis://127.0.0.1:{port}/0", f"{binary} {version}"
 
 
+def start_topology(kind: str):
+    """A throw-away Redis of the topology, started with the test suite's
+    helpers (tests/backends): a single server, a Sentinel-managed primary
+    (primary, replica, three sentinels) or a local cluster (three primaries,
+    three replicas). Returns (it, our backend's URL or options as JSON, about)."""
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from tests.backends.redis_servers import RedisServer, redis_server_binary
+
+    about = f"{redis_server_binary()}: {kind}"
+    if kind == "single":
+        started = RedisServer().start()
+        return started, started.url, about
+    if kind == "sentinel":
+        from tests.backends.redis_sentinel import SentinelGroup
+
+        started = SentinelGroup(pathlib.Path(tempfile.mkdtemp(prefix="bench-")))
+        return started, json.dumps({"HOSTS": [started.entry()]}), about
+    from tests.backends.redis_cluster import LocalCluster
+
+    started = LocalCluster()
+    return started, json.dumps({"HOSTS": started.urls, "CLUSTER": True}), about
+
+
+def fault_recovery(kind: str, rounds: int = 3) -> dict:
+    """Seconds from Redis coming back (single: a restart after 1.5 s down)
+    or the primary being killed (sentinel, cluster) until a send goes
+    through, and from then until a receiver blocked all along has it; and a
+    non-blocking receive on an empty channel. The timings the fault tests
+    and the conformance suite no longer assert."""
+    import threading
+
+    figures = []
+    for _ in range(rounds):
+        started, url, _ = start_topology(kind)
+        from channels.exceptions import BackendUnavailable
+
+        try:
+            sender, receiver = ours(url, "faults:"), ours(url, "faults:")
+            got: list = []
+
+            def wait(receiver=receiver, got=got) -> None:
+                answer = receiver.receive_many(["faults.c"], block=True, timeout=60)
+                got.append((answer, time.monotonic()))
+
+            waiting = threading.Thread(target=wait)
+            waiting.start()
+            time.sleep(0.5)
+            if kind == "single":
+                started.restart(down_for=1.5)
+                down_at = time.monotonic()
+            elif kind == "sentinel":
+                down_at = time.monotonic()
+                started.kill_primary()
+            else:
+                slot = sender.shard_for_channel("faults.c").slot
+                down_at = time.monotonic()
+                started.kill_primary_of(slot)
+            while time.monotonic() - down_at < 60:
+                try:
+                    sender.send("faults.c", {"n": 1})
+                    break
+                except BackendUnavailable:
+                    pass
+            sent_at = time.monotonic()
+            waiting.join(timeout=60)
+            (channel, _), received_at = got[0]
+            assert channel == "faults.c"
+            figures.append((sent_at - down_at, received_at - sent_at))
+        finally:
+            started.cleanup()
+    started, url, _ = start_topology(kind)
+    try:
+        backend = ours(url, "nb:")
+        times = []
+        for _ in range(1000):
+            began = time.perf_counter()
+            backend.receive_many(["nb.empty"])
+            times.append(time.perf_counter() - began)
+    finally:
+        started.cleanup()
+    return {
+        "topology": kind,
+        "send_back_after_s": [round(a, 2) for a, _ in figures],
+        "then_received_after_s": [round(b, 3) for _, b in figures],
+        "nonblocking_empty_receive_us": round(statistics.median(times) * 1e6, 1),
+    }
+
+
 def run_role(python: str, impl: str, role: str, url: str, prefix: str, count: int, wait=True):
     argv = [python, os.path.abspath(__file__), "--role", impl, role, url, prefix, str(count)]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
@@ -257,12 +379,20 @@ def run_role(python: str, impl: str, role: str, url: str, prefix: str, count: in
     return json.loads(out.strip().splitlines()[-1])
 
 
-def measure(python: str, impl: str, url: str, count: int, fanouts: int) -> dict:
+def flush(url: str, prefix: str) -> None:
+    """Empty the server (ours, or --redis you gave us), or on a Sentinel or
+    cluster topology every key of ``prefix``."""
+    if url.startswith("{"):
+        ours(url, prefix).flush()
+        return
     import redis
 
-    client = redis.Redis.from_url(url)
-    client.flushdb()  # our own throw-away server (or --redis you gave us)
+    redis.Redis.from_url(url).flushdb()
+
+
+def measure(python: str, impl: str, url: str, count: int, fanouts: int, members: list[int]) -> dict:
     prefix = f"bench-{impl}:"
+    flush(url, prefix)
     receiver = run_role(python, impl, "receiver", url, prefix, count, wait=False)
     two = run_role(python, impl, "sender", url, prefix, count)["rate"]
     receiver.wait(timeout=60)
@@ -270,8 +400,20 @@ def measure(python: str, impl: str, url: str, count: int, fanouts: int) -> dict:
     turn = run_role(python, impl, "turn", url, prefix, count)
     ping = run_role(python, impl, "ping", url, prefix, count)
     fan = run_role(python, impl, "fanout", url, prefix, fanouts)
-    client.flushdb()
+    flush(url, prefix)
+    sizes = {}
+    if impl == "ours":
+        for size in members:
+            sizes[f"fan_send_{size}"] = run_role(
+                python, impl, f"fanout-{size}", url, prefix, fanouts
+            )["send"]
+            flush(url, prefix)
+            sizes[f"spread_send_{size}"] = run_role(
+                python, impl, f"fanspread-{size}", url, prefix, fanouts
+            )["send"]
+            flush(url, prefix)
     return {
+        **sizes,
         "two": two,
         "one": one["rate"],
         "turn": turn["rate"],
@@ -301,33 +443,47 @@ def main() -> None:
     parser.add_argument("--redis", help="redis:// URL of a server to use (it gets FLUSHDB!)")
     parser.add_argument("--peer-python", default=DEFAULT_PEER)
     parser.add_argument("--no-peer", action="store_true")
+    parser.add_argument("--topology", choices=["single", "sentinel", "cluster"], default="single")
+    parser.add_argument("--members", default="1000,10000", help="fan-out group sizes (ours)")
+    parser.add_argument("--faults", action="store_true", help="measure recovery instead")
     args = parser.parse_args()
+    members = [int(size) for size in args.members.split(",") if size]
 
-    server = None
-    if args.redis:
+    if args.faults:
+        print(json.dumps(fault_recovery(args.topology), indent=2))
+        return
+    server = topology = None
+    if args.topology != "single":
+        topology, url, about = start_topology(args.topology)
+    elif args.redis:
         url, about = args.redis, args.redis
     else:
         server, url, about = start_redis()
     impls = [("ours", sys.executable)]
-    if not args.no_peer:
+    if not args.no_peer and args.topology == "single":
         impls.append(("channels_redis", args.peer_python))
     results: dict[str, list[dict]] = {impl: [] for impl, _ in impls}
     try:
         for run in range(args.runs):
             for impl, python in impls:  # interleaved, so drift hits both alike
-                results[impl].append(measure(python, impl, url, args.messages, args.fanouts))
+                results[impl].append(
+                    measure(python, impl, url, args.messages, args.fanouts, members)
+                )
                 print(f"run {run + 1} {impl}: {results[impl][-1]}", file=sys.stderr)
     finally:
         if server is not None:
             server.terminate()
             server.wait()
+        if topology is not None:
+            topology.cleanup()
 
     def median(impl, key):
         values = [r[key] for r in results[impl] if r.get(key) is not None]
         return statistics.median(values) if values else 0.0
 
     print(
-        f"\nRedis: {about}; {args.runs} runs, median; {args.messages} messages per run, "
+        f"\nRedis: {about} ({args.topology}); {args.runs} runs, median; "
+        f"{args.messages} messages per run, "
         f"batches of {BATCH}; fan-out to {MEMBERS} members, {args.fanouts} sends per run\n"
     )
     print("| scenario | " + " | ".join(impl for impl, _ in impls) + " | ratio |")
@@ -344,8 +500,20 @@ def main() -> None:
         ("group_send + receive all 1,000 (ms)", "fan_cycle", "{:.1f}", True),
         ("group_send + receive_batch all 1,000 (ms)", "fan_batch_cycle", "{:.1f}", True),
     ]
+    for size in members:
+        rows.append(
+            (f"group_send to {size:,} members, one inbox (ms)", f"fan_send_{size}", "{:.1f}", True)
+        )
+        rows.append(
+            (
+                f"group_send to {size:,} members, 50 inboxes (ms)",
+                f"spread_send_{size}",
+                "{:.1f}",
+                True,
+            )
+        )
     for label, key, fmt, is_time in rows:
-        scale = 1000 if key.startswith("fan") else 1
+        scale = 1000 if key.startswith(("fan", "spread")) else 1
         values = [median(impl, key) * scale for impl, _ in impls]
         cells = [fmt.format(v) for v in values]
         ratio = ""

@@ -129,10 +129,10 @@ def _connection_lock(backend, name: str, wait: float) -> Iterator[bool]:
     backend's EXPIRY makes it a lease: a worker that dies holding it blocks
     the connection for at most EXPIRY seconds.
     """
-    token = backend.encode({"pid": os.getpid()})
+    token = {"pid": os.getpid()}
     try:
         retry_while_full(
-            lambda: backend._send(name, token, 1), wait, first_delay=0.001, max_delay=0.02
+            lambda: backend.send_within(name, token, 1), wait, first_delay=0.001, max_delay=0.02
         )
     except ChannelFull:
         yield False
@@ -276,9 +276,7 @@ def _send_past_capacity(backend, channel: str, content: dict) -> bool:
     to keep either out.
     """
     try:
-        backend._send(
-            channel, backend.encode(content), RESEND_HEADROOM * backend.capacity_for(channel)
-        )
+        backend.send_within(channel, content, RESEND_HEADROOM * backend.capacity_for(channel))
         return True
     except ChannelFull:
         return False

@@ -9,7 +9,9 @@ promise below against every backend.
 Promises:
 
 * ``send(channel, message)`` queues a message; ``send_many(items)`` queues
-  several in order, with one result per item. Delivery is **at most once**
+  several in order, with one result per item; ``send_within(channel,
+  message, capacity)`` is ``send`` against a capacity the caller gives (a
+  capacity-1 channel is a cross-process try-lock). Delivery is **at most once**
   and **FIFO per channel**. A channel holding ``capacity`` messages refuses
   more with :class:`~channels.exceptions.ChannelFull`.
   ``send_encoded_many(items)`` is ``send_many`` for messages already
@@ -39,7 +41,8 @@ Promises:
 * All methods are synchronous and thread-safe.
 
 Operations (the ``"ops"`` extension, read by the ``channels`` CLI):
-``channel_stats()`` lists waiting messages per channel, and
+``channel_stats()`` lists waiting messages per channel, ``server_stats()``
+the servers behind the backend (role, reachable, failovers, memory), and
 ``record_heartbeat``/``heartbeats`` keep small, expiring records of the live
 workers and interface servers.
 
@@ -100,6 +103,18 @@ class ChannelStats:
     depth: int
     capacity: int
     oldest_age: float | None  # seconds the oldest waiting message has waited
+
+
+@dataclass(frozen=True)
+class ServerStats:
+    """What ``channels status`` shows of one server (a Redis shard or node)."""
+
+    name: str  # the shard as configured (its place on the hash ring)
+    address: str | None  # where it is now (a Sentinel shard's current primary)
+    role: str | None  # "master", "slave", ... as the server says
+    reachable: bool
+    failovers: int | None  # Sentinel shards: failovers the sentinels have made
+    memory: int | None  # bytes the server uses
 
 
 def _positive_number(name: str, value: Any) -> float:
@@ -204,6 +219,21 @@ class BaseChannelBackend:
         """Queue ``message`` on ``channel``; raise ``ChannelFull`` at capacity."""
         validate_channel_name(channel)
         self._send(channel, self.encode(message), self.capacity_for(channel))
+
+    def send_within(self, channel: str, message: dict, capacity: int) -> None:
+        """Queue ``message`` on ``channel`` unless ``capacity`` messages wait there.
+
+        :meth:`send` with the capacity given by the caller instead of the
+        configured one, checked as atomically across processes as ``send``'s.
+        With ``capacity=1`` a channel is a try-lock that expires with EXPIRY
+        (what :mod:`channels.ordering` holds per connection); a capacity above
+        the configured one lets a message that was already counted once back
+        in (its re-sends).
+        """
+        validate_channel_name(channel)
+        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity <= 0:
+            raise ValueError(f"capacity must be a positive int, not {capacity!r}")
+        self._send(channel, self.encode(message), capacity)
 
     def send_many(self, items: Sequence[tuple[str, dict]]) -> list[Exception | None]:
         """Send several messages, in order; one result per item.
@@ -375,6 +405,12 @@ class BaseChannelBackend:
             ChannelStats(name, depth, self.capacity_for(name), age)
             for name, depth, age in self._channel_stats()
         ]
+
+    def server_stats(self) -> list[ServerStats]:
+        """One row per server the backend talks to (none for backends that
+        keep no servers of their own). Never raises for an unreachable
+        server: that is what the row says."""
+        return []
 
     def record_heartbeat(self, process: dict, ttl: float) -> None:
         """Store ``process`` (a message-like dict with a str ``"id"``) for ``ttl`` seconds.

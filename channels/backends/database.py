@@ -53,18 +53,16 @@ from __future__ import annotations
 
 import collections
 import logging
-import select
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from django.db import DatabaseError, connections, transaction
+from django.db import DatabaseError, connections
 
-from ..exceptions import BackendUnavailable, ImproperlyConfiguredBackend
+from ..exceptions import ImproperlyConfiguredBackend
 from ..names import inbox_of
 from .base import BaseChannelBackend
+from .database_access import Attempt, DatabaseAccess
 from .database_sqlite import tune_sqlite
 from .database_wakeup import PostgresListener, signal_for
 
@@ -82,17 +80,7 @@ INBOX_BATCH = 100
 _ADVISORY_LOCK_CLASS = 0x6368616E
 
 
-class _Attempt:
-    """Tracks whether an operation may already have written, so a retry
-    after a dropped connection never sends one message twice."""
-
-    __slots__ = ("maybe_written",)
-
-    def __init__(self) -> None:
-        self.maybe_written = False
-
-
-class DatabaseChannelBackend(BaseChannelBackend):
+class DatabaseChannelBackend(DatabaseAccess, BaseChannelBackend):
     """Channels in Django database tables (SQLite or PostgreSQL).
 
     Extra option: ``DB_ALIAS`` ("default"), the ``DATABASES`` alias holding
@@ -186,7 +174,7 @@ class DatabaseChannelBackend(BaseChannelBackend):
     def _send_group(self, group: str, data: bytes) -> tuple[int, int]:
         expires = time.time() + self.expiry
 
-        def fan_out(connection, attempt: _Attempt) -> tuple[int, int]:
+        def fan_out(connection, attempt: Attempt) -> tuple[int, int]:
             sent = skipped = 0
             with self._write_transaction(connection) as cursor:
                 cursor.execute(
@@ -211,13 +199,13 @@ class DatabaseChannelBackend(BaseChannelBackend):
         self._maybe_cleanup()
         return sent, skipped
 
-    def _insert(self, connection, attempt: _Attempt, channel, data, capacity, expires) -> bool:
+    def _insert(self, connection, attempt: Attempt, channel, data, capacity, expires) -> bool:
         # One statement on either database (its own transaction unless the
         # caller has one open).
         with connection.cursor() as cursor:
             return self._insert_in(cursor, attempt, channel, data, capacity, expires)
 
-    def _insert_in(self, cursor, attempt: _Attempt, channel, data, capacity, expires) -> bool:
+    def _insert_in(self, cursor, attempt: Attempt, channel, data, capacity, expires) -> bool:
         """Insert one message unless its channel is full; True if inserted."""
         inbox = inbox_of(channel)
         attempt.maybe_written = True
@@ -356,7 +344,7 @@ class DatabaseChannelBackend(BaseChannelBackend):
     def _hold(self, channel: str, count: int) -> None:
         rows = [(self.alias, self.HOLD_INBOX, channel, b"", time.time() + self.expiry)] * count
 
-        def insert(connection, attempt: _Attempt) -> None:
+        def insert(connection, attempt: Attempt) -> None:
             attempt.maybe_written = True  # a retry could hold twice
             with self._write_transaction(connection) as cursor:
                 cursor.executemany(
@@ -368,7 +356,7 @@ class DatabaseChannelBackend(BaseChannelBackend):
         self._run(insert)
 
     def _release(self, channel: str, count: int) -> None:
-        def delete(connection, attempt: _Attempt) -> None:
+        def delete(connection, attempt: Attempt) -> None:
             attempt.maybe_written = True  # a retry could release twice
             with connection.cursor() as cursor:
                 cursor.execute(
@@ -548,112 +536,5 @@ class DatabaseChannelBackend(BaseChannelBackend):
             logger.warning("channel backend %r could not delete expired rows: %s", self, exc)
         return deleted
 
-    # --- database access ----------------------------------------------------------
-
-    def _without_flush(self, connection, write: Callable[[], T]) -> T:
-        """Run ``write`` in a transaction that commits without waiting for a
-        disk flush (PostgreSQL; ``synchronous_commit = off``).
-
-        Only in a transaction of our own: inside the caller's, the setting
-        would weaken the durability of the caller's own writes, so there
-        ``write`` just runs. A crash of the server can then undo the last
-        fraction of a second of such writes, never leave them half done.
-        """
-        if not self._postgres or connection.in_atomic_block:
-            return write()
-        with transaction.atomic(using=self.db_alias):
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
-            return write()
-
-    @contextmanager
-    def _write_transaction(self, connection) -> Iterator[Any]:
-        """A transaction of several statements; yields a cursor.
-
-        On SQLite it is ``BEGIN IMMEDIATE``: a deferred transaction that reads
-        before it writes fails at once with "database is locked" when another
-        connection writes first, instead of waiting for the lock.
-        """
-        if self._postgres or connection.in_atomic_block:
-            with transaction.atomic(using=self.db_alias), connection.cursor() as cursor:
-                yield cursor
-            return
-        with connection.cursor() as cursor:
-            cursor.execute("BEGIN IMMEDIATE")
-            try:
-                yield cursor
-            except BaseException:
-                if connection.connection is not None and connection.connection.in_transaction:
-                    cursor.execute("ROLLBACK")
-                raise
-            cursor.execute("COMMIT")
-
-    def _run(self, operation: Callable[[Any, _Attempt], T]) -> T:
-        """Run ``operation(connection, attempt)`` on this thread's connection.
-
-        A long-running worker outlives database restarts and idle-connection
-        timeouts: when the connection fails, it is closed and the operation
-        retried once on a new one, unless the caller holds a transaction
-        open or the operation may already have written. Anything else is
-        :class:`BackendUnavailable`.
-        """
-        for tries_left in (1, 0):
-            connection = connections[self.db_alias]
-            attempt = _Attempt()
-            if self._postgres:
-                _drop_if_closed_by_server(connection)
-            try:
-                return operation(connection, attempt)
-            except DatabaseError as exc:
-                error = exc
-                if _missing_table(exc):
-                    raise BackendUnavailable(
-                        f"the channel tables are missing from database {self.db_alias!r}: "
-                        f"run `manage.py migrate channels --database {self.db_alias}` ({exc})"
-                    ) from exc
-                if tries_left and not attempt.maybe_written and not connection.in_atomic_block:
-                    logger.info("channel backend %r reconnecting after: %s", self, exc)
-                    try:
-                        connection.close()
-                    except DatabaseError:
-                        pass  # it was broken; Django has forgotten it either way
-                    continue
-                break
-        raise BackendUnavailable(
-            f"database {self.db_alias!r} of channel backend {self.alias!r} is unavailable: {error}"
-        ) from error
-
     def __repr__(self) -> str:
         return f"<{type(self).__name__} alias={self.alias!r} db={self.db_alias!r}>"
-
-
-def _drop_if_closed_by_server(connection) -> None:
-    """Close a PostgreSQL connection the server has already ended.
-
-    A send is one statement, so once it is on the wire a failure cannot
-    tell whether it ran, and it is not retried. A server that ended the
-    connection (restart, idle timeout, pg_terminate_backend) has said so on
-    the socket, which is then readable while idle: seeing that first (one
-    poll, no round trip) lets the send go out on a fresh connection.
-    """
-    raw = connection.connection
-    if raw is None or connection.in_atomic_block:
-        return
-    try:
-        readable, _, _ = select.select([raw.fileno()], [], [], 0)
-    except (OSError, ValueError):
-        readable = True  # closed or unusable: a new one is needed anyway
-    if readable:
-        try:
-            connection.close()
-        except DatabaseError:
-            pass  # it was broken; Django has forgotten it either way
-
-
-def _missing_table(exc: DatabaseError) -> bool:
-    text = str(exc)
-    return (
-        "no such table" in text
-        or ("relation" in text and "does not exist" in text)
-        or ("function channels_send" in text and "does not exist" in text)
-    )

@@ -115,6 +115,25 @@ def _channel_capacity(value: Any, alias: str, dropped: list[str]) -> dict[str, i
     return mapped
 
 
+#: asgi_redis 1.x's Sentinel layer: its ``hosts`` are the sentinels and its
+#: ``services`` the master names, one shard each.
+SENTINEL_LAYER = "asgi_redis.RedisSentinelChannelLayer"
+
+
+def _sentinel_hosts(alias: str, config: dict, dropped: list[str]) -> list[dict]:
+    """The HOSTS of a 1.x Sentinel layer: one Sentinel entry per service."""
+    sentinels = [list(h) if isinstance(h, tuple) else h for h in config.get("hosts") or []]
+    services = config.get("services")
+    if not sentinels or not services:
+        raise ImproperlyConfiguredBackend(
+            f"CHANNEL_LAYERS[{alias!r}] ({SENTINEL_LAYER}) must list its sentinels in "
+            "CONFIG['hosts'] and the master names in CONFIG['services']"
+        )
+    if "sentinel_refresh_interval" in config:
+        dropped.append(f"{alias}: CONFIG['sentinel_refresh_interval'] (asked on each connect)")
+    return [{"SENTINELS": sentinels, "MASTER_NAME": name} for name in services]
+
+
 def map_layer(alias: str, layer: dict[str, Any], dropped: list[str]) -> dict[str, Any]:
     """One ``CHANNEL_LAYERS`` entry as a ``CHANNEL_BACKENDS`` entry.
 
@@ -127,7 +146,12 @@ def map_layer(alias: str, layer: dict[str, Any], dropped: list[str]) -> dict[str
     if "ROUTING" in layer:
         entry["ROUTING"] = layer["ROUTING"]
     accepted = _accepted_options(backend)
-    for key, value in (layer.get("CONFIG") or {}).items():
+    config = dict(layer.get("CONFIG") or {})
+    if _matches(layer["BACKEND"], SENTINEL_LAYER):
+        entry["HOSTS"] = _sentinel_hosts(alias, config, dropped)
+        for key in ("hosts", "services", "sentinel_refresh_interval"):
+            config.pop(key, None)
+    for key, value in config.items():
         option = CONFIG_KEYS.get(key)
         if option == "CHANNEL_CAPACITY":
             value = _channel_capacity(value, alias, dropped)

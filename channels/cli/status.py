@@ -31,6 +31,7 @@ def status(alias: str, as_json: bool) -> None:
     try:
         channels = backend.channel_stats()
         processes = backend.heartbeats()
+        servers = backend.server_stats()
     except NotImplementedError as exc:
         raise click.ClickException(str(exc)) from exc
     now = time.time()
@@ -41,6 +42,7 @@ def status(alias: str, as_json: bool) -> None:
                 "processes": [
                     dict(p, last_seen=round(now - p.get("beat", now), 3)) for p in processes
                 ],
+                "servers": [vars(s) for s in servers],
             }
         )
         return
@@ -69,6 +71,26 @@ def status(alias: str, as_json: bool) -> None:
         click.echo(table(["kind", "id", "pid", "heartbeat", "load", "busy (1 min)"], rows))
     else:
         click.echo("  no live workers or interface servers")
+    _echo_servers(servers)
+
+
+def _echo_servers(servers: list) -> None:
+    """Per server (Redis shard): where it is, role, reachable, failovers, memory."""
+    if not servers:
+        return
+    click.echo("\nServers")
+    rows = [
+        (
+            s.name,
+            s.address or "-",
+            s.role or "-",
+            "yes" if s.reachable else "NO",
+            "-" if s.failovers is None else s.failovers,
+            "-" if s.memory is None else f"{s.memory / 2**20:.1f} MiB",
+        )
+        for s in servers
+    ]
+    click.echo(table(["server", "address", "role", "reachable", "failovers", "memory"], rows))
 
 
 def _load(process: HeartbeatRecord) -> str:

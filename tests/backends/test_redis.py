@@ -69,7 +69,11 @@ class TestShardedRedisBackend(RedisConformance):
             got.add(channel)
         assert got == set(names)
 
-    def test_blocking_receive_over_shards_wakes_for_any_of_them(self, backend):
+    def test_blocking_receive_over_shards_wakes_for_any_of_them(
+        self,
+        backend,
+        redis_shards,  # noqa: F811
+    ):
         # Where a name lands depends on the servers' (random) ports: pick two
         # names on each of the three servers.
         names, per_shard = [], {}
@@ -82,13 +86,19 @@ class TestShardedRedisBackend(RedisConformance):
             if len(names) == 6:
                 break
         assert sorted(per_shard.values()) == [2, 2, 2]
+        sender = self.other()
+
+        def send_once_all_wait(name):
+            # The receiver waits on every server: send only then.
+            for server in redis_shards:
+                server.wait_blocked()
+            sender.send(name, {"to": name})
+
         for name in names:
-            started = time.monotonic()
-            timer = threading.Timer(0.2, self.other().send, args=(name, {"to": name}))
-            timer.start()
-            assert backend.receive_many(names, block=True, timeout=5) == (name, {"to": name})
-            timer.join()
-            assert time.monotonic() - started < 2
+            thread = threading.Thread(target=send_once_all_wait, args=(name,))
+            thread.start()
+            assert backend.receive_many(names, block=True, timeout=10) == (name, {"to": name})
+            thread.join(timeout=10)
 
     def test_multi_shard_wait_leaves_no_keys_behind(self, backend, redis_shards):  # noqa: F811
         names = [f"idle.{n}" for n in range(12)]
@@ -98,6 +108,71 @@ class TestShardedRedisBackend(RedisConformance):
         assert backend.receive_many(names, block=True, timeout=1) == (names[0], {"n": 1})
         keys = [k for s in redis_shards for k in s.client().keys(f"{self.prefix}*")]
         assert keys == []
+
+    def _names_on_two_shards(self, backend) -> tuple[str, str]:
+        first = "putback.0"
+        for n in range(1, 10_000):
+            other = f"putback.{n}"
+            if backend.shard_for_channel(other).ident != backend.shard_for_channel(first).ident:
+                return first, other
+        raise AssertionError("no two names on different servers")
+
+    def test_a_message_popped_by_a_losing_wait_is_put_back_first(self, backend):
+        # Two servers answer one multi-server wait in the same instant: the
+        # blocking pops are made with a message already waiting on each, as
+        # when two arrive together. The loser's message goes back to the
+        # head of its list, ahead of what came after it.
+        a, b = self._names_on_two_shards(backend)
+        backend.send(a, {"n": "a1"})
+        backend.send(b, {"n": "b1"})
+        backend.send(b, {"n": "b2"})
+        buckets = backend._buckets([a, b])
+        assert len(buckets) == 2
+        found = backend._block_many(buckets, 5.0)
+        assert found is not None
+        first = found[0]
+        rest = []
+        while True:
+            channel, message = backend.receive_many([a, b])
+            if channel is None:
+                break
+            rest.append((channel, message["n"]))
+        expected = {a: ["a1"], b: ["b1", "b2"]}
+        expected[first].pop(0)
+        assert [n for channel, n in rest if channel == a] == expected[a]
+        assert [n for channel, n in rest if channel == b] == expected[b]  # b1 before b2
+
+    def test_messages_arriving_together_on_two_servers_are_each_delivered_once(self, backend):
+        # Through the public receive: a blocked receiver over several servers
+        # while two senders hit two servers at once, many times over. Some
+        # rounds take the put-back path; none may lose, repeat or reorder.
+        a, b = self._names_on_two_shards(backend)
+        senders = [self.other(), self.other()]
+        got: list[tuple[str, int]] = []
+        for round_ in range(40):
+            start = threading.Barrier(3)
+
+            def send(sender, name, start, n):
+                start.wait(timeout=10)
+                sender.send(name, {"n": n})
+
+            threads = [
+                threading.Thread(target=send, args=(sender, name, start, round_))
+                for sender, name in zip(senders, (a, b), strict=True)
+            ]
+            for thread in threads:
+                thread.start()
+            start.wait(timeout=10)
+            for _ in range(2):
+                channel, message = backend.receive_many([a, b], block=True, timeout=10)
+                assert channel is not None
+                got.append((channel, message["n"]))
+            for thread in threads:
+                thread.join(timeout=10)
+        assert backend.receive_many([a, b]) == (None, None)
+        assert sorted(got) == sorted((name, n) for n in range(40) for name in (a, b))
+        for name in (a, b):
+            assert [n for channel, n in got if channel == name] == list(range(40))
 
     def test_group_send_over_shards_with_capacity_overrides(self, backend):
         tuned = self.other(CAPACITY=1, CHANNEL_CAPACITY={"roomy.*": 3})
@@ -245,6 +320,75 @@ def test_bad_options_are_clear_configuration_errors():
             RedisChannelBackend("default", **options)
 
 
+SENTINELS = [["127.0.0.1", 26379], ["127.0.0.1", 26380]]
+
+
+@pytest.mark.parametrize(
+    "entry, key",
+    [
+        # A typo must not fall back to localhost:6379 (someone else's Redis).
+        ({"host": "10.0.0.5", "prot": 6380}, "'prot'"),
+        ({"HOST": "10.0.0.5", "port": 6380}, "'HOST'"),
+        ({"address": "redis://10.0.0.5:6380"}, "'address'"),
+        ({"host": "10.0.0.5", "ssl_ca_cert": "/etc/ca.pem"}, "'ssl_ca_cert'"),
+        ({"SENTINELS": SENTINELS, "MASTER_NAME": "m", "MASTERNAME": "n"}, "'MASTERNAME'"),
+        ({"sentinels": SENTINELS, "master_name": "m", "sentinel_kwarg": {}}, "'sentinel_kwarg'"),
+        (
+            {"SENTINELS": SENTINELS, "MASTER_NAME": "m", "SENTINEL_KWARGS": {"pasword": "x"}},
+            "'pasword'",
+        ),
+    ],
+)
+def test_a_hosts_dict_with_an_unknown_key_is_an_error_naming_it(entry, key):
+    with pytest.raises(ImproperlyConfiguredBackend, match=key):
+        RedisChannelBackend("default", HOSTS=[entry])
+
+
+def test_connection_kwargs_with_an_unknown_key_is_an_error_naming_it():
+    with pytest.raises(ImproperlyConfiguredBackend, match="'socket_timout'"):
+        RedisChannelBackend("default", CONNECTION_KWARGS={"socket_timout": 1})
+
+
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ({"SENTINELS": SENTINELS}, "MASTER_NAME"),
+        ({"SENTINELS": [], "MASTER_NAME": "m"}, "SENTINELS"),
+        ({"SENTINELS": [["127.0.0.1", "26379"]], "MASTER_NAME": "m"}, "pairs"),
+        ({"SENTINELS": SENTINELS, "MASTER_NAME": "m", "host": "a"}, "takes no 'host'"),
+        ({"SENTINELS": SENTINELS, "MASTER_NAME": "m", "DB": "0"}, "DB"),
+        ({"SENTINELS": SENTINELS, "MASTER_NAME": "m", "db": 0, "DB": 1}, "twice"),
+    ],
+)
+def test_bad_sentinel_entries_are_clear_errors(entry, message):
+    with pytest.raises(ImproperlyConfiguredBackend, match=message):
+        RedisChannelBackend("default", HOSTS=[entry])
+
+
+def test_sentinel_and_plain_shards_mix_and_place_by_master_name():
+    upper = {"SENTINELS": SENTINELS, "MASTER_NAME": "shard-a", "DB": 2, "PASSWORD": "s"}
+    lower = {"sentinels": SENTINELS, "master_name": "shard-b", "password": "s"}
+    backend = RedisChannelBackend("default", HOSTS=[upper, lower, "redis://10.0.0.9:6379/0"])
+    assert [shard.ident for shard in backend.shards] == [
+        "sentinel://shard-a/2",
+        "sentinel://shard-b/0",
+        "redis://10.0.0.9:6379/0",
+    ]
+    # Another process listing other sentinels for the same primaries agrees.
+    other = RedisChannelBackend(
+        "default",
+        HOSTS=[
+            {**lower, "sentinels": SENTINELS[:1]},
+            "redis://10.0.0.9:6379/0",
+            {**upper, "SENTINELS": SENTINELS[::-1]},
+        ],
+    )
+    names = [f"place.{n}" for n in range(200)]
+    assert [backend.shard_for_channel(n).ident for n in names] == [
+        other.shard_for_channel(n).ident for n in names
+    ]
+
+
 def test_constructor_does_not_connect():
     # Nothing listens on port 1; building the backend must still work.
     backend = RedisChannelBackend("default", HOSTS=["redis://127.0.0.1:1/0"])
@@ -302,6 +446,7 @@ def test_consistent_hashing_moves_only_a_fraction_of_channels():
 
 def _hammer(spec, channel, count, start, out):
     backend = build_backend_in_child(spec)
+    out.put("ready")
     start.wait(30)
     sent = 0
     for n in range(count):
@@ -327,7 +472,8 @@ def test_capacity_is_atomic_under_concurrent_sender_processes(own_redis, channel
     ]
     for proc in procs:
         proc.start()
-    time.sleep(1.0)  # let the children import Django
+    # Every sender set up before any sends, so the sends overlap.
+    assert [out.get(timeout=60) for _ in procs] == ["ready"] * len(procs)
     start.set()
     accepted = sum(out.get(timeout=60) for _ in procs)
     for proc in procs:

@@ -29,13 +29,14 @@ def make(server, **options) -> RedisChannelBackend:
     return RedisChannelBackend("default", HOSTS=[server.url], **options)
 
 
-def send_when_back(backend, channel, message, within: float = 10.0) -> float:
-    """Send as soon as Redis takes it; return when it was sent (monotonic)."""
+def send_when_back(backend, channel, message, within: float = 10.0) -> None:
+    """Send as soon as Redis takes it (how soon is bench/layer_bench.py's
+    ``--faults`` figure, not a test assertion)."""
     deadline = time.monotonic() + within
     while True:
         try:
             backend.send(channel, message)
-            return time.monotonic()
+            return
         except BackendUnavailable:
             if time.monotonic() > deadline:
                 raise
@@ -60,12 +61,11 @@ def test_blocked_receiver_thread_survives_a_restart(own_redis):  # noqa: F811
     thread.start()
     sender.send("fault.a", {"n": 1})
     assert got.get(timeout=5)[1:] == ("fault.a", {"n": 1})
-    time.sleep(0.3)  # the receiver is now blocked in BLPOP
+    own_redis.wait_blocked()
     own_redis.restart(down_for=1.5)
-    sent_at = send_when_back(sender, "fault.a", {"n": 2})
-    received_at, channel, message = got.get(timeout=5)
+    send_when_back(sender, "fault.a", {"n": 2})
+    _, channel, message = got.get(timeout=10)
     assert (channel, message) == ("fault.a", {"n": 2})
-    assert received_at - sent_at < 3
     # Process-local channels (the inbox) work again too.
     reply = sender.new_channel("fault!")
     sender.send(reply, {"n": 3})
@@ -102,13 +102,12 @@ def test_blocked_receiver_process_survives_a_restart(own_redis):  # noqa: F811
         sender = make(own_redis)
         sender.send("fault.p", {"n": 1})
         assert out.get(timeout=5)[1] == {"n": 1}
-        time.sleep(0.5)
+        own_redis.wait_blocked()
         own_redis.restart(down_for=2.0)
         assert proc.is_alive()
-        sent_at = send_when_back(sender, "fault.p", {"n": 2, "last": True})
-        received_at, message = out.get(timeout=10)
+        send_when_back(sender, "fault.p", {"n": 2, "last": True})
+        _, message = out.get(timeout=10)
         assert message == {"n": 2, "last": True}
-        assert received_at - sent_at < 3
         proc.join(timeout=10)
         assert proc.exitcode == 0
     finally:
@@ -124,21 +123,19 @@ def test_senders_raise_backend_unavailable_and_receivers_wait_while_down(own_red
     # not retried (that could deliver twice) but raises at once.
     with pytest.raises(BackendUnavailable, match=f"127.0.0.1:{own_redis.port}"):
         backend.send("fault.s", {"n": 2})
-    time.sleep(0.2)
     # Redis is known gone: sends retry for SEND_RETRY_TIME, then raise.
     started = time.monotonic()
     with pytest.raises(BackendUnavailable, match="cannot reach Redis"):
         backend.send("fault.s", {"n": 2})
-    assert 0.9 <= time.monotonic() - started < 3
+    assert time.monotonic() - started >= 0.9  # it did retry, for SEND_RETRY_TIME
     with pytest.raises(BackendUnavailable):
         backend.send_group("fault-group", {"n": 2})
-    # Receivers do not raise: empty at once, or after their timeout.
-    started = time.monotonic()
+    # Receivers do not raise: they return empty, blocking ones after their
+    # timeout.
     assert backend.receive_many(["fault.s"]) == (None, None)
-    assert time.monotonic() - started < 0.5
     started = time.monotonic()
     assert backend.receive_many(["fault.s"], block=True, timeout=1.0) == (None, None)
-    assert 0.9 <= time.monotonic() - started < 2
+    assert time.monotonic() - started >= 0.9
     own_redis.start()
     # The message queued before the restart is gone (no persistence) ...
     assert backend.receive_many(["fault.s"], block=True, timeout=1.5) == (None, None)
@@ -175,7 +172,10 @@ def test_one_shard_down_does_not_stop_the_others():
                 got.add(channel)
         assert got == set(alive)
         # A blocking receive over all shards still wakes for a live one.
-        threading.Timer(0.3, backend.send, args=(alive[0], {"n": 2})).start()
+        waiter = next(s for s in servers if s is not victim)
+        threading.Thread(
+            target=lambda: (waiter.wait_blocked(), backend.send(alive[0], {"n": 2})), daemon=True
+        ).start()
         assert backend.receive_many(names, block=True, timeout=5) == (alive[0], {"n": 2})
         victim.start()
         lost = by_server[victim.url][0]
@@ -201,19 +201,17 @@ def test_runworker_serves_again_after_a_restart(own_redis, tmp_path):  # noqa: F
         reply = client.new_channel("fault.client!")
 
         def ping(n, within):
-            sent_at = send_when_back(client, "redis.ping", {"n": n, "reply_channel": reply})
-            channel, message = client.receive_many(["fault.client!"], block=True, timeout=within)
-            return time.monotonic() - sent_at, channel, message
+            send_when_back(client, "redis.ping", {"n": n, "reply_channel": reply})
+            return client.receive_many(["fault.client!"], block=True, timeout=within)
 
-        _, channel, message = ping(1, 10)
+        channel, message = ping(1, 10)
         assert (channel, message["n"]) == (reply, 1)
         pid = message["pid"]
         for restart in range(2):
             own_redis.restart(down_for=2.0)
-            elapsed, channel, message = ping(2 + restart, 10)
+            channel, message = ping(2 + restart, 10)
             assert (channel, message["n"]) == (reply, 2 + restart), worker.output()
             assert message["pid"] == pid  # the same worker process, never restarted
-            assert elapsed < 5
             assert worker.popen.poll() is None
         worker.signal()
         assert worker.wait(timeout=15) == 0, worker.output()

@@ -17,6 +17,8 @@ capacities (100 per channel, fewer than the 500 frames queued while no
 worker runs) with the channels sharded over three Redis servers.
 
 Run with ``-s`` to see the figures (sockets, messages, requests, timings).
+CHANNELS_DEPLOY_CLUSTER=1 runs both on a local Redis Cluster (3 primaries,
+3 replicas) instead.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import redis
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from tests.backends.redis_cluster import LocalCluster
 from tests.backends.redis_servers import start_servers
 from tests.processes import Process, ProjectProcesses, manage
 
@@ -59,6 +62,7 @@ MAX_PER_SOCKET = 200
 SLOW = 1.5
 #: Redis servers the channels are sharded over.
 SHARDS = int(os.environ.get("CHANNELS_DEPLOY_SHARDS", "1"))
+CLUSTER = os.environ.get("CHANNELS_DEPLOY_CLUSTER") == "1"
 
 
 @dataclass
@@ -83,8 +87,12 @@ class Deployment(ProjectProcesses):
     """The deploy project on Redis servers of the test's own: interface
     servers and workers, and the workers retired by the deploy."""
 
-    def __init__(self, tmp: Path, redis_url: str, default_capacity: bool = False) -> None:
+    def __init__(
+        self, tmp: Path, redis_url: str, default_capacity: bool = False, cluster: bool = False
+    ) -> None:
         env = {"DEPLOY_DEFAULT_CAPACITY": "1"} if default_capacity else {}
+        if cluster:
+            env["DEPLOY_CLUSTER"] = "1"  # the Redis URLs are seed nodes of a cluster
         super().__init__(
             tmp, "deploy_project.settings", "redis", prefix="deploy-", redis_url=redis_url, **env
         )
@@ -218,11 +226,15 @@ async def slow_request(port: int, n: int) -> tuple[int, str, float]:
 )
 def test_workers_restart_under_load_drop_nothing(tmp_path, shards, default_capacity):
     raise_fd_limit(4096)
-    redis_servers = start_servers(shards)
+    cluster = LocalCluster() if CLUSTER else None
+    redis_servers = cluster.primaries() if cluster is not None else start_servers(shards)
     deploy = None
     try:
         deploy = Deployment(
-            tmp_path, ",".join(server.url for server in redis_servers), default_capacity
+            tmp_path,
+            ",".join(server.url for server in redis_servers),
+            default_capacity,
+            cluster=cluster is not None,
         )
         # Our own servers, but flush our prefix anyway: a clean slate.
         for server in redis_servers:
@@ -241,7 +253,7 @@ def test_workers_restart_under_load_drop_nothing(tmp_path, shards, default_capac
     finally:
         if deploy is not None:
             deploy.stop()
-        for server in redis_servers:
+        for server in cluster.nodes if cluster is not None else redis_servers:
             server.cleanup()
 
 

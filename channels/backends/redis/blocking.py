@@ -34,9 +34,11 @@ def blpop_timeout(value: float) -> str:
 
 
 def wait_on_shards(
-    waits: list[tuple[Shard, list[str]]], wake: str, timeout: float
+    waits: list[tuple[Shard, list[str], str]], timeout: float
 ) -> list[tuple[int, list]]:
-    """``BLPOP`` on every ``(shard, keys)`` at once for up to ``timeout`` seconds.
+    """``BLPOP`` on every ``(shard, keys, wake key)`` at once for up to
+    ``timeout`` seconds. Each wait's wake-up key is fresh, and on a Redis
+    Cluster in the slot of its keys.
 
     Returns ``(index in waits, [key, element])`` for every message popped,
     in ``waits`` order (usually one; more if several arrived at once), or
@@ -52,29 +54,29 @@ def wait_on_shards(
             name=f"channels-redis-wait-{shard.ident}",
             daemon=True,
         )
-        for index, (shard, keys) in enumerate(waits)
+        for index, (shard, keys, wake) in enumerate(waits)
     ]
     for thread in threads:
         thread.start()
-    wake_token = wake.encode()
+    wake_tokens = {wake.encode() for _, _, wake in waits}
     replies: dict[int, list | None] = {}
-    rung: list[Shard] = []
+    rung: list[tuple[Shard, str]] = []
     while len(replies) < len(threads):
         index, reply = results.get()
         replies[index] = reply
-        if reply is not None and reply[0] != wake_token and not cancel.is_set():
+        if reply is not None and reply[0] not in wake_tokens and not cancel.is_set():
             # A message: end the other waits by ringing their wake-up keys.
             cancel.set()
-            for other, (shard, _) in enumerate(waits):
+            for other, (shard, _, wake) in enumerate(waits):
                 if other not in replies:
-                    rung.append(shard)
+                    rung.append((shard, wake))
                     try:
                         shard.request([("LPUSH", wake, b"1"), ("PEXPIRE", wake, WAKE_KEY_TTL_MS)])
                     except ShardDown:
                         pass  # that wait fails on its own and returns
     for thread in threads:
         thread.join()
-    for shard in rung:
+    for shard, wake in rung:
         try:
             shard.command("DEL", wake)
         except ShardDown:
@@ -82,7 +84,7 @@ def wait_on_shards(
     return [
         (index, reply)
         for index, reply in sorted(replies.items())
-        if reply is not None and reply[0] != wake_token
+        if reply is not None and reply[0] not in wake_tokens
     ]
 
 

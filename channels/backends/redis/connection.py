@@ -1,27 +1,18 @@
-"""Where the Redis servers are, and one connection pool per server.
-
-``HOSTS`` entries may be:
-
-* a URL: ``redis://[:password@]host[:port][/db]``, ``rediss://...`` for TLS,
-  ``unix:///path/to/redis.sock[?db=0&password=...]``;
-* a ``(host, port)`` pair;
-* a dict of redis-py connection arguments (``host``, ``port``, ``db``,
-  ``password``, ``username``, ``ssl``, ``path`` for a unix socket, ...).
-
-``CONNECTION_KWARGS`` (a dict) is passed to every server's pool, e.g.
-``{"ssl_ca_certs": "/etc/ssl/redis.pem", "max_connections": 50}``.
+"""One connection pool per Redis server (:class:`Shard`), whether the server
+is reachable right now, and the connection arguments every pool gets.
+Which servers there are is read from ``HOSTS`` in :mod:`.hosts`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import ssl
 import threading
 import time
 import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import redis
 from redis.backoff import NoBackoff
@@ -29,16 +20,17 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
+from redis.sentinel import SentinelConnectionPool
 
 from ...exceptions import ImproperlyConfiguredBackend
+from ..base import ServerStats
+from .hosts import HostSpec, check_connection_arguments
 from .scripts import Script
 
 logger = logging.getLogger("channels.backends.redis")
 
 #: What a dropped, refused or timed-out connection raises.
 NETWORK_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
-
-_SCHEMES = ("redis", "rediss", "unix")
 
 #: Receivers that lost a server wait this long before trying again, doubling
 #: up to the maximum: quick to notice a restart, gentle on a server that is down.
@@ -60,116 +52,20 @@ def _forked() -> None:
 os.register_at_fork(after_in_child=_forked)
 
 
-class HostSpec:
-    """One Redis server: how to reach it and the identity it has on the ring."""
-
-    def __init__(self, ident: str, url: str | None = None, kwargs: dict | None = None) -> None:
-        self.ident = ident  # also the label in messages: never holds a password
-        self.url = url
-        self.kwargs = kwargs or {}
-
-    def make_pool(self, common: dict) -> redis.ConnectionPool:
-        """A connection pool for this server (it connects lazily)."""
-        options = {**common, **self.kwargs}
-        if self.url is not None:
-            return redis.ConnectionPool.from_url(self.url, **options)
-        if options.pop("ssl", False):
-            options["connection_class"] = redis.SSLConnection
-        if "path" in options:
-            options["connection_class"] = redis.UnixDomainSocketConnection
-            options.pop("host", None)
-            options.pop("port", None)
-        return redis.ConnectionPool(**options)
-
-
-def parse_hosts(options: dict) -> list[HostSpec]:
-    """The servers named by the HOSTS, or HOST and PORT, options."""
-    if "HOSTS" in options and ("HOST" in options or "PORT" in options):
-        raise ImproperlyConfiguredBackend("give either HOSTS or HOST/PORT, not both")
-    if "HOSTS" in options:
-        hosts = options["HOSTS"]
-        if isinstance(hosts, str | bytes) or not isinstance(hosts, Sequence) or not hosts:
-            raise ImproperlyConfiguredBackend(
-                "HOSTS must be a non-empty list of redis:// URLs, (host, port) pairs or "
-                f"dicts, not {hosts!r:.60}"
-            )
-        specs = [_parse_host(entry) for entry in hosts]
-    else:
-        host = options.get("HOST", "localhost")
-        port = options.get("PORT", 6379)
-        if not isinstance(host, str) or not host:
-            raise ImproperlyConfiguredBackend(f"HOST must be a host name, not {host!r}")
-        specs = [_parse_host((host, port))]
-    seen: set[str] = set()
-    for spec in specs:
-        if spec.ident in seen:
-            raise ImproperlyConfiguredBackend(f"HOSTS lists {spec.ident} twice")
-        seen.add(spec.ident)
-    return specs
-
-
-def _parse_host(entry: Any) -> HostSpec:
-    if isinstance(entry, str):
-        return _parse_url(entry)
-    if isinstance(entry, list | tuple) and len(entry) == 2:
-        host, port = entry
-        if not isinstance(host, str) or not host or not _is_port(port):
-            raise ImproperlyConfiguredBackend(
-                f"a HOSTS pair must be (host, port), not {tuple(entry)!r}"
-            )
-        return HostSpec(f"redis://{host}:{port}/0", kwargs={"host": host, "port": port})
-    if isinstance(entry, dict):
-        if "path" in entry:
-            ident = f"unix://{entry['path']}?db={entry.get('db', 0)}"
-        else:
-            host, port = entry.get("host", "localhost"), entry.get("port", 6379)
-            if not _is_port(port):
-                raise ImproperlyConfiguredBackend(f"bad port in HOSTS entry {entry!r}")
-            scheme = "rediss" if entry.get("ssl") else "redis"
-            ident = f"{scheme}://{host}:{port}/{entry.get('db', 0)}"
-        return HostSpec(ident, kwargs=dict(entry))
-    raise ImproperlyConfiguredBackend(
-        f"cannot read HOSTS entry {entry!r:.60}: use a redis://, rediss:// or unix:// URL, "
-        "a (host, port) pair or a dict"
+def tls_refusal(shard: Shard, error: BaseException) -> ImproperlyConfiguredBackend | None:
+    """The configuration error for ``error`` if it is a TLS certificate that
+    failed verification (redis-py keeps the ssl error as the context)."""
+    seen = error
+    while seen is not None and not isinstance(seen, ssl.SSLCertVerificationError):
+        seen = seen.__cause__ or seen.__context__
+    if seen is None:
+        return None
+    return ImproperlyConfiguredBackend(
+        f"Redis at {shard.ident}: the server's TLS certificate failed verification "
+        f"({seen.verify_message or seen}). Give the CA that signed it as ssl_ca_certs "
+        "(in the rediss:// URL's query, the HOSTS dict or CONNECTION_KWARGS), or fix "
+        "the host name the certificate is for."
     )
-
-
-def _parse_url(url: str) -> HostSpec:
-    parts = urlsplit(url)
-    if parts.scheme not in _SCHEMES:
-        raise ImproperlyConfiguredBackend(
-            f"Redis URL {_mask(url)!r} must start with redis://, rediss:// or unix://"
-        )
-    try:
-        port = parts.port
-    except ValueError as exc:
-        raise ImproperlyConfiguredBackend(f"bad port in Redis URL {_mask(url)!r}") from exc
-    query = parse_qs(parts.query)
-    if parts.scheme == "unix":
-        if not parts.path:
-            raise ImproperlyConfiguredBackend(f"unix:// URL {_mask(url)!r} names no socket path")
-        db = query.get("db", ["0"])[0]
-        return HostSpec(f"unix://{parts.path}?db={db}", url=url)
-    if not parts.hostname:
-        raise ImproperlyConfiguredBackend(f"Redis URL {_mask(url)!r} names no host")
-    db = parts.path.strip("/") or query.get("db", ["0"])[0]
-    if not db.isdigit():
-        raise ImproperlyConfiguredBackend(
-            f"the database in Redis URL {_mask(url)!r} must be a number"
-        )
-    return HostSpec(f"{parts.scheme}://{parts.hostname}:{port or 6379}/{db}", url=url)
-
-
-def _is_port(port: Any) -> bool:
-    return isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536
-
-
-def _mask(url: str) -> str:
-    """``url`` with any password replaced, fit for error messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    return url.replace(f":{parts.password}@", ":***@", 1)
 
 
 class ShardDown(Exception):
@@ -230,7 +126,10 @@ class Shard:
         commands = list(commands)
         if not pooled:
             return self._exchange(self._own_connection(), commands, read_timeout)
-        pool = self.pool
+        return self._pooled_exchange(self.pool, commands, read_timeout)
+
+    def _pooled_exchange(self, pool: Any, commands: list[tuple], read_timeout) -> list:
+        """``commands`` over a connection borrowed from ``pool``."""
         try:
             conn = pool.get_connection()
         except NETWORK_ERRORS as exc:
@@ -240,18 +139,45 @@ class Shard:
         finally:
             pool.release(conn)
 
-    def _own_connection(self) -> Any:
-        """This thread's connection, checked for staleness after idling."""
-        local = self._local
+    def check_tls(self, pool: Any = None) -> None:
+        """For a TLS server, one handshake now: a certificate that fails
+        verification is a configuration error at start-up, not an outage
+        receivers would wait out for ever. A server that cannot be reached
+        is left for later, as everywhere else. (A cluster passes the pool
+        of a seed node.)"""
+        if pool is None:
+            pool = self.pool
+        if not issubclass(pool.connection_class, redis.SSLConnection):
+            return
+        conn = pool.connection_class(**pool.connection_kwargs)
+        try:
+            conn.connect()
+        except NETWORK_ERRORS as exc:
+            refused = tls_refusal(self, exc)
+            if refused is not None:
+                raise refused from exc
+        finally:
+            conn.disconnect()
+
+    def _own_connection(self, pool: Any = None, local: Any = None, owner: Any = None) -> Any:
+        """This thread's connection, checked for staleness after idling.
+
+        By default to this shard's server; a cluster passes the ``pool``
+        and thread-``local`` of one node, and the shard whose ``close``
+        closes the connection (``owner``)."""
+        if local is None:
+            local = self._local
         conn = getattr(local, "conn", None)
         pid = _pid
         if conn is None or local.pid != pid:
             # (After a fork the parent's socket is not ours to use.)
-            pool = self.pool
+            if pool is None:
+                pool = self.pool
             conn = pool.connection_class(**pool.connection_kwargs)
             local.conn, local.pid, local.used = conn, pid, 0.0
-            with self._lock:
-                self._own.add(conn)
+            owner = self if owner is None else owner
+            with owner._lock:
+                owner._own.add(conn)
         now = time.monotonic()
         try:
             # A connection that idled may have been closed by a restarted
@@ -306,6 +232,68 @@ class Shard:
             raise reply
         return reply
 
+    def scripts(self, calls: Sequence[tuple[Script, Sequence, Sequence]]) -> list[Any]:
+        """Several :meth:`script` calls pipelined in one round trip (per
+        node, on a cluster); their replies in order."""
+        commands = [
+            ("EVALSHA", script.sha, len(keys), *keys, *args) for script, keys, args in calls
+        ]
+        replies = self.request(commands)
+        missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+        if missing:
+            sources = [
+                ("EVAL", calls[i][0].source, len(calls[i][1]), *calls[i][1], *calls[i][2])
+                for i in missing
+            ]
+            for i, reply in zip(missing, self.request(sources), strict=True):
+                replies[i] = reply
+        for reply in replies:
+            if isinstance(reply, ResponseError):
+                raise reply
+        return replies
+
+    def describe(self) -> ServerStats:
+        """Where the server is now, its role, failovers and memory; asked
+        anew (a status command's question, not a hot path)."""
+        address = failovers = role = memory = None
+        reachable = False
+        pool = self.pool
+        try:
+            if isinstance(pool, SentinelConnectionPool):
+                host, port = pool.get_master_address()
+                address = f"{host}:{port}"
+                for sentinel in pool.sentinel_manager.sentinels:
+                    try:
+                        state = sentinel.sentinel_master(pool.service_name)
+                    except NETWORK_ERRORS:
+                        continue
+                    failovers = int(state.get("config-epoch", 0))
+                    break
+            else:
+                kwargs = pool.connection_kwargs
+                address = kwargs.get("path") or f"{kwargs.get('host')}:{kwargs.get('port')}"
+            client = redis.Redis(connection_pool=pool)
+            role = client.info("replication").get("role")
+            memory = client.info("memory").get("used_memory")
+            reachable = True
+        except (*NETWORK_ERRORS, ResponseError):
+            pass
+        return ServerStats(self.ident, address, role, reachable, failovers, memory)
+
+    def describe_servers(self) -> list[ServerStats]:
+        """The rows ``channels status`` shows for this shard."""
+        return [self.describe()]
+
+    def scan(self, pattern: str) -> list[bytes]:
+        """Every key matching the glob ``pattern`` (SCAN, never KEYS)."""
+        found: list[bytes] = []
+        cursor = 0
+        while True:
+            cursor, keys = self.command("SCAN", cursor, "MATCH", pattern, "COUNT", 1000)
+            found.extend(keys)
+            if int(cursor) == 0:
+                return list(dict.fromkeys(found))  # SCAN may repeat a key
+
     # --- reachability ------------------------------------------------------
 
     def backoff_remaining(self) -> float:
@@ -345,6 +333,7 @@ def default_connection_kwargs(user: Any) -> dict:
         raise ImproperlyConfiguredBackend(
             f"CONNECTION_KWARGS must be a dict of redis-py connection arguments, not {user!r:.60}"
         )
+    check_connection_arguments(user, "CONNECTION_KWARGS")
     return {
         # Plain commands answer within milliseconds; blocking pops pass their
         # own read timeout (block time + margin), so this never cuts them off.

@@ -53,8 +53,9 @@ _NAME_RULES: dict[str, Callable[[str], bool]] = {
 }
 
 
-def is_own_key(prefix: str, key: bytes) -> bool:
-    """Whether ``key`` is one the backend of ``prefix`` makes."""
+def is_own_key(prefix: str, key: bytes, cluster: bool = False) -> bool:
+    """Whether ``key`` is one the backend of ``prefix`` makes (on a Redis
+    Cluster, with the hash tags of :class:`KeyLayout`)."""
     if not key.startswith(prefix.encode()):
         return False
     try:
@@ -63,7 +64,18 @@ def is_own_key(prefix: str, key: bytes) -> bool:
         return False
     family, colon, name = rest.partition(":")
     rule = _NAME_RULES.get(family)
-    return rule is not None and bool(colon) and ":" not in name and rule(name)
+    if rule is None or not colon or ":" in name:
+        return False
+    if cluster:
+        tag, closed, after = name[1:].partition("}")
+        if not name.startswith("{") or not closed:
+            return False
+        if family == "w":  # {channel}token
+            return _NAME_RULES["q"](tag) and rule(after)
+        if family == "h":  # {heartbeats}process
+            return tag == "heartbeats" and rule(after)
+        return after == "" and rule(tag)
+    return rule(name)
 
 
 def family_pattern(prefix: str) -> str:
@@ -75,3 +87,69 @@ def family_pattern(prefix: str) -> str:
 def glob_escape(text: str) -> str:
     """``text`` matched literally in a Redis glob pattern."""
     return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
+class KeyLayout:
+    """The key of each thing, under one PREFIX.
+
+    On standalone servers a key is ``PREFIX + letter + ":" + name``. On a
+    Redis Cluster the name is wrapped in a hash tag, ``{name}``, so every key
+    of one channel (its list and count hash), of one inbox, or of one group
+    hashes to one slot, and a script touching them stays on one node. Wake-up
+    keys borrow the tag of the channel they wake a wait on; heartbeats all
+    share the tag ``{heartbeats}``.
+    """
+
+    def __init__(self, prefix: str, cluster: bool = False) -> None:
+        self.prefix = prefix
+        self.cluster = cluster
+        if cluster and ("{" in prefix or "}" in prefix):
+            raise ValueError("a PREFIX for Redis Cluster may not hold '{' or '}'")
+        # What a script puts around a member's name to make its keys
+        # (scripts.fan_out): on a cluster the name goes inside the tag.
+        self.open = "{" if cluster else ""
+        self.close = "}" if cluster else ""
+
+    def _key(self, family: str, name: str) -> str:
+        return f"{self.prefix}{family}:{self.open}{name}{self.close}"
+
+    def queue(self, name: str) -> str:
+        """The list of channel or inbox ``name``."""
+        return self._key("q", name)
+
+    def counts(self, inbox: str) -> str:
+        """The per-channel count hash of ``inbox``."""
+        return self._key("n", inbox)
+
+    def group(self, group: str) -> str:
+        """The sorted set of ``group``'s members."""
+        return self._key("g", group)
+
+    def wake(self, token: str, near: str) -> str:
+        """A wake-up key for a wait on channel ``near`` (same slot)."""
+        if self.cluster:
+            return f"{self.prefix}w:{{{near}}}{token}"
+        return f"{self.prefix}w:{token}"
+
+    def heartbeat(self, ident: str) -> str:
+        """The heartbeat record of process ``ident``."""
+        if self.cluster:
+            return f"{self.prefix}h:{{heartbeats}}{ident}"
+        return f"{self.prefix}h:{ident}"
+
+    def heartbeat_prefix(self) -> str:
+        """What every heartbeat key starts with."""
+        return self.heartbeat("")
+
+    def queue_prefix(self) -> str:
+        """What every list key starts with."""
+        return f"{self.prefix}q:{self.open}"
+
+    def queue_name(self, key: bytes) -> str:
+        """The channel or inbox name of list ``key``."""
+        name = key.decode()[len(self.queue_prefix()) :]
+        return name[: -len(self.close)] if self.close else name
+
+    def script_prefixes(self) -> tuple[str, str, str]:
+        """(list prefix, count prefix, closing) for scripts that make keys."""
+        return f"{self.prefix}q:{self.open}", f"{self.prefix}n:{self.open}", self.close

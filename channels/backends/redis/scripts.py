@@ -24,8 +24,8 @@ arguments rather than read with ``TIME`` inside the scripts, so the scripts
 stay deterministic on every Redis version.
 
 Scripts touch keys they derive from the PREFIX (the group fan-out cannot
-name its members' keys in advance); that is fine on standalone Redis
-servers, which is all this backend talks to (sharding is done client-side).
+name its members' keys in advance); on a Redis Cluster every key a script
+touches shares one hash tag, so one slot (see :class:`.keys.KeyLayout`).
 """
 
 from __future__ import annotations
@@ -108,11 +108,13 @@ local function bulk(cmd, key, list)
   return out
 end
 
--- Send one payload to many channels; returns {sent, skipped}. Members are
+-- Send one payload to many channels; returns {sent, skipped}. A member's
+-- keys are qprefix/nprefix .. inbox .. close (close ends a cluster hash
+-- tag, else empty). Members are
 -- grouped by list so each inbox and its count hash is touched a handful of
 -- times, not five times per member: 1,000 reply channels of one process
 -- cost one HMGET, one RPUSH, one HSET.
-local function fan_out(members, caps, qprefix, nprefix, now, exp, ttl, payload)
+local function fan_out(members, caps, qprefix, nprefix, close, now, exp, ttl, payload)
   local sent, skipped = 0, 0
   local order, lists = {}, {}
   for i, ch in ipairs(members) do
@@ -133,7 +135,7 @@ local function fan_out(members, caps, qprefix, nprefix, now, exp, ttl, payload)
   end
   for _, inbox in ipairs(order) do
     local l = lists[inbox]
-    local qkey, nkey = qprefix .. inbox, nprefix .. inbox
+    local qkey, nkey = qprefix .. inbox .. close, nprefix .. inbox .. close
     if l.tags[1] == '' then
       -- A plain channel (a member at most once): its length is its count.
       if push(qkey, nkey, '', l.caps[1], now, exp .. '::' .. payload, ttl) == 1 then
@@ -288,7 +290,7 @@ return redis.call('zrange', KEYS[1], 0, -1)
 """
 
 #: KEYS: group. ARGV: qprefix, nprefix, now, expires_at, ttl, payload,
-#: capacity. The whole group send in one round trip, when the group and all
+#: capacity, close. The whole group send in one round trip, when the group and all
 #: its members live on one server and every channel has the same capacity.
 GROUP_SEND = (
     _LIB
@@ -299,21 +301,24 @@ local members = redis.call('zrange', KEYS[1], 0, -1)
 local caps = {}
 local cap = tonumber(ARGV[7])
 for i = 1, #members do caps[i] = cap end
-return fan_out(members, caps, ARGV[1], ARGV[2], now, ARGV[4], ARGV[5], ARGV[6])
+return fan_out(members, caps, ARGV[1], ARGV[2], ARGV[8], now, ARGV[4], ARGV[5], ARGV[6])
 """
 )
 
-#: ARGV: qprefix, nprefix, now, expires_at, ttl, payload, then channel,
-#: capacity pairs. One shard's part of a group send.
+#: KEYS: the list of one member (to route the call on a cluster, where all
+#: members given share its slot). ARGV: qprefix, nprefix, now, expires_at,
+#: ttl, payload, close, then channel, capacity pairs. One shard's (or one
+#: slot's) part of a group send.
 SEND_MANY = (
     _LIB
     + """
 local members, caps = {}, {}
-for i = 7, #ARGV, 2 do
+for i = 8, #ARGV, 2 do
   members[#members + 1] = ARGV[i]
   caps[#caps + 1] = tonumber(ARGV[i + 1])
 end
-return fan_out(members, caps, ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6])
+local now = tonumber(ARGV[3])
+return fan_out(members, caps, ARGV[1], ARGV[2], ARGV[7], now, ARGV[4], ARGV[5], ARGV[6])
 """
 )
 

@@ -31,6 +31,9 @@ CHANNEL_BACKENDS = {
         },
     )
 }
+if os.environ.get("DEPLOY_CLUSTER"):
+    # CHANNELS_TEST_REDIS names seed nodes of a Redis Cluster.
+    CHANNEL_BACKENDS["default"]["CLUSTER"] = True
 if os.environ.get("DEPLOY_DEFAULT_CAPACITY"):
     # To see what the defaults (100 per channel) do to the same deploy.
     del CHANNEL_BACKENDS["default"]["CHANNEL_CAPACITY"]
