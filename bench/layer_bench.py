@@ -11,6 +11,12 @@ Measures, against one Redis server, in one run:
   (reply) channels of one process, then receiving all 1,000;
   ours also receives them with ``receive_batch`` (100 per call), as an
   interface server's loop can;
+* ``batched``: the one-process scenario with the calls that carry many
+  messages per round trip: ``send_many`` for the 50 (one script call) and
+  ``receive_batch`` for them (ours only: channels_redis has no batch send);
+  ``batched-two`` is the sender + receiver scenario the same way. These are
+  the calls the product's busy paths use: an interface server's sender
+  thread (``send_encoded_many``) and inbox thread (``receive_batch``);
 * ``turn``: one client process alternates one send and one receive, as a
   worker does (reply, then the next message): ours with
   ``send_and_receive`` (one round trip for both), channels_redis with
@@ -112,6 +118,35 @@ def ours_role(role: str, url: str, prefix: str, count: int) -> dict:
             channel, _ = backend.receive_many(["bench.ack"], block=True, timeout=30)
             assert channel is not None, f"no ack for batch {n}"
         return {"rate": rounds * BATCH / (time.perf_counter() - started)}
+    if role == "batched-receiver":
+        print("ready", flush=True)
+        got = 0
+        while got < rounds * BATCH:
+            # up to the rest of the sender's batch, so an ack goes per batch
+            taken = backend.receive_batch(
+                ["bench.data"], limit=BATCH - got % BATCH, block=True, timeout=30
+            )
+            if not taken:
+                raise SystemExit("receiver starved")
+            got += len(taken)
+            if got % BATCH == 0:
+                backend.send("bench.ack", {"got": got})
+        return {}
+    if role == "batched-sender":
+        started = time.perf_counter()
+        for n in range(rounds):
+            assert backend.send_many([("bench.data", MESSAGE)] * BATCH) == [None] * BATCH
+            channel, _ = backend.receive_many(["bench.ack"], block=True, timeout=30)
+            assert channel is not None, f"no ack for batch {n}"
+        return {"rate": rounds * BATCH / (time.perf_counter() - started)}
+    if role == "batched":
+        started, cpu = time.perf_counter(), time.process_time()
+        for _ in range(rounds):
+            assert backend.send_many([("bench.batched", MESSAGE)] * BATCH) == [None] * BATCH
+            got = 0
+            while got < BATCH:
+                got += len(backend.receive_batch(["bench.batched"], limit=BATCH - got))
+        return rates(rounds * BATCH, started, cpu)
     if role == "one":
         started, cpu = time.perf_counter(), time.process_time()
         for _ in range(rounds):
@@ -397,6 +432,12 @@ def measure(python: str, impl: str, url: str, count: int, fanouts: int, members:
     two = run_role(python, impl, "sender", url, prefix, count)["rate"]
     receiver.wait(timeout=60)
     one = run_role(python, impl, "one", url, prefix, count)
+    batched = batched_two = None
+    if impl == "ours":
+        batched = run_role(python, impl, "batched", url, prefix, count)
+        receiver = run_role(python, impl, "batched-receiver", url, prefix, count, wait=False)
+        batched_two = run_role(python, impl, "batched-sender", url, prefix, count)["rate"]
+        receiver.wait(timeout=60)
     turn = run_role(python, impl, "turn", url, prefix, count)
     ping = run_role(python, impl, "ping", url, prefix, count)
     fan = run_role(python, impl, "fanout", url, prefix, fanouts)
@@ -416,6 +457,9 @@ def measure(python: str, impl: str, url: str, count: int, fanouts: int, members:
         **sizes,
         "two": two,
         "one": one["rate"],
+        "batched": batched and batched["rate"],
+        "batched_two": batched_two,
+        "batched_cpu": batched and batched["cpu_us"],
         "turn": turn["rate"],
         "ping": ping["rate"],
         "one_cpu": one.get("cpu_us"),
@@ -491,9 +535,12 @@ def main() -> None:
     rows = [
         ("send+receive, one process (msg/s)", "one", "{:,.0f}", False),
         ("send+receive, sender + receiver process (msg/s)", "two", "{:,.0f}", False),
+        ("send_many + receive_batch, one process (msg/s)", "batched", "{:,.0f}", False),
+        ("send_many + receive_batch, sender + receiver (msg/s)", "batched_two", "{:,.0f}", False),
         ("send, receive, send, ... one process (msg/s)", "turn", "{:,.0f}", False),
         ("redis-py PING loop, one process (/s)", "ping", "{:,.0f}", False),
         ("client CPU per message, one process (µs)", "one_cpu", "{:.1f}", True),
+        ("client CPU per message, batched, one process (µs)", "batched_cpu", "{:.1f}", True),
         ("client CPU per message, send, receive, ... (µs)", "turn_cpu", "{:.1f}", True),
         ("client CPU per PING (µs)", "ping_cpu", "{:.1f}", True),
         ("group_send to 1,000 members (ms)", "fan_send", "{:.1f}", True),

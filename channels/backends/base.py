@@ -19,8 +19,10 @@ Promises:
   bytes).
 * ``receive_batch(channels, limit, block)`` takes up to ``limit`` messages:
   the first as ``receive_many`` would, then what else is already waiting,
-  without waiting. Meant for a process inbox (an interface server's loop),
-  where backends hand out in one call what one round trip fetched.
+  without waiting. Meant for a process inbox (an interface server's loop)
+  or a channel one process drains, where backends hand out in one call what
+  one round trip fetched (it would let one of several receivers of a shared
+  channel sit on messages another could take, so workers do not use it).
 * ``send_and_receive(items, channels, block)`` is a worker's turn in one
   call: send a consumer's messages in order, stopping at the first that
   fails, and, if all went, take the next message as ``receive_many`` would.

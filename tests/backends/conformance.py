@@ -320,6 +320,25 @@ class BackendConformance(CapacityConformance):
         with pytest.raises(ChannelFull):
             small.send(reply, {"n": 5})
 
+    def test_receive_batch_of_a_plain_channel(self, backend):
+        small = self.other(CAPACITY=3)
+        for n in range(3):
+            small.send("conf.plainbatch", {"n": n})
+        with pytest.raises(ChannelFull):
+            small.send("conf.plainbatch", {"n": -1})
+        assert [m["n"] for _, m in small.receive_batch(["conf.plainbatch"], limit=2)] == [0, 1]
+        small.send("conf.plainbatch", {"n": 3})
+        small.send("conf.plainbatch", {"n": 4})
+        with pytest.raises(ChannelFull):
+            small.send("conf.plainbatch", {"n": -1})
+        taken = small.receive_batch(["conf.plainbatch"], block=True, timeout=5)
+        assert [(c, m["n"]) for c, m in taken] == [("conf.plainbatch", n) for n in (2, 3, 4)]
+        later = threading.Timer(0.3, self.other().send, args=("conf.plainbatch", {"n": 5}))
+        later.start()
+        got = small.receive_batch(["conf.plainbatch"], block=True, timeout=10)
+        later.join()
+        assert got == [("conf.plainbatch", {"n": 5})]
+
     # --- groups --------------------------------------------------------------
 
     def test_group_send_reaches_every_member_once(self, backend):

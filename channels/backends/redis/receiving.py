@@ -148,7 +148,11 @@ class ReceivePath:
     ) -> list[tuple[str, bytes]]:
         """For one inbox: the first message as ``_receive_inbox`` takes it,
         then everything already prefetched under one lock, fetching another
-        batch only when that runs out."""
+        batch only when that runs out. For one plain channel: one batch pop,
+        and only if it finds nothing a blocking receive and a second batch
+        pop for the rest. Anything else: one receive per message."""
+        if len(channels) == 1 and "!" not in channels[0]:
+            return self._receive_channel_batch(channels[0], limit, timeout)
         if not (len(channels) == 1 and channels[0].endswith("!")):
             return super()._receive_batch(channels, limit, timeout)
         inbox = channels[0]
@@ -168,6 +172,32 @@ class ReceivePath:
                 break
             out.append((channel, data))
         return out
+
+    def _receive_channel_batch(
+        self, name: str, limit: int, timeout: float
+    ) -> list[tuple[str, bytes]]:
+        """Up to ``limit`` messages of one plain channel in one round trip
+        when they are waiting (``POP_BATCH``; plain channels' elements carry
+        no process-local count to take off)."""
+        out = self._pop_batch(name, limit)
+        if out or timeout <= 0:
+            return out
+        channel, data = self._receive([name], timeout)
+        if channel is None:
+            return []
+        return [(channel, data), *(self._pop_batch(name, limit - 1) if limit > 1 else [])]
+
+    def _pop_batch(self, name: str, limit: int) -> list[tuple[str, bytes]]:
+        shard = self.shard_for_channel(name)
+        if shard.backoff_remaining() > 0:
+            return []  # known down: don't stall; a blocking receive waits it out
+        keys = [self.keys.queue(name), self.keys.counts(name)]
+        try:
+            elements = shard.script(_POP_BATCH, keys, [now_ms(), limit])
+        except ShardDown:
+            return []
+        unpacked = (self._unpack(name, element, checked=True) for element in elements)
+        return [found for found in unpacked if found is not None]
 
     def _take_prefetched(self, inbox: str) -> tuple[str, bytes] | None:
         """The next live prefetched message of ``inbox`` (lock held)."""
