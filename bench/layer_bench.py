@@ -522,8 +522,8 @@ def main() -> None:
             topology.cleanup()
 
     def median(impl, key):
-        values = [r[key] for r in results[impl] if r.get(key) is not None]
-        return statistics.median(values) if values else 0.0
+        values = [r[key] for r in results[impl] if r.get(key)]
+        return statistics.median(values) if values else None
 
     print(
         f"\nRedis: {about} ({args.topology}); {args.runs} runs, median; "
@@ -561,8 +561,9 @@ def main() -> None:
         )
     for label, key, fmt, is_time in rows:
         scale = 1000 if key.startswith(("fan", "spread")) else 1
-        values = [median(impl, key) * scale for impl, _ in impls]
-        cells = [fmt.format(v) for v in values]
+        values = [median(impl, key) for impl, _ in impls]
+        values = [None if v is None else v * scale for v in values]
+        cells = ["—" if v is None else fmt.format(v) for v in values]  # not measured
         ratio = ""
         if len(values) == 2:
             if values[0] and values[1]:
