@@ -32,6 +32,7 @@ from django.urls import set_script_prefix
 from .backoff import retry_while_full
 from .exceptions import RequestAborted, RequestTimeout, ResponseLater
 from .message import Message, header_pairs
+from .outbox import current_outbox
 
 logger = logging.getLogger("channels.handler")
 
@@ -233,16 +234,28 @@ class ViewConsumer(AsgiHandler):
 
     One instance per worker: middleware loads once, as in the WSGI handler.
     It sends what :class:`AsgiHandler` yields to the request's reply channel,
-    waiting while that channel is full.
+    waiting while that channel is full; a response that fits in one message
+    goes through the worker's outbox instead (see :meth:`__call__`).
     """
 
     def __call__(self, message: Message, **kwargs) -> None:
         if message.reply_channel is None:
             logger.error("http.request message without reply_channel dropped")
             return
+        outbox = current_outbox()
         with closing(self.handle(message)) as replies:
-            for reply in replies:
-                self.send_reply(message, reply)
+            for index, reply in enumerate(replies):
+                if index == 0 and not reply.get("more_content") and outbox is not None:
+                    # A response in one message goes out when the view has
+                    # returned, through the worker's outbox, so the worker
+                    # can send it in the same round trip as its look for the
+                    # next message. A fresh reply channel has room for it
+                    # (the interface holds a reply channel only once a
+                    # response is being written), so the outbox's short
+                    # retry of a full channel is enough.
+                    outbox.add_send(message.channel_backend, message.reply_channel.name, reply)
+                else:
+                    self.send_reply(message, reply)
 
     def send_reply(self, message: Message, reply: dict) -> None:
         """Send one ``http.response`` message, waiting while the channel is full."""

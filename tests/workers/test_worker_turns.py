@@ -16,10 +16,12 @@ import threading
 import time
 
 import pytest
+from django.test import override_settings
 
 from channels import Channel, Group
 from channels.backends.memory import InMemoryChannelBackend
 from channels.backends.redis import RedisChannelBackend
+from channels.handler import ViewConsumer
 from channels.outbox import FULL_RETRY_SECONDS
 from channels.routing import Router, route
 from channels.workers.worker import Worker
@@ -168,3 +170,50 @@ def test_stop_sends_the_replies_in_hand_before_run_returns(backend):
     assert not thread.is_alive()
     # run() has returned: whatever the consumer sent is already there.
     assert backend.receive_many([reply]) == (reply, {"last": True})
+
+
+def view_request(path: str, reply: str) -> dict:
+    return {
+        "reply_channel": reply,
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "query_string": b"",
+        "root_path": "",
+        "headers": [],
+        "body": b"",
+        "client": ["127.0.0.1", 5000],
+        "server": ["testserver", 80],
+    }
+
+
+@override_settings(ROOT_URLCONF="views_project.urls")
+def test_view_responses_arrive_whole_and_in_order(backend):
+    """A one-message response goes out with the worker's next turn (held, as
+    a consumer's replies are), a streamed one as it is produced: either way
+    each request is answered without a next message, and in full."""
+    made = Worker(backend, Router([route("http.request", ViewConsumer())]))
+    thread = threading.Thread(target=made.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(3):
+            reply = f"turns.reply.{secrets.token_hex(4)}"
+            backend.send("http.request", view_request("/hello/", reply))
+            answer = receive(backend, reply)
+            assert (answer["status"], answer["content"]) == (200, b"Hello, channels!")
+            assert answer["more_content"] is False
+            streamed = f"turns.reply.{secrets.token_hex(4)}"
+            backend.send("http.request", view_request("/stream/", streamed))
+            parts = [receive(backend, streamed)]
+            while parts[-1]["more_content"]:
+                parts.append(receive(backend, streamed))
+            assert parts[0]["status"] == 200 and len(parts) > 1
+        deadline = time.monotonic() + 10
+        while made.handled < 6 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert made.handled == 6
+    finally:
+        made.stop()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
