@@ -490,7 +490,12 @@ def plot(doc: dict, out_dir: Path) -> list[Path]:
             if not xs:
                 continue
             ys = [by_workers[(iface, w, 32)] for w in xs]
-            a.plot(xs, [y["msgs_per_s"] for y in ys], "o" + style, label=f"{iface} interface")
+            a.plot(
+                xs,
+                [y["msgs_per_s"] for y in ys],
+                "o" + style,
+                label=f"{iface} interface{'s' if iface > 1 else ''}",
+            )
             for role, color in zip((*ROLES, "total"), ("C0", "C1", "C2", "k"), strict=True):
                 b.plot(
                     xs,
@@ -509,9 +514,10 @@ def plot(doc: dict, out_dir: Path) -> list[Path]:
             xticks=[1, 2, 4],
         )
         a.set_ylim(bottom=0)
-        b.set_ylim(bottom=0)
-        a.legend(fontsize=8)
-        b.legend(fontsize=7, ncol=2)
+        # room above the lines for the legend
+        b.set_ylim(0, b.get_ylim()[1] * 1.5)
+        a.legend(fontsize=8, loc="lower right")
+        b.legend(fontsize=7, ncol=2, loc="upper center")
         save(fig, "scaling-workers.png")
     by_size = {k[2]: v for k, v in pts.items() if k[:2] == (1, 1)}
     if len(by_size) > 1:
