@@ -25,6 +25,7 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -641,6 +642,18 @@ def parse_args(argv):
     return args
 
 
+def raise_open_files() -> int:
+    """Raise this process's soft limit on open files to its hard limit (the
+    servers and clients started inherit it: 10,000 sockets need more than
+    the usual 1,024), at most 65,536; the soft limit now."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = 65_536 if hard == resource.RLIM_INFINITY else min(hard, 65_536)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+        soft = want
+    return soft
+
+
 def main(argv=None) -> int:
     """Measure (or only plot); exit status."""
     args = parse_args(argv)
@@ -655,6 +668,9 @@ def main(argv=None) -> int:
         for path in plot(json.loads(Path(args.plot).read_text()), out_dir):
             say(f"plot: {path}")
         return 0
+    open_files = raise_open_files()
+    if open_files < 12_000 and {"broadcast", "memory"} & set(args.parts):
+        say(f"open files limited to {open_files}: 10,000 sockets may fail (raise ulimit -n)")
     busy = [p for p in [*ports_of(args, 4)] if not free_port(p)]
     if busy:
         say(f"ports busy: {busy}")
@@ -666,6 +682,7 @@ def main(argv=None) -> int:
         "machine": machine_info(),
         "command": "python bench/scaling.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "ours_commit": git_describe(),
+        "open_files_limit": open_files,
         "runs_asked": args.runs,
         "args": {k: v for k, v in vars(args).items() if k not in ("mode",)},
         "runs": [],
