@@ -71,6 +71,27 @@ def ours_peer(args, interfaces: int, workers: int) -> Peer:
     return dataclasses.replace(template, procs=[*servers, *template.procs[1:]])
 
 
+def loadgen_cmd(args, mode: str, **options) -> list[str]:
+    """``loadgen_ws.py MODE --option value ...`` pinned to the client CPUs
+    (``max_messages=5`` gives ``--max-messages 5``)."""
+    argv = [client_python(), str(LOADGEN_WS), mode]
+    for name, value in options.items():
+        argv += [f"--{name.replace('_', '-')}", str(value)]
+    return taskset(args.client_cpus, argv)
+
+
+def stop_clients(procs: list[subprocess.Popen], line: str) -> None:
+    """Tell client processes to let go (``line`` on stdin), then wait for
+    them; stop any that linger."""
+    for proc in procs:
+        try:
+            proc.stdin.write(line + "\n")
+            proc.stdin.flush()
+            proc.wait(30)
+        except (OSError, subprocess.TimeoutExpired):
+            stop_process(proc, 5)
+
+
 def ports_of(args, interfaces: int) -> list[int]:
     """The interface processes' ports."""
     return [args.base_port + i for i in range(interfaces)]
@@ -105,23 +126,14 @@ def echo(args, running: Running, interfaces: int, size: int) -> dict:
         args.sockets // len(ports) + (i < args.sockets % len(ports)) for i in range(len(ports))
     ]
     cmds = [
-        taskset(
-            args.client_cpus,
-            [
-                client_python(),
-                str(LOADGEN_WS),
-                "echo",
-                "--url",
-                f"ws://{HOST}:{port}/ws/echo/",
-                "--clients",
-                str(n),
-                "--size",
-                str(size),
-                "--duration",
-                str(args.echo_seconds),
-                "--warmup",
-                "1",
-            ],
+        loadgen_cmd(
+            args,
+            "echo",
+            url=f"ws://{HOST}:{port}/ws/echo/",
+            clients=n,
+            size=size,
+            duration=args.echo_seconds,
+            warmup=1,
         )
         for port, n in zip(ports, share, strict=True)
     ]
@@ -279,13 +291,7 @@ def broadcast(args, running: Running, urls: list[str], members: int) -> dict:
     except (OSError, ValueError, KeyError, TimeoutError) as exc:
         out["error"] = f"{type(exc).__name__}: {exc}"[:400]
     finally:
-        for p in procs:
-            try:
-                p.stdin.write("quit\n")
-                p.stdin.flush()
-                p.wait(20)
-            except (OSError, subprocess.TimeoutExpired):
-                stop_process(p, 5)
+        stop_clients(procs, "quit")
     return out
 
 
@@ -371,41 +377,28 @@ def part_memory(args, redis: Redis, run: dict) -> None:
         opened = 0
         try:
             for step in args.idle_steps:
-                if step > opened:
-                    cmd = taskset(
-                        args.client_cpus,
-                        [
-                            client_python(),
-                            str(LOADGEN_WS),
-                            "idle",
-                            "--url",
-                            f"ws://{HOST}:{running.peer.port}/ws/echo/",
-                            "--sockets",
-                            str(step - opened),
-                            "--settle",
-                            "2",
-                            "--hold",
-                            "600",
-                        ],
+                want = step - opened
+                if want > 0:
+                    cmd = loadgen_cmd(
+                        args,
+                        "idle",
+                        url=f"ws://{HOST}:{running.peer.port}/ws/echo/",
+                        sockets=want,
+                        settle=2,
+                        hold=600,
                     )
                     proc = subprocess.Popen(
                         cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
                     )
                     holders.append(proc)
-                    got = ask(proc, None, 180)
-                    opened += got.get("open", 0)
-                    if got.get("open", 0) < step - (opened - got.get("open", 0)):
-                        say(f"  memory: only {got} at step {step}")
+                    got = ask(proc, None, 180).get("open", 0)
+                    opened += got
+                    if got < want:
+                        say(f"  memory: only {got} of {want} more opened at step {step}")
                 points.append({"step": step, "open": opened, "rss_kib": rss_kib(pid)})
                 say(f"  memory {opened} open: {points[-1]['rss_kib'] / 1024:.1f} MiB")
         finally:
-            for proc in holders:
-                try:
-                    proc.stdin.write("close\n")
-                    proc.stdin.flush()
-                    proc.wait(60)
-                except (OSError, subprocess.TimeoutExpired):
-                    stop_process(proc, 5)
+            stop_clients(holders, "close")
     run["memory"] = points
 
 
