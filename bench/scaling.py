@@ -92,6 +92,11 @@ def stop_clients(procs: list[subprocess.Popen], line: str) -> None:
             stop_process(proc, 5)
 
 
+def split(total: int, parts: int) -> list[int]:
+    """``total`` in ``parts`` shares that differ by one at most."""
+    return [total // parts + (i < total % parts) for i in range(parts)]
+
+
 def ports_of(args, interfaces: int) -> list[int]:
     """The interface processes' ports."""
     return [args.base_port + i for i in range(interfaces)]
@@ -122,9 +127,7 @@ def echo(args, running: Running, interfaces: int, size: int) -> dict:
     rate over the same span.
     """
     ports = ports_of(args, interfaces)
-    share = [
-        args.sockets // len(ports) + (i < args.sockets % len(ports)) for i in range(len(ports))
-    ]
+    share = split(args.sockets, len(ports))
     cmds = [
         loadgen_cmd(
             args,
@@ -223,8 +226,9 @@ def part_broadcast(args, redis: Redis, run: dict) -> None:
 def broadcast(args, running: Running, urls: list[str], members: int) -> dict:
     """Open ``members`` sockets over ``args.client_procs`` client processes
     (each spread over every interface); one sends, time until all have it."""
+    # a client process per 500 members, up to --client-procs
     nprocs = max(1, min(args.client_procs, -(-members // 500)))
-    share = [members // nprocs + (i < members % nprocs) for i in range(nprocs)]
+    share = split(members, nprocs)
     # at most ~48 handshakes in flight in all: the connect channel's capacity is 100
     parallel = max(2, 48 // (nprocs * len(urls)))
     cmd = [
@@ -318,8 +322,7 @@ async def client_main(args) -> None:
 
     urls = args.urls.split(",")
     socks, errors = [], []
-    for i, url in enumerate(urls):
-        n = args.sockets // len(urls) + (i < args.sockets % len(urls))
+    for url, n in zip(urls, split(args.sockets, len(urls)), strict=True):
         opened, errs = await open_many(url, n, args.parallel)
         socks += opened
         errors += errs
