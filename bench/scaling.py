@@ -26,11 +26,13 @@ import datetime as dt
 import json
 import os
 import resource
+import signal
 import statistics
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -50,7 +52,7 @@ ROLES = ("interface", "worker", "redis")
 # -- the server side ---------------------------------------------------------
 
 
-def ours_peer(args, interfaces: int, workers: int) -> Peer:
+def ours_peer(args: argparse.Namespace, interfaces: int, workers: int) -> Peer:
     """bench/peers' ``ours`` with ``interfaces`` runwsserver processes (ports
     from ``--base-port`` up) and ``workers`` runworker processes."""
     template = build_peers(
@@ -71,7 +73,7 @@ def ours_peer(args, interfaces: int, workers: int) -> Peer:
     return dataclasses.replace(template, procs=[*servers, *template.procs[1:]])
 
 
-def loadgen_cmd(args, mode: str, **options) -> list[str]:
+def loadgen_cmd(args: argparse.Namespace, mode: str, **options) -> list[str]:
     """``loadgen_ws.py MODE --option value ...`` pinned to the client CPUs
     (``max_messages=5`` gives ``--max-messages 5``)."""
     argv = [client_python(), str(LOADGEN_WS), mode]
@@ -97,12 +99,12 @@ def split(total: int, parts: int) -> list[int]:
     return [total // parts + (i < total % parts) for i in range(parts)]
 
 
-def ports_of(args, interfaces: int) -> list[int]:
+def ports_of(args: argparse.Namespace, interfaces: int) -> list[int]:
     """The interface processes' ports."""
     return [args.base_port + i for i in range(interfaces)]
 
 
-def wait_all_ready(args, running: Running, interfaces: int) -> None:
+def wait_all_ready(args: argparse.Namespace, running: Running, interfaces: int) -> None:
     """Running waits for the first interface; wait for the others too."""
     first = running.peer
     try:
@@ -116,7 +118,7 @@ def wait_all_ready(args, running: Running, interfaces: int) -> None:
 # -- echo over several interface processes ------------------------------------
 
 
-def echo(args, running: Running, interfaces: int, size: int) -> dict:
+def echo(args: argparse.Namespace, running: Running, interfaces: int, size: int) -> dict:
     """``--sockets`` echo clients spread over the interface processes, one
     loadgen_ws.py process per interface; msgs/s and server CPU per message.
 
@@ -190,7 +192,7 @@ def echo(args, running: Running, interfaces: int, size: int) -> dict:
     return out
 
 
-def part_echo(args, redis: Redis, run: dict) -> None:
+def part_echo(args: argparse.Namespace, redis: Redis, run: dict) -> None:
     """Every (interfaces, workers) point at 32 B; sizes on 1 + 1 processes."""
     for interfaces in args.interfaces:
         for workers in args.workers:
@@ -210,7 +212,7 @@ def part_echo(args, redis: Redis, run: dict) -> None:
 # -- broadcast to a group spread over interfaces and client processes --------
 
 
-def part_broadcast(args, redis: Redis, run: dict) -> None:
+def part_broadcast(args: argparse.Namespace, redis: Redis, run: dict) -> None:
     """Time until every member has a group message, per group size."""
     interfaces = args.broadcast_interfaces
     urls = [f"ws://{HOST}:{p}/ws/broadcast/" for p in ports_of(args, interfaces)]
@@ -223,7 +225,7 @@ def part_broadcast(args, redis: Redis, run: dict) -> None:
             say(f"  broadcast {members}: {brief(res)}")
 
 
-def broadcast(args, running: Running, urls: list[str], members: int) -> dict:
+def broadcast(args: argparse.Namespace, running: Running, urls: list[str], members: int) -> dict:
     """Open ``members`` sockets over ``args.client_procs`` client processes
     (each spread over every interface); one sends, time until all have it."""
     # a client process per 500 members, up to --client-procs
@@ -313,7 +315,7 @@ def ask(proc: subprocess.Popen, line: str | None, timeout: float) -> dict:
     return json.loads(answer[0])
 
 
-async def client_main(args) -> None:
+async def client_main(args: argparse.Namespace) -> None:
     """A broadcast member process: open sockets, then answer commands
     (``send TOKEN``, ``report TOKEN SECONDS``, ``quit``) read from stdin."""
     import asyncio
@@ -369,7 +371,7 @@ async def client_main(args) -> None:
 # -- interface memory against open idle sockets -------------------------------
 
 
-def part_memory(args, redis: Redis, run: dict) -> None:
+def part_memory(args: argparse.Namespace, redis: Redis, run: dict) -> None:
     """Interface RSS at each step of ``--idle-steps`` open idle sockets, the
     sockets held by one loadgen_ws.py ``idle`` process per step."""
     points: list[dict] = []
@@ -408,7 +410,7 @@ def part_memory(args, redis: Redis, run: dict) -> None:
 # -- medians and plots ----------------------------------------------------------
 
 
-def echo_points(doc: dict, key) -> dict[tuple, dict]:
+def echo_points(doc: dict, key: Callable[[dict], tuple]) -> dict[tuple, dict]:
     """Echo results grouped by ``key(result)`` over runs: median msgs/s and
     median CPU/msg per role (errors left out)."""
     groups: dict[tuple, list[dict]] = {}
@@ -579,6 +581,7 @@ def plot(doc: dict, out_dir: Path) -> list[Path]:
 
 
 def say(text: str) -> None:
+    """A line of progress on stderr."""
     print(text, file=sys.stderr, flush=True)
 
 
@@ -595,10 +598,12 @@ def brief(res: dict) -> str:
 
 
 def ints(text: str) -> list[int]:
+    """``"1,2,4"`` -> ``[1, 2, 4]`` (list options)."""
     return [int(x) for x in text.split(",") if x]
 
 
-def parse_args(argv):
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line (``client``: the internal broadcast member role)."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="mode")
     c = sub.add_parser("client", help="(internal) a broadcast member process")
@@ -650,7 +655,7 @@ def raise_open_files() -> int:
     return soft
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     """Measure (or only plot); exit status."""
     args = parse_args(argv)
     if args.mode == "client":
@@ -667,7 +672,13 @@ def main(argv=None) -> int:
     open_files = raise_open_files()
     if open_files < 12_000 and {"broadcast", "memory"} & set(args.parts):
         say(f"open files limited to {open_files}: 10,000 sockets may fail (raise ulimit -n)")
-    busy = [p for p in [*ports_of(args, 4)] if not free_port(p)]
+    # stop cleanly (every process started) on SIGTERM too
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    busy = [
+        p
+        for p in ports_of(args, max(*args.interfaces, args.broadcast_interfaces))
+        if not free_port(p)
+    ]
     if busy:
         say(f"ports busy: {busy}")
         return 2
@@ -703,8 +714,11 @@ def main(argv=None) -> int:
             doc["summary"] = summarize(doc)
             raw.write_text(json.dumps(doc, indent=1))
     say(f"raw results: {raw}")
-    for path in plot(doc, out_dir):
-        say(f"plot: {path}")
+    try:
+        for path in plot(doc, out_dir):
+            say(f"plot: {path}")
+    except ImportError as exc:
+        say(f"no plots ({exc}): pip install -e '.[bench]', then --plot {raw}")
     return 0
 
 
