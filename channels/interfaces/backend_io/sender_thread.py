@@ -41,7 +41,13 @@ MAX_BATCH_BYTES = 1024 * 1024
 
 class BatchSender:
     """Sends queued messages from one thread, in batches of up to
-    ``max_batch`` messages and ``max_batch_bytes`` bytes."""
+    ``max_batch`` messages and ``max_batch_bytes`` bytes.
+
+    ``reactor`` is what the results are handed back through: anything with
+    ``callFromThread`` (the server passes its
+    :class:`~.reactor_calls.ReactorCalls`, which shares wake-ups with the
+    inbox thread).
+    """
 
     def __init__(
         self,
