@@ -113,7 +113,9 @@ class Server:
         #: the one thread that sends to the backend, in batches; its
         #: send_many is timed and counted when metrics are on
         self.sender = BatchSender(
-            self.to_reactor, self.metrics.wrap_send_many(backend.send_encoded_many)
+            self.reactor,
+            self.metrics.wrap_send_many(backend.send_encoded_many),
+            hand_back=self.to_reactor.callFromThread,
         )
         self.heartbeat = InterfaceHeartbeat(self, self.options.heartbeat_interval)
         self.health_check = HealthCheck(self)
