@@ -234,6 +234,20 @@ class ChannelWebSocketProtocol(BoundedWebSocket, WebSocketServerProtocol):
         else:
             self._dataReceived(data)
 
+    def onMessageEnd(self) -> None:
+        """A message is complete: join its frames and hand it to onMessage.
+
+        What Autobahn's own ``onMessageEnd`` does, less firing its
+        ``"message"`` observer event: nothing here observes it, and firing
+        it builds a future and attaches callbacks for every message.
+        """
+        if not self.failedByMe:
+            payload = b"".join(self.message_data)
+            if self.trackedTimings:
+                self.trackedTimings.track("onMessage")
+            self._onMessage(payload, self.message_is_binary)
+        self.message_data = None
+
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
         """Queue ``websocket.receive``; the queue pauses us if it fills."""
         if not self.message_complete():
