@@ -24,17 +24,18 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 from collections.abc import Iterable
 from typing import Any
 
 from autobahn.twisted.resource import WebSocketResource
 from twisted.internet import defer
-from twisted.internet.threads import blockingCallFromThread
 from twisted.python.threadpool import ThreadPool
 
 from ..backends.base import BaseChannelBackend
 from .access_log import AccessLog
 from .backend_io.inbox_thread import InboxReader
+from .backend_io.reactor_calls import ReactorCalls
 from .backend_io.sender_thread import BatchSender
 from .budget import ByteBudget
 from .endpoints import server_endpoint
@@ -106,10 +107,15 @@ class Server:
         )
         self.metrics = metrics or NullInterfaceMetrics()
         self.metrics.watch(self)
+        #: how the inbox and sender threads hand results to the reactor: one
+        #: queue, so their hand-offs share wake-ups and keep their order
+        self.to_reactor = ReactorCalls(self.reactor)
         #: the one thread that sends to the backend, in batches; its
         #: send_many is timed and counted when metrics are on
         self.sender = BatchSender(
-            self.reactor, self.metrics.wrap_send_many(backend.send_encoded_many)
+            self.reactor,
+            self.metrics.wrap_send_many(backend.send_encoded_many),
+            hand_back=self.to_reactor.callFromThread,
         )
         self.heartbeat = InterfaceHeartbeat(self, self.options.heartbeat_interval)
         self.health_check = HealthCheck(self)
@@ -289,12 +295,23 @@ class Server:
             self.http_in_flight -= 1
 
     def _deliver(self, batch: list[tuple[str, dict]], wait: bool) -> None:
-        # Runs in the inbox thread: one reactor wake-up per batch; with
-        # ``wait``, back once the reactor has dispatched it (see .inbox).
-        if wait:
-            blockingCallFromThread(self.reactor, self.dispatch_many, batch)
-        else:
-            self.reactor.callFromThread(self.dispatch_many, batch)
+        # Runs in the inbox thread: at most one reactor wake-up per batch;
+        # with ``wait``, back once the reactor has dispatched it (see
+        # .backend_io.inbox_thread). Both go through the same queue, so
+        # batches are dispatched in the order they were received.
+        if not wait:
+            self.to_reactor.callFromThread(self.dispatch_many, batch)
+            return
+        dispatched = threading.Event()
+
+        def dispatch() -> None:
+            try:
+                self.dispatch_many(batch)
+            finally:
+                dispatched.set()
+
+        self.to_reactor.callFromThread(dispatch)
+        dispatched.wait()
 
     def dispatch_many(self, batch: list[tuple[str, dict]]) -> None:
         """Hand a batch of replies to their connections, in order (reactor thread)."""

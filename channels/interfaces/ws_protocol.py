@@ -22,6 +22,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+import txaio
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
 from autobahn.websocket.types import ConnectionDeny
@@ -41,9 +42,55 @@ logger = logging.getLogger("channels.interfaces")
 #: A close code Autobahn's public sendClose refuses but a server must send
 #: (the codes of the limits are in ws_bounds).
 GOING_AWAY = 1001
+#: txaio's levels at which Autobahn's per-read and per-write debug lines are logged.
+_AUTOBAHN_DEBUG = ("debug", "trace")
 
 
-class ChannelWebSocketProtocol(BoundedWebSocket, WebSocketServerProtocol):
+class _LeanAutobahn:
+    """Autobahn's per-read, per-write and per-message steps, without what
+    only costs time here (a mixin, between the bounds and Autobahn).
+
+    Autobahn builds a styled debug line (click's ``style`` on the function
+    name and on each value) on every read and every write before its logger
+    drops it, and fires a ``"message"`` observer event, with a future and
+    callbacks, for every message. Nothing here observes that event, and the
+    debug lines are kept when Autobahn's (txaio's) debug logging is on.
+    """
+
+    def dataReceived(self, data: bytes) -> None:
+        """Bytes from the socket, straight to Autobahn's framing."""
+        if txaio.get_global_log_level() in _AUTOBAHN_DEBUG:
+            super().dataReceived(data)
+        else:
+            self._dataReceived(data)
+
+    def sendData(self, data: bytes, sync: bool = False, chopsize: int | None = None) -> None:
+        """Write ``data``: directly in the common case (open, nothing queued
+        ahead, no chopping), as Autobahn does, less its debug line."""
+        if (
+            sync
+            or chopsize
+            or self.send_queue
+            or self.state != self.STATE_OPEN
+            or self.logOctets
+            or txaio.get_global_log_level() in _AUTOBAHN_DEBUG
+        ):
+            super().sendData(data, sync, chopsize)
+            return
+        self.transport.write(data)
+        self.trafficStats.outgoingOctetsWireLevel += len(data)
+
+    def onMessageEnd(self) -> None:
+        """A message is complete: join its frames and hand it to onMessage."""
+        if not self.failedByMe:
+            payload = b"".join(self.message_data)
+            if self.trackedTimings:
+                self.trackedTimings.track("onMessage")
+            self._onMessage(payload, self.message_is_binary)
+        self.message_data = None
+
+
+class ChannelWebSocketProtocol(BoundedWebSocket, _LeanAutobahn, WebSocketServerProtocol):
     """One WebSocket connection, relayed through the channel backend."""
 
     #: what the server counts it as

@@ -34,9 +34,14 @@ class ThreadedClock(Clock):
             self._handed.append((f, args, kwargs))
 
     def run_handed(self, timeout: float = 5.0) -> None:
-        """Wait for at least one hand-off from the sender, then run them all."""
+        """Wait for at least one hand-off from the sender, then run them all.
+
+        Runs the calls due now first: the sender is woken at the end of a
+        reactor turn (``callLater(0)``).
+        """
         deadline = time.monotonic() + timeout
         while True:
+            self.advance(0)
             with self._lock:
                 handed, self._handed = self._handed, []
             if handed:
@@ -195,10 +200,12 @@ def test_the_sender_thread_bounds_a_batch_in_bytes_and_in_count():
 
     sender = BatchSender(clock, recorded, max_batch=3, max_batch_bytes=1000)
     data = [backend.encode({"x": "y" * size}) for size in (400, 400, 400, 1500, 10, 10, 10, 10)]
-    done = [sender.send("c", d) for d in data]  # queued before the thread starts
+    results: list = []
+    for d in data:  # queued before the thread starts
+        sender.send("c", d, results.append)
     sender.start()
     try:
-        while not all(d.called for d in done):
+        while len(results) < len(data):
             clock.run_handed()
     finally:
         sender.stop()

@@ -3,8 +3,10 @@
 Every reply channel of the process lives in one inbox (``prefix!``), so a
 single blocking receive serves all connections. It runs in its own thread
 (backend calls block) and hands messages to the reactor thread in batches:
-after each blocking receive it takes whatever else is already waiting
-(without blocking), so a burst costs the reactor one wake-up, not one per
+each round takes up to ``CHUNK`` messages per backend call
+(``receive_batch``: the first blocking, the rest only if already waiting,
+which the Redis backend serves from what it prefetched), so a burst costs
+one backend call per chunk and the reactor one wake-up, not one of each per
 message.
 
 Because it takes every connection's replies, it cannot leave one slow HTTP
@@ -19,6 +21,17 @@ replies taken before the hold lands few:
   stopped reading) before this thread takes anything more. Smaller batches
   (WebSocket traffic, small responses) are handed over without waiting, so
   receiving and dispatching overlap.
+
+Both rules are checked between backend calls, so a batch may carry up to
+``CHUNK - 1`` messages past the one that reached ``WAIT_BYTES``, and a hold
+queued during a call waits for that call's end. Those messages were already
+waiting in the inbox: a hold does not keep them from this thread (it makes
+the worker's *next* sends to that channel fail, see
+:mod:`~channels.interfaces.response_flow`), so the next round would take
+them anyway. What changes is only that their count comes off their channel
+a call earlier, before the hold lands: at most ``CHUNK - 1`` more sends the
+worker may make meanwhile, and the per-response caps still bound what is
+kept.
 """
 
 from __future__ import annotations
@@ -35,6 +48,9 @@ logger = logging.getLogger("channels.interfaces")
 
 #: Most messages handed to the reactor at once.
 MAX_BATCH = 256
+#: Most messages taken per backend call (the rules above are checked
+#: between calls).
+CHUNK = 32
 #: Response body bytes in a batch from which the reader waits for the
 #: reactor to dispatch it (Twisted's socket buffer threshold: less than
 #: that cannot fill a client's buffer by itself).
@@ -44,7 +60,7 @@ Batch = list[tuple[str, dict]]
 
 
 class InboxReader(threading.Thread):
-    """Blocks on ``backend.receive_many([inbox])`` and delivers what comes.
+    """Blocks on ``backend.receive_batch([inbox])`` and delivers what comes.
 
     ``deliver(batch, wait)`` is called from this thread; the server passes
     a function that hands the batch to the reactor and, if ``wait``, returns
@@ -89,7 +105,7 @@ class InboxReader(threading.Thread):
         while not self._stopping.is_set():
             self._run_calls()
             try:
-                channel, message = self.backend.receive_many([self.inbox], block=True)
+                batch = self.backend.receive_batch([self.inbox], CHUNK, block=True)
             except Exception:
                 # The backend is down or restarting: say so once per attempt,
                 # back off (bounded), and keep going; connections stay open.
@@ -100,17 +116,20 @@ class InboxReader(threading.Thread):
                 continue
             self.healthy = True
             backoff = 0.1
-            if channel is None:
+            if not batch:
                 continue
-            batch = [(channel, message)]
-            body_bytes = _body_size(message)
+            body_bytes = _body_size(batch)
+            # A short chunk means nothing more was waiting.
+            more = len(batch) == CHUNK
             try:
-                while len(batch) < MAX_BATCH and body_bytes < WAIT_BYTES and not self._calls:
-                    channel, message = self.backend.receive_many([self.inbox])
-                    if channel is None:
+                while more and len(batch) < MAX_BATCH:
+                    if body_bytes >= WAIT_BYTES or self._calls:
                         break
-                    batch.append((channel, message))
-                    body_bytes += _body_size(message)
+                    limit = min(CHUNK, MAX_BATCH - len(batch))
+                    chunk = self.backend.receive_batch([self.inbox], limit)
+                    batch += chunk
+                    body_bytes += _body_size(chunk)
+                    more = len(chunk) == limit
             except Exception:
                 logger.warning("receive from %s failed mid-batch", self.inbox, exc_info=True)
             try:
@@ -130,6 +149,11 @@ class InboxReader(threading.Thread):
                 done(None)
 
 
-def _body_size(message: dict) -> int:
-    content = message.get("content")
-    return len(content) if isinstance(content, bytes | str) else 0
+def _body_size(batch: Batch) -> int:
+    """Bytes of HTTP response bodies in ``batch`` (WebSocket replies count 0)."""
+    size = 0
+    for _, message in batch:
+        content = message.get("content")
+        if isinstance(content, bytes | str):
+            size += len(content)
+    return size

@@ -134,8 +134,14 @@ class SendQueue:
         if item.error is not None:
             self._failed(Failure(item.error), item)
             return
-        d = self._server.sender.send(item.channel, item.data)
-        d.addCallbacks(self._sent, self._failed, errbackArgs=(item,))
+        self._server.sender.send(item.channel, item.data, self._settled)
+
+    def _settled(self, error: Exception | None) -> None:
+        """The sender's answer for the message in flight (the oldest)."""
+        if error is None:
+            self._sent(None)
+        else:
+            self._failed(Failure(error), self._pending[0])
 
     def _retry_call_active(self) -> bool:
         return self._retry_call is not None and self._retry_call.active()
