@@ -167,6 +167,11 @@ class ReceivePath:
                     out.append(found)
             if len(out) >= limit:
                 break
+            if out and not self._batch_full.get(inbox, True):
+                # The last batch pop came back short: the inbox was drained
+                # then, so another pop now would most likely find nothing.
+                # Whatever came since waits for the next call.
+                break
             channel, data = self._receive_inbox(inbox, deadline if not out else 0.0)
             if channel is None:
                 break
