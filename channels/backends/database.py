@@ -199,6 +199,63 @@ class DatabaseChannelBackend(DatabaseAccess, BaseChannelBackend):
         self._maybe_cleanup()
         return sent, skipped
 
+    def _send_many(self, items: list[tuple[str, bytes, int]]) -> list[Exception | None]:
+        # An interface server's queued sends: one statement (PostgreSQL) or
+        # one transaction (SQLite), so one commit for the lot.
+        if len(items) < 2:
+            return super()._send_many(items)
+        expires = time.time() + self.expiry
+        try:
+            done = self._run(
+                lambda conn, attempt: self._insert_many(conn, attempt, items, expires, False)
+            )
+        except Exception as exc:  # the batch is atomic: none of it was sent
+            return [exc] * len(items)
+        if any(done):
+            self._signal.bump()
+        self._maybe_cleanup()
+        return [
+            None if ok else self.full_error(channel, capacity)
+            for ok, (channel, _, capacity) in zip(done, items, strict=True)
+        ]
+
+    def _insert_many(
+        self, connection, attempt: Attempt, items, expires: float, stop_at_full: bool
+    ) -> list[bool]:
+        """Insert ``items`` in order, each unless its channel is full; one
+        boolean per item tried (with ``stop_at_full``, up to the first full)."""
+        if not items:
+            return []
+        attempt.maybe_written = True
+        if self._postgres:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT channels_send_many(%s, %s, %s, %s, %s, "
+                    "%s::text[], %s::text[], %s::bytea[], %s::float8[], %s::integer[])",
+                    [
+                        _ADVISORY_LOCK_CLASS, self.alias, time.time(), self.NOTIFY_CHANNEL,
+                        stop_at_full, *self._send_arrays(items, expires),
+                    ],
+                )  # fmt: skip
+                return list(cursor.fetchone()[0])
+        done: list[bool] = []
+        with self._write_transaction(connection) as cursor:
+            for channel, data, capacity in items:
+                done.append(self._insert_in(cursor, attempt, channel, data, capacity, expires))
+                if stop_at_full and not done[-1]:
+                    break
+        return done
+
+    def _send_arrays(self, items, expires: float) -> list[list]:
+        """The batch as the array arguments of the PostgreSQL send functions."""
+        return [
+            [inbox_of(channel) for channel, _, _ in items],
+            [channel for channel, _, _ in items],
+            [data for _, data, _ in items],
+            [expires] * len(items),
+            [capacity for _, _, capacity in items],
+        ]
+
     def _insert(self, connection, attempt: Attempt, channel, data, capacity, expires) -> bool:
         # One statement on either database (its own transaction unless the
         # caller has one open).
@@ -239,8 +296,7 @@ class DatabaseChannelBackend(DatabaseAccess, BaseChannelBackend):
     ) -> tuple[str, bytes] | tuple[None, None]:
         # Names ending in "!" (and plain names) match the inbox column; a
         # full "prefix!suffix" name asks for that one process-local channel.
-        inboxes = [n for n in channels if inbox_of(n) == n]
-        full_names = [n for n in channels if inbox_of(n) != n]
+        inboxes, full_names = _split_names(channels)
         wake_on = {inbox_of(n) for n in channels}
         deadline = time.monotonic() + timeout
         if timeout > 0 and self._postgres:
@@ -283,6 +339,75 @@ class DatabaseChannelBackend(DatabaseAccess, BaseChannelBackend):
                 self._wait_locally(seq, min(delay, remaining))
                 delay = min(delay * self.POLL_GROWTH, self.POLL_MAX)
 
+    # --- a worker's turn ----------------------------------------------------------
+
+    def _send_and_receive(
+        self, items: list[tuple[str, bytes, int]], channels: list[str], timeout: float
+    ) -> tuple[int, Exception | None, str | None, bytes | None]:
+        """Send the items (stopping at the first full channel) and, if all
+        went, take the next waiting message: one statement on PostgreSQL
+        (``channels_send_pop``), one transaction on SQLite. Only if nothing
+        was waiting and ``timeout`` allows does the usual blocking receive
+        follow.
+
+        The look takes one message, as ``receive_many`` does. An inbox
+        received alone is left to ``_receive``, which hands out what an
+        earlier statement took for it.
+        """
+        look = bool(channels) and not (len(channels) == 1 and channels[0].endswith("!"))
+        if not items and not look:
+            return super()._send_and_receive(items, channels, timeout)
+        inboxes, full_names = _split_names(channels) if look else ([], [])
+        expires = time.time() + self.expiry
+        try:
+            sent, taken = self._run(
+                lambda conn, attempt: self._turn(conn, attempt, items, inboxes, full_names, expires)
+            )
+        except Exception as exc:  # one statement or transaction: none of it happened
+            return 0, exc, None, None
+        if sent:
+            self._signal.bump()
+        self._maybe_cleanup()
+        if sent < len(items):
+            channel, _, capacity = items[sent]
+            return sent, self.full_error(channel, capacity), None, None
+        if taken is not None:
+            self._poll.delay = self.POLL_MIN
+            return sent, None, taken[0], taken[1]
+        if channels and (timeout > 0 or not look):
+            channel, data = self._receive(channels, timeout)
+            return sent, None, channel, data
+        return sent, None, None, None
+
+    def _turn(
+        self, connection, attempt: Attempt, items, inboxes, full_names, expires: float
+    ) -> tuple[int, tuple[str, bytes] | None]:
+        """Sends, then (if all went and there are channels) one pop; returns
+        how many were sent and the message taken, if any."""
+        if self._postgres:
+            attempt.maybe_written = bool(items)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT sent, taken_channel, taken_content FROM channels_send_pop("
+                    "%s, %s, %s, %s, %s::text[], %s::text[], %s::bytea[], %s::float8[], "
+                    "%s::integer[], %s::text[], %s::text[], %s)",
+                    [
+                        _ADVISORY_LOCK_CLASS, self.alias, time.time(), self.NOTIFY_CHANNEL,
+                        *self._send_arrays(items, expires), inboxes, full_names,
+                        self.HOLD_INBOX,
+                    ],
+                )  # fmt: skip
+                sent, channel, content = cursor.fetchone()
+            return sent, (None if channel is None else (channel, bytes(content)))
+        with self._write_transaction(connection) as cursor:
+            sent = 0
+            for channel, data, capacity in items:
+                if not self._insert_in(cursor, attempt, channel, data, capacity, expires):
+                    return sent, None
+                sent += 1
+            rows = self._pop_in(cursor, inboxes, full_names, 1) if inboxes or full_names else []
+        return sent, (rows[0][0], rows[0][1]) if rows else None
+
     def _take_prefetched(self, inbox: str) -> tuple[str, bytes] | None:
         """The next unexpired message taken earlier for ``inbox``, if any."""
         with self._prefetch_lock:
@@ -298,6 +423,13 @@ class DatabaseChannelBackend(DatabaseAccess, BaseChannelBackend):
         self, connection, inboxes: list[str], full_names: list[str], limit: int = 1
     ) -> list[tuple[str, bytes, float]]:
         """Take up to ``limit`` live messages, oldest first."""
+        with connection.cursor() as cursor:
+            return self._pop_in(cursor, inboxes, full_names, limit)
+
+    def _pop_in(
+        self, cursor, inboxes: list[str], full_names: list[str], limit: int
+    ) -> list[tuple[str, bytes, float]]:
+        """:meth:`_pop` on an open cursor (inside a transaction, or not)."""
         where = []
         params: list[Any] = [self.alias]
         if inboxes:
@@ -312,23 +444,22 @@ class DatabaseChannelBackend(DatabaseAccess, BaseChannelBackend):
         match = (
             f"FROM {self._messages} WHERE backend = %s AND ({' OR '.join(where)}) AND expires > %s"
         )
-        with connection.cursor() as cursor:
-            if not self._postgres:
-                # A plain read first: an idle poll then takes no write lock,
-                # which would stall senders in other processes.
-                cursor.execute(f"SELECT 1 {match} LIMIT 1", params)
-                if cursor.fetchone() is None:
-                    return []
-            lock = " FOR UPDATE SKIP LOCKED" if self._postgres else ""
-            cursor.execute(
-                f"DELETE FROM {self._messages} WHERE id IN ("
-                f"SELECT id {match} ORDER BY id LIMIT {int(limit)}{lock}"
-                f") RETURNING id, channel, content, expires",
-                params,
-            )
-            # fetchall: SQLite commits an autocommit statement only once
-            # its rows are exhausted.
-            rows = cursor.fetchall()
+        if not self._postgres:
+            # A plain read first: an idle poll then takes no write lock,
+            # which would stall senders in other processes.
+            cursor.execute(f"SELECT 1 {match} LIMIT 1", params)
+            if cursor.fetchone() is None:
+                return []
+        lock = " FOR UPDATE SKIP LOCKED" if self._postgres else ""
+        cursor.execute(
+            f"DELETE FROM {self._messages} WHERE id IN ("
+            f"SELECT id {match} ORDER BY id LIMIT {int(limit)}{lock}"
+            f") RETURNING id, channel, content, expires",
+            params,
+        )
+        # fetchall: SQLite commits an autocommit statement only once its
+        # rows are exhausted.
+        rows = cursor.fetchall()
         # RETURNING promises no order: FIFO is by id.
         rows.sort()
         return [(channel, bytes(content), expires) for _, channel, content, expires in rows]
@@ -538,3 +669,12 @@ class DatabaseChannelBackend(DatabaseAccess, BaseChannelBackend):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} alias={self.alias!r} db={self.db_alias!r}>"
+
+
+def _split_names(channels: list[str]) -> tuple[list[str], list[str]]:
+    """Names matched on the inbox column (plain names and ``"prefix!"``), and
+    full ``"prefix!suffix"`` names of one process-local channel each."""
+    return (
+        [n for n in channels if inbox_of(n) == n],
+        [n for n in channels if inbox_of(n) != n],
+    )
