@@ -4,8 +4,9 @@
 consumer's replies) in one round trip and one commit; ``channels_send_pop``
 is a worker's turn: the replies, then, if they all went, the next waiting
 message taken without waiting. Both keep ``channels_send``'s capacity check
-(migration 0004). On SQLite nothing changes here: the backend runs the same
-steps in one transaction of its own.
+(migration 0004). On SQLite nothing changes: there the backend keeps one
+statement per send (a transaction of several would hold the database's
+write lock across Python code).
 """
 
 from django.db import migrations
