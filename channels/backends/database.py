@@ -332,18 +332,19 @@ class DatabaseChannelBackend(DatabaseAccess, BaseChannelBackend):
                 self._listener.wait(wake_on, seq, remaining)
             elif self._listener is not None and self._listener.ensure():
                 continue  # listening again after a failure: look before waiting
-            else:
-                self._poll_until_commit(seq, version, deadline)
+            elif not self._poll_until_commit(seq, version, deadline):
+                return None, None
 
     def _received_now(self) -> None:
         """Note that this thread received: its polls go back to POLL_MIN."""
         self._poll.delay = self.POLL_MIN
         self._poll.received_at = time.monotonic()
 
-    def _poll_until_commit(self, seq: int, version: int | None, deadline: float) -> None:
+    def _poll_until_commit(self, seq: int, version: int | None, deadline: float) -> bool:
         """Sleep until a send in this process (``seq`` moved), a commit by
         another connection (the data_version moved from ``version``; None:
-        unknown, so after one sleep), or ``deadline``.
+        unknown, so after one sleep), or ``deadline``; False if nothing
+        moved before the deadline (no need to look again).
 
         The sleep between polls carries over between calls of one thread,
         so a worker looping on short blocking receives stays at the slow rate
@@ -353,13 +354,13 @@ class DatabaseChannelBackend(DatabaseAccess, BaseChannelBackend):
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return
+                return version is None
             delay = getattr(poll, "delay", self.POLL_MIN)
             if time.monotonic() - getattr(poll, "received_at", 0.0) > self.POLL_HOT:
                 poll.delay = min(delay * self.POLL_GROWTH, self.POLL_MAX)
             self._wait_locally(seq, min(delay, remaining))
             if version is None or self._signal.seq != seq or self._data_version() != version:
-                return
+                return True
 
     def _data_version(self) -> int | None:
         """SQLite's ``PRAGMA data_version`` on this thread's connection: it

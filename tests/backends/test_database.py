@@ -245,6 +245,32 @@ class TestDatabaseBackendSQLite(DatabaseBackendTests):
         assert seen == [1]
         assert backend.receive_many(["conf.wal"])[1] == {"n": 1}
 
+    def test_blocked_receiver_looks_only_after_a_commit(self, backend):
+        # Polls read PRAGMA data_version; the table is read again only once
+        # another connection has committed.
+        looks = []
+        pop = backend._pop
+
+        def counted(*args, **kwargs):
+            looks.append(time.monotonic())
+            return pop(*args, **kwargs)
+
+        backend._pop = counted
+        assert backend.receive_many(["conf.poll"], block=True, timeout=0.3) == (None, None)
+        assert len(looks) == 1
+        # A send on another connection (another thread's) wakes it.
+        other = self.other()
+
+        def send_later():
+            time.sleep(0.1)
+            other.send("conf.poll", {"n": 1})
+            connections.close_all()
+
+        sender = threading.Thread(target=send_later)
+        sender.start()
+        assert backend.receive_many(["conf.poll"], block=True, timeout=5)[1] == {"n": 1}
+        sender.join()
+
 
 class TestDatabaseBackendPostgres(DatabaseBackendTests):
     db_alias = "postgres"
@@ -271,6 +297,60 @@ class TestDatabaseBackendPostgres(DatabaseBackendTests):
             backend.send("conf.one", {"n": 1})
         assert len(statements) == 1 and "channels_send" in statements[0]
         assert backend.receive_many(["conf.one"])[1] == {"n": 1}
+
+    def test_a_workers_turn_and_a_batch_of_sends_are_one_statement_each(self, backend):
+        statements = []
+
+        def count(execute, sql, params, many, context):
+            statements.append(sql)
+            return execute(sql, params, many, context)
+
+        backend.send("conf.turn.next", {"n": 0})
+        backend._signal.last_cleanup = time.time()  # no sweep of expired rows now
+        with connections[self.db_alias].execute_wrapper(count):
+            turn = backend.send_and_receive(
+                [("conf.turn.a", {"n": 1}), ("conf.turn.b", {"n": 2})], ["conf.turn.next"]
+            )
+            assert (turn.sent, turn.error, turn.message) == (2, None, {"n": 0})
+            assert backend.send_many([("conf.turn.a", {"n": 3}), ("conf.turn.b", {"n": 4})]) == [
+                None,
+                None,
+            ]
+        assert len(statements) == 2
+        assert "channels_send_pop" in statements[0] and "channels_send_many" in statements[1]
+        assert [backend.receive_many(["conf.turn.a"])[1]["n"] for _ in range(2)] == [1, 3]
+        assert [backend.receive_many(["conf.turn.b"])[1]["n"] for _ in range(2)] == [2, 4]
+
+    def test_batches_locking_channels_in_opposite_orders_do_not_deadlock(self, backend):
+        # Two senders, each sending to both channels in its own order, at the
+        # same time: the send function locks channels in one order for all.
+        senders = [self.other(CAPACITY=1000) for _ in range(2)]
+        failures = []
+
+        def send(sender, channels):
+            try:
+                for n in range(40):
+                    results = sender.send_many([(c, {"n": n}) for c in channels])
+                    failures.extend(r for r in results if r is not None)
+            except Exception as exc:
+                failures.append(exc)
+            finally:
+                connections.close_all()
+
+        threads = [
+            threading.Thread(target=send, args=(senders[0], ["conf.lock.a", "conf.lock.b"])),
+            threading.Thread(target=send, args=(senders[1], ["conf.lock.b", "conf.lock.a"])),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert failures == []
+        for channel in ("conf.lock.a", "conf.lock.b"):
+            count = 0
+            while backend.receive_many([channel])[0] is not None:
+                count += 1
+            assert count == 80
 
     def test_group_writes_inside_a_callers_transaction_keep_its_durability(self, backend):
         from django.db import transaction
