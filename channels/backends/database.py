@@ -162,6 +162,9 @@ class DatabaseChannelBackend(DatabaseAccess, BaseChannelBackend):
         # returned: inbox -> (channel, content, expires).
         self._prefetched: dict[str, collections.deque[tuple[str, bytes, float]]] = {}
         self._prefetch_lock = threading.Lock()
+        # PostgreSQL: per process inbox, the listener's mark (see
+        # PostgresListener.mark) when a look last found it empty.
+        self._empty_at: dict[str, tuple[int, int] | None] = {}
         if not self._postgres:
             tune_sqlite(db_alias)
 
@@ -317,7 +320,15 @@ class DatabaseChannelBackend(DatabaseAccess, BaseChannelBackend):
             seq = self._signal.seq
             # Before the look, so a commit between the look and the poll shows.
             version = None if self._postgres else self._data_version()
-            rows = self._run(lambda conn, attempt: self._pop(conn, inboxes, full_names, limit))
+            if inbox is not None and timeout > 0 and self._known_empty(inbox):
+                rows = []  # nothing came since a look found it empty: just wait
+            else:
+                mark = self._listener.mark(inbox) if inbox and self._listener else None
+                rows = self._run(lambda conn, attempt: self._pop(conn, inboxes, full_names, limit))
+                if inbox is not None:
+                    # Fewer rows than asked for: the inbox was empty as of this
+                    # look, and stays so until a NOTIFY for it is read.
+                    self._empty_at[inbox] = mark if len(rows) < limit else None
             self._maybe_cleanup()
             if rows:
                 self._received_now()
@@ -334,6 +345,20 @@ class DatabaseChannelBackend(DatabaseAccess, BaseChannelBackend):
                 continue  # listening again after a failure: look before waiting
             elif not self._poll_until_commit(seq, version, deadline):
                 return None, None
+
+    def _known_empty(self, inbox: str) -> bool:
+        """PostgreSQL: whether a look at ``inbox`` found it empty and no
+        NOTIFY for it has been read since (the listener drained first), so
+        a blocking receive can go straight to waiting. Every message
+        committed after that look sends a NOTIFY, which ends the wait."""
+        mark = self._empty_at.get(inbox)
+        listener = self._listener
+        return (
+            mark is not None
+            and listener is not None
+            and listener.drain()
+            and listener.mark(inbox) == mark
+        )
 
     def _received_now(self) -> None:
         """Note that this thread received: its polls go back to POLL_MIN."""
