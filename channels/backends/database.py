@@ -65,7 +65,8 @@ from ..exceptions import ImproperlyConfiguredBackend
 from ..names import inbox_of
 from .base import BaseChannelBackend
 from .database_access import Attempt, DatabaseAccess
-from .database_sqlite import tune_sqlite
+from .database_batches import ADVISORY_LOCK_CLASS, PostgresBatches, split_names
+from .database_sqlite import SQLitePolling, tune_sqlite
 from .database_wakeup import PostgresListener, signal_for
 
 logger = logging.getLogger(__name__)
@@ -76,13 +77,8 @@ T = TypeVar("T")
 #: channel received (an interface server's loop).
 INBOX_BATCH = 100
 
-# First key of the two-key advisory lock that guards a channel's capacity
-# check: "chan" in ASCII, so these locks cannot collide with single-key
-# advisory locks the project takes for its own purposes.
-_ADVISORY_LOCK_CLASS = 0x6368616E
 
-
-class DatabaseChannelBackend(DatabaseAccess, BaseChannelBackend):
+class DatabaseChannelBackend(PostgresBatches, SQLitePolling, DatabaseAccess, BaseChannelBackend):
     """Channels in Django database tables (SQLite or PostgreSQL).
 
     Extra option: ``DB_ALIAS`` ("default"), the ``DATABASES`` alias holding
@@ -208,58 +204,6 @@ class DatabaseChannelBackend(DatabaseAccess, BaseChannelBackend):
         self._maybe_cleanup()
         return sent, skipped
 
-    def _send_many(self, items: list[tuple[str, bytes, int]]) -> list[Exception | None]:
-        # An interface server's queued sends in one statement and commit on
-        # PostgreSQL. SQLite keeps one statement each: a transaction of
-        # several would hold the database's write lock across Python code
-        # (and GIL switches), stalling other processes' writers, whose busy
-        # handler then sleeps for milliseconds (measured: WebSocket echo,
-        # 50 sockets, 1,172 -> 512 msgs/s).
-        if len(items) < 2 or not self._postgres:
-            return super()._send_many(items)
-        expires = time.time() + self.expiry
-        try:
-            done = self._run(
-                lambda conn, attempt: self._insert_many(conn, attempt, items, expires, False)
-            )
-        except Exception as exc:  # the batch is atomic: none of it was sent
-            return [exc] * len(items)
-        if any(done):
-            self._signal.bump()
-        self._maybe_cleanup()
-        return [
-            None if ok else self.full_error(channel, capacity)
-            for ok, (channel, _, capacity) in zip(done, items, strict=True)
-        ]
-
-    def _insert_many(
-        self, connection, attempt: Attempt, items, expires: float, stop_at_full: bool
-    ) -> list[bool]:
-        """PostgreSQL: insert ``items`` in order, each unless its channel is
-        full; one boolean per item tried (with ``stop_at_full``, up to the
-        first full)."""
-        attempt.maybe_written = True
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT channels_send_many(%s, %s, %s, %s, %s, "
-                "%s::text[], %s::text[], %s::bytea[], %s::float8[], %s::integer[])",
-                [
-                    _ADVISORY_LOCK_CLASS, self.alias, time.time(), self.NOTIFY_CHANNEL,
-                    stop_at_full, *self._send_arrays(items, expires),
-                ],
-            )  # fmt: skip
-            return list(cursor.fetchone()[0])
-
-    def _send_arrays(self, items, expires: float) -> list[list]:
-        """The batch as the array arguments of the PostgreSQL send functions."""
-        return [
-            [inbox_of(channel) for channel, _, _ in items],
-            [channel for channel, _, _ in items],
-            [data for _, data, _ in items],
-            [expires] * len(items),
-            [capacity for _, _, capacity in items],
-        ]
-
     def _insert(self, connection, attempt: Attempt, channel, data, capacity, expires) -> bool:
         # One statement on either database (its own transaction unless the
         # caller has one open).
@@ -277,7 +221,7 @@ class DatabaseChannelBackend(DatabaseAccess, BaseChannelBackend):
             cursor.execute(
                 "SELECT channels_send(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 [
-                    _ADVISORY_LOCK_CLASS, self.alias, inbox, channel, data, expires, time.time(),
+                    ADVISORY_LOCK_CLASS, self.alias, inbox, channel, data, expires, time.time(),
                     capacity, self.NOTIFY_CHANNEL,
                 ],
             )  # fmt: skip
@@ -300,7 +244,7 @@ class DatabaseChannelBackend(DatabaseAccess, BaseChannelBackend):
     ) -> tuple[str, bytes] | tuple[None, None]:
         # Names ending in "!" (and plain names) match the inbox column; a
         # full "prefix!suffix" name asks for that one process-local channel.
-        inboxes, full_names = _split_names(channels)
+        inboxes, full_names = split_names(channels)
         wake_on = {inbox_of(n) for n in channels}
         deadline = time.monotonic() + timeout
         if timeout > 0 and self._postgres:
@@ -360,102 +304,6 @@ class DatabaseChannelBackend(DatabaseAccess, BaseChannelBackend):
             and listener.mark(inbox) == mark
         )
 
-    def _received_now(self) -> None:
-        """Note that this thread received: its polls go back to POLL_MIN."""
-        self._poll.delay = self.POLL_MIN
-        self._poll.received_at = time.monotonic()
-
-    def _poll_until_commit(self, seq: int, version: int | None, deadline: float) -> bool:
-        """Sleep until a send in this process (``seq`` moved), a commit by
-        another connection (the data_version moved from ``version``; None:
-        unknown, so after one sleep), or ``deadline``; False if nothing
-        moved before the deadline (no need to look again).
-
-        The sleep between polls carries over between calls of one thread,
-        so a worker looping on short blocking receives stays at the slow rate
-        while idle instead of restarting at POLL_MIN every call.
-        """
-        poll = self._poll
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return version is None
-            delay = getattr(poll, "delay", self.POLL_MIN)
-            if time.monotonic() - getattr(poll, "received_at", 0.0) > self.POLL_HOT:
-                poll.delay = min(delay * self.POLL_GROWTH, self.POLL_MAX)
-            self._wait_locally(seq, min(delay, remaining))
-            if version is None or self._signal.seq != seq or self._data_version() != version:
-                return True
-
-    def _data_version(self) -> int | None:
-        """SQLite's ``PRAGMA data_version`` on this thread's connection: it
-        moves when another connection commits (None if it cannot be read)."""
-        connection = connections[self.db_alias]
-        try:
-            connection.ensure_connection()
-            return connection.connection.execute("PRAGMA data_version").fetchone()[0]
-        except Exception:  # a failure shows on the next look, through _run
-            return None
-
-    # --- a worker's turn ----------------------------------------------------------
-
-    def _send_and_receive(
-        self, items: list[tuple[str, bytes, int]], channels: list[str], timeout: float
-    ) -> tuple[int, Exception | None, str | None, bytes | None]:
-        """Send the items (stopping at the first full channel) and, if all
-        went, take the next waiting message: one statement on PostgreSQL
-        (``channels_send_pop``). Only if nothing was waiting and ``timeout``
-        allows does the usual blocking receive follow.
-
-        The look takes one message, as ``receive_many`` does. An inbox
-        received alone is left to ``_receive``, which hands out what an
-        earlier statement took for it.
-        """
-        look = bool(channels) and not (len(channels) == 1 and channels[0].endswith("!"))
-        if not self._postgres or (not items and not look):
-            # SQLite: one statement at a time, for the reason in _send_many.
-            return super()._send_and_receive(items, channels, timeout)
-        inboxes, full_names = _split_names(channels) if look else ([], [])
-        expires = time.time() + self.expiry
-        try:
-            sent, taken = self._run(
-                lambda conn, attempt: self._turn(conn, attempt, items, inboxes, full_names, expires)
-            )
-        except Exception as exc:  # one statement or transaction: none of it happened
-            return 0, exc, None, None
-        if sent:
-            self._signal.bump()
-        self._maybe_cleanup()
-        if sent < len(items):
-            channel, _, capacity = items[sent]
-            return sent, self.full_error(channel, capacity), None, None
-        if taken is not None:
-            self._received_now()
-            return sent, None, taken[0], taken[1]
-        if channels and (timeout > 0 or not look):
-            channel, data = self._receive(channels, timeout)
-            return sent, None, channel, data
-        return sent, None, None, None
-
-    def _turn(
-        self, connection, attempt: Attempt, items, inboxes, full_names, expires: float
-    ) -> tuple[int, tuple[str, bytes] | None]:
-        """PostgreSQL: the sends, then (if all went and there are channels)
-        one pop, in one statement; how many were sent and what was taken."""
-        attempt.maybe_written = bool(items)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT sent, taken_channel, taken_content FROM channels_send_pop("
-                "%s, %s, %s, %s, %s::text[], %s::text[], %s::bytea[], %s::float8[], "
-                "%s::integer[], %s::text[], %s::text[], %s)",
-                [
-                    _ADVISORY_LOCK_CLASS, self.alias, time.time(), self.NOTIFY_CHANNEL,
-                    *self._send_arrays(items, expires), inboxes, full_names, self.HOLD_INBOX,
-                ],
-            )  # fmt: skip
-            sent, channel, content = cursor.fetchone()
-        return sent, (None if channel is None else (channel, bytes(content)))
-
     def _take_prefetched(self, inbox: str) -> tuple[str, bytes] | None:
         """The next unexpired message taken earlier for ``inbox``, if any."""
         with self._prefetch_lock:
@@ -511,12 +359,6 @@ class DatabaseChannelBackend(DatabaseAccess, BaseChannelBackend):
         # RETURNING promises no order: FIFO is by id.
         rows.sort()
         return [(channel, bytes(content), expires) for _, channel, content, expires in rows]
-
-    def _wait_locally(self, seq: int, timeout: float) -> None:
-        """Sleep up to ``timeout`` unless a send in this process came since ``seq``."""
-        with self._signal.cond:
-            if self._signal.seq == seq:
-                self._signal.cond.wait(timeout)
 
     # --- holding capacity -------------------------------------------------------
 
@@ -717,12 +559,3 @@ class DatabaseChannelBackend(DatabaseAccess, BaseChannelBackend):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} alias={self.alias!r} db={self.db_alias!r}>"
-
-
-def _split_names(channels: list[str]) -> tuple[list[str], list[str]]:
-    """Names matched on the inbox column (plain names and ``"prefix!"``), and
-    full ``"prefix!suffix"`` names of one process-local channel each."""
-    return (
-        [n for n in channels if inbox_of(n) == n],
-        [n for n in channels if inbox_of(n) != n],
-    )

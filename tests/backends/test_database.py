@@ -321,6 +321,37 @@ class TestDatabaseBackendPostgres(DatabaseBackendTests):
         assert [backend.receive_many(["conf.turn.a"])[1]["n"] for _ in range(2)] == [1, 3]
         assert [backend.receive_many(["conf.turn.b"])[1]["n"] for _ in range(2)] == [2, 4]
 
+    def test_blocking_inbox_receive_waits_without_looking_again(self, backend):
+        # A look found the inbox empty and no NOTIFY for it came since: the
+        # next blocking receive goes straight to LISTEN, and still wakes.
+        reply = backend.new_channel("conf.quiet!")
+        inbox = reply.split("!")[0] + "!"
+        assert backend.receive_many([inbox], block=True, timeout=0.2) == (None, None)
+        looks = []
+        pop = backend._pop
+
+        def counted(*args, **kwargs):
+            looks.append(time.monotonic())
+            return pop(*args, **kwargs)
+
+        backend._pop = counted
+        assert backend.receive_many([inbox], block=True, timeout=0.2) == (None, None)
+        assert looks == []
+        other = self.other()
+
+        def send_later():
+            time.sleep(0.1)
+            other.send(reply, {"n": 1})
+            connections.close_all()
+
+        sender = threading.Thread(target=send_later)
+        sender.start()
+        assert backend.receive_many([inbox], block=True, timeout=5) == (reply, {"n": 1})
+        sender.join()
+        # A message sent by this very process is found too.
+        backend.send(reply, {"n": 2})
+        assert backend.receive_many([inbox], block=True, timeout=5) == (reply, {"n": 2})
+
     def test_batches_locking_channels_in_opposite_orders_do_not_deadlock(self, backend):
         # Two senders, each sending to both channels in its own order, at the
         # same time: the send function locks channels in one order for all.
