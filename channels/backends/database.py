@@ -105,10 +105,10 @@ class DatabaseChannelBackend(PostgresBatches, SQLitePolling, DatabaseAccess, Bas
     #: (``PRAGMA data_version``, no table read); only then does the receiver
     #: look for a message. Polls stay at POLL_MIN for POLL_HOT seconds after
     #: the thread last received (a message that comes while a receiver is
-    #: busy is seen within half a millisecond), then back off by POLL_GROWTH
-    #: to POLL_MAX (reached after about 0.4 s of finding nothing).
-    POLL_MIN = 0.0005
-    POLL_HOT = 0.05
+    #: busy is seen within a millisecond), then back off by POLL_GROWTH to
+    #: POLL_MAX (reached after about 0.35 s of finding nothing).
+    POLL_MIN = 0.001
+    POLL_HOT = 0.02
     POLL_MAX = 0.1
     POLL_GROWTH = 1.5
     #: Seconds between two sweeps of expired rows (per process and alias).

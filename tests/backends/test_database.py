@@ -53,6 +53,32 @@ def require_postgres() -> None:
     pytest.skip(reason)
 
 
+def count_looks(backend) -> list[float]:
+    """Record each time ``backend`` reads its table for a message."""
+    looks: list[float] = []
+    pop = backend._pop
+
+    def counted(*args, **kwargs):
+        looks.append(time.monotonic())
+        return pop(*args, **kwargs)
+
+    backend._pop = counted
+    return looks
+
+
+def send_from_another_thread(sender, channel: str, message: dict) -> threading.Thread:
+    """Send ``message`` 0.1 s from now on another thread (another connection)."""
+
+    def send_later():
+        time.sleep(0.1)
+        sender.send(channel, message)
+        connections.close_all()
+
+    thread = threading.Thread(target=send_later)
+    thread.start()
+    return thread
+
+
 class DatabaseBackendTests(BackendConformance, OpsConformance):
     """The suite plus database-specific tests, for one ``DB_ALIAS``."""
 
@@ -248,26 +274,11 @@ class TestDatabaseBackendSQLite(DatabaseBackendTests):
     def test_blocked_receiver_looks_only_after_a_commit(self, backend):
         # Polls read PRAGMA data_version; the table is read again only once
         # another connection has committed.
-        looks = []
-        pop = backend._pop
-
-        def counted(*args, **kwargs):
-            looks.append(time.monotonic())
-            return pop(*args, **kwargs)
-
-        backend._pop = counted
+        looks = count_looks(backend)
         assert backend.receive_many(["conf.poll"], block=True, timeout=0.3) == (None, None)
         assert len(looks) == 1
         # A send on another connection (another thread's) wakes it.
-        other = self.other()
-
-        def send_later():
-            time.sleep(0.1)
-            other.send("conf.poll", {"n": 1})
-            connections.close_all()
-
-        sender = threading.Thread(target=send_later)
-        sender.start()
+        sender = send_from_another_thread(self.other(), "conf.poll", {"n": 1})
         assert backend.receive_many(["conf.poll"], block=True, timeout=5)[1] == {"n": 1}
         sender.join()
 
@@ -327,25 +338,10 @@ class TestDatabaseBackendPostgres(DatabaseBackendTests):
         reply = backend.new_channel("conf.quiet!")
         inbox = reply.split("!")[0] + "!"
         assert backend.receive_many([inbox], block=True, timeout=0.2) == (None, None)
-        looks = []
-        pop = backend._pop
-
-        def counted(*args, **kwargs):
-            looks.append(time.monotonic())
-            return pop(*args, **kwargs)
-
-        backend._pop = counted
+        looks = count_looks(backend)
         assert backend.receive_many([inbox], block=True, timeout=0.2) == (None, None)
         assert looks == []
-        other = self.other()
-
-        def send_later():
-            time.sleep(0.1)
-            other.send(reply, {"n": 1})
-            connections.close_all()
-
-        sender = threading.Thread(target=send_later)
-        sender.start()
+        sender = send_from_another_thread(self.other(), reply, {"n": 1})
         assert backend.receive_many([inbox], block=True, timeout=5) == (reply, {"n": 1})
         sender.join()
         # A message sent by this very process is found too.
