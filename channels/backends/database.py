@@ -42,7 +42,9 @@ No disk flush per message (channel messages are at-most-once and expire):
 * PostgreSQL: ``channels_message`` is UNLOGGED (migration 0004), so a
   transaction touching only it commits without waiting for the WAL to reach
   disk; a send is one statement (the ``channels_send`` function: lock,
-  capacity check, insert, NOTIFY), a receive one ``DELETE ... RETURNING``.
+  capacity check, insert, NOTIFY), a receive one ``DELETE ... RETURNING``,
+  and so are a batch of sends and a worker's turn (its replies and the look
+  for its next message; :mod:`.database_batches`, migration 0005).
   The backend's own writes to the group and heartbeat tables commit with
   ``synchronous_commit = off`` (never inside a transaction of the caller's).
 * SQLite: the backend's connections use WAL and ``synchronous = NORMAL``:
