@@ -95,12 +95,18 @@ def idle_child(config: dict, db_alias: str, seconds: float, loop: bool, out) -> 
     backend.close()
 
 
-def wake_child(config: dict, db_alias: str, rounds: int, out) -> None:
-    """Receive ``rounds`` messages, each while blocked; report latencies."""
+def ready_receiver(config: dict, db_alias: str, channel: str, out):
+    """A backend in this (child) process, listening on ``channel``; says so."""
     setup_django(config)
     backend = make_backend(db_alias)
-    backend.receive_many(["bench.wake"], block=True, timeout=0.2)
+    backend.receive_many([channel], block=True, timeout=0.2)  # connect, LISTEN
     out.put("ready")
+    return backend
+
+
+def wake_child(config: dict, db_alias: str, rounds: int, out) -> None:
+    """Receive ``rounds`` messages, each while blocked; report latencies."""
+    backend = ready_receiver(config, db_alias, "bench.wake", out)
     for _ in range(rounds):
         channel, message = backend.receive_many(["bench.wake"], block=True, timeout=30)
         now = time.time()
@@ -110,10 +116,7 @@ def wake_child(config: dict, db_alias: str, rounds: int, out) -> None:
 
 def echo_child(config: dict, db_alias: str, rounds: int, out) -> None:
     """Send every message received on bench.ping back to bench.pong."""
-    setup_django(config)
-    backend = make_backend(db_alias)
-    backend.receive_many(["bench.ping"], block=True, timeout=0.2)
-    out.put("ready")
+    backend = ready_receiver(config, db_alias, "bench.ping", out)
     for _ in range(rounds):
         channel, message = backend.receive_many(["bench.ping"], block=True, timeout=30)
         if channel is None:
