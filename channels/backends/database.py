@@ -119,6 +119,9 @@ class DatabaseChannelBackend(PostgresBatches, SQLitePolling, DatabaseAccess, Bas
     CLEANUP_BATCH = 5000
     #: The PostgreSQL LISTEN/NOTIFY channel; the payload is the inbox name.
     NOTIFY_CHANNEL = "channels_message"
+    #: How long a look that found a receiver's channels empty spares the
+    #: receiver another look while no NOTIFY for them came (PostgreSQL).
+    KNOWN_EMPTY_FOR = 1.0
 
     def __init__(self, alias: str = "default", **options: Any) -> None:
         super().__init__(alias, **options)
@@ -160,9 +163,10 @@ class DatabaseChannelBackend(PostgresBatches, SQLitePolling, DatabaseAccess, Bas
         # returned: inbox -> (channel, content, expires).
         self._prefetched: dict[str, collections.deque[tuple[str, bytes, float]]] = {}
         self._prefetch_lock = threading.Lock()
-        # PostgreSQL: per process inbox, the listener's mark (see
-        # PostgresListener.mark) when a look last found it empty.
-        self._empty_at: dict[str, tuple[int, int] | None] = {}
+        # PostgreSQL: per list of channels received, when a look last found
+        # them empty (monotonic time) and the listener's mark then (see
+        # PostgresListener.mark).
+        self._empty_at: dict[tuple[str, ...], tuple[float, tuple[int, ...]]] = {}
         if not self._postgres:
             tune_sqlite(db_alias)
 
@@ -266,15 +270,14 @@ class DatabaseChannelBackend(PostgresBatches, SQLitePolling, DatabaseAccess, Bas
             seq = self._signal.seq
             # Before the look, so a commit between the look and the poll shows.
             version = None if self._postgres else self._data_version()
-            if inbox is not None and timeout > 0 and self._known_empty(inbox):
-                rows = []  # nothing came since a look found it empty: just wait
+            if timeout > 0 and self._known_empty(channels, wake_on):
+                rows = []  # nothing came since a look found them empty: just wait
             else:
-                mark = self._listener.mark(inbox) if inbox and self._listener else None
+                mark = self._listener.mark(wake_on) if self._listener else None
                 rows = self._run(lambda conn, attempt: self._pop(conn, inboxes, full_names, limit))
-                if inbox is not None:
-                    # Fewer rows than asked for: the inbox was empty as of this
-                    # look, and stays so until a NOTIFY for it is read.
-                    self._empty_at[inbox] = mark if len(rows) < limit else None
+                # Fewer rows than asked for: the channels were empty as of
+                # this look, and stay so until a NOTIFY for one is read.
+                self._note_empty(channels, mark if len(rows) < limit else None)
             self._maybe_cleanup()
             if rows:
                 self._received_now()
@@ -292,19 +295,37 @@ class DatabaseChannelBackend(PostgresBatches, SQLitePolling, DatabaseAccess, Bas
             elif not self._poll_until_commit(seq, version, deadline):
                 return None, None
 
-    def _known_empty(self, inbox: str) -> bool:
-        """PostgreSQL: whether a look at ``inbox`` found it empty and no
-        NOTIFY for it has been read since (the listener drained first), so
-        a blocking receive can go straight to waiting. Every message
-        committed after that look sends a NOTIFY, which ends the wait."""
-        mark = self._empty_at.get(inbox)
+    def _known_empty(self, channels: list[str], wake_on: set[str]) -> bool:
+        """PostgreSQL: whether a look at ``channels`` (a receive's, or a
+        worker's turn's) found them empty and no NOTIFY for one of them has
+        been read since (the listener drained first), so a blocking receive
+        can go straight to waiting. Every message committed after that look
+        sends a NOTIFY, which ends the wait. A message another receiver had
+        locked (SKIP LOCKED) during the look comes back without one if that
+        receiver's statement fails: so the knowledge is trusted for
+        KNOWN_EMPTY_FOR seconds only, then a look is made again.
+        """
+        noted = self._empty_at.get(tuple(channels))
         listener = self._listener
         return (
-            mark is not None
+            noted is not None
+            and time.monotonic() - noted[0] < self.KNOWN_EMPTY_FOR
             and listener is not None
             and listener.drain()
-            and listener.mark(inbox) == mark
+            and listener.mark(wake_on) == noted[1]
         )
+
+    def _note_empty(self, channels: list[str], mark: tuple[int, ...] | None) -> None:
+        """Remember (or, with None, forget) that a look found ``channels`` empty."""
+        key = tuple(channels)
+        if mark is None:
+            self._empty_at.pop(key, None)
+            return
+        if len(self._empty_at) >= 64:
+            # Receivers of ever new channel lists (one reply channel per
+            # request) must not grow this without bound.
+            self._empty_at.clear()
+        self._empty_at[key] = (time.monotonic(), mark)
 
     def _take_prefetched(self, inbox: str) -> tuple[str, bytes] | None:
         """The next unexpired message taken earlier for ``inbox``, if any."""

@@ -38,6 +38,8 @@ class PostgresBatches:
     _maybe_cleanup: Any
     _receive: Any
     _received_now: Any
+    _note_empty: Any
+    _listener: Any
     full_error: Any
 
     def _send_many(self, items: list[tuple[str, bytes, int]]) -> list[Exception | None]:
@@ -109,6 +111,8 @@ class PostgresBatches:
             return super()._send_and_receive(items, channels, timeout)
         inboxes, full_names = split_names(channels) if look else ([], [])
         expires = time.time() + self.expiry
+        wake_on = {inbox_of(n) for n in channels}
+        mark = self._listener.mark(wake_on) if look else None
         try:
             sent, taken = self._run(
                 lambda conn, attempt: self._turn(conn, attempt, items, inboxes, full_names, expires)
@@ -124,6 +128,10 @@ class PostgresBatches:
         if taken is not None:
             self._received_now()
             return sent, None, taken[0], taken[1]
+        if look:
+            # The look found them empty: the worker's blocking receive that
+            # follows can wait without looking again (see _known_empty).
+            self._note_empty(channels, mark)
         if channels and (timeout > 0 or not look):
             channel, data = self._receive(channels, timeout)
             return sent, None, channel, data

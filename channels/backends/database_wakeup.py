@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import connections
@@ -112,13 +113,13 @@ class PostgresListener:
                 self._generation += 1
         return True
 
-    def mark(self, payload: str) -> tuple[int, int] | None:
-        """Where the notifications naming ``payload`` stand (counted from the
-        first mark on), or None if not listening: two equal marks mean none
-        was read in between, on one and the same LISTEN connection."""
+    def mark(self, payloads: Iterable[str]) -> tuple[int, ...] | None:
+        """Where the notifications naming ``payloads`` stand (counted from
+        the first mark on), or None if not listening: two equal marks mean
+        none was read in between, on one and the same LISTEN connection."""
         if self.connection is None or self._pid != os.getpid():
             return None
-        return self._generation, self._heard.setdefault(payload, 0)
+        return (self._generation, *(self._heard.setdefault(p, 0) for p in sorted(payloads)))
 
     def drain(self) -> bool:
         """Read the notifications already on the connection, without waiting.

@@ -348,6 +348,17 @@ class TestDatabaseBackendPostgres(DatabaseBackendTests):
         backend.send(reply, {"n": 2})
         assert backend.receive_many([inbox], block=True, timeout=5) == (reply, {"n": 2})
 
+    def test_a_turn_that_finds_nothing_spares_the_next_receive_a_look(self, backend):
+        channels = ["conf.idle.a", "conf.idle.b"]
+        assert backend.receive_many(channels, block=True, timeout=0.1) == (None, None)
+        turn = backend.send_and_receive([("conf.idle.out", {"n": 1})], channels)
+        assert (turn.sent, turn.channel) == (1, None)
+        looks = count_looks(backend)
+        sender = send_from_another_thread(self.other(), "conf.idle.b", {"n": 2})
+        assert backend.receive_many(channels, block=True, timeout=5) == ("conf.idle.b", {"n": 2})
+        sender.join()
+        assert len(looks) == 1  # once the NOTIFY came, not before
+
     def test_batches_locking_channels_in_opposite_orders_do_not_deadlock(self, backend):
         # Two senders, each sending to both channels in its own order, at the
         # same time: the send function locks channels in one order for all.
