@@ -70,21 +70,19 @@ class SQLitePolling:
     (or PostgreSQL while its LISTEN connection is down): it sleeps on the
     process signal, which senders in this process bump, and on SQLite looks
     again only once ``PRAGMA data_version`` says another connection
-    committed. The sleep is POLL_MIN for POLL_HOT seconds after the thread
-    last received, then grows by POLL_GROWTH up to POLL_MAX."""
+    committed. The sleep starts at POLL_MIN after the thread last received
+    and grows by POLL_GROWTH per poll up to POLL_MAX."""
 
     db_alias: str
     POLL_MIN: float
-    POLL_HOT: float
     POLL_MAX: float
     POLL_GROWTH: float
-    _poll: Any  # threading.local: delay, received_at
+    _poll: Any  # threading.local: delay
     _signal: Any
 
     def _received_now(self) -> None:
         """Note that this thread received: its polls go back to POLL_MIN."""
         self._poll.delay = self.POLL_MIN
-        self._poll.received_at = time.monotonic()
 
     def _poll_until_commit(self, seq: int, version: int | None, deadline: float) -> bool:
         """Sleep until a send in this process (``seq`` moved), a commit by
@@ -102,8 +100,7 @@ class SQLitePolling:
             if remaining <= 0:
                 return version is None
             delay = getattr(poll, "delay", self.POLL_MIN)
-            if time.monotonic() - getattr(poll, "received_at", 0.0) > self.POLL_HOT:
-                poll.delay = min(delay * self.POLL_GROWTH, self.POLL_MAX)
+            poll.delay = min(delay * self.POLL_GROWTH, self.POLL_MAX)
             self._wait_locally(seq, min(delay, remaining))
             if version is None or self._signal.seq != seq or self._data_version() != version:
                 return True
