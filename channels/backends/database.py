@@ -25,7 +25,7 @@ Waiting for a message:
   call and otherwise sleeps in the kernel.
 * SQLite has no notifications: a blocked receiver polls ``PRAGMA
   data_version`` (which moves when another connection commits; no table
-  read) every :attr:`~DatabaseChannelBackend.POLL_MIN` while it has just
+  read), first :attr:`~DatabaseChannelBackend.POLL_MIN` after it last
   received, backing off to :attr:`~DatabaseChannelBackend.POLL_MAX` when
   idle, and looks for a message only when it moved; senders in the same
   process wake it at once through a condition variable.
