@@ -10,6 +10,11 @@ CHANNELS_TEST_POSTGRES environment variable names a server) this measures:
   message from this process after a random pause; the time from ``send``
   returning to ``receive_many`` returning in the other process, over
   ``--rounds`` rounds.
+* ping-pong: this process sends a message and blocks for the answer, which
+  another process (blocked in ``receive_many``) sends back at once: the
+  round trip of two hops (a send, a wake-up and a receive each), over
+  ``--pings`` rounds. The hop cost of a request and its reply when one
+  client talks to one worker.
 
 Run: ``python bench/database_idle.py [--postgres postgresql://postgres@127.0.0.1:5432/test]``
 Tables are created in a temporary SQLite file and a temporary PostgreSQL
@@ -90,12 +95,18 @@ def idle_child(config: dict, db_alias: str, seconds: float, loop: bool, out) -> 
     backend.close()
 
 
-def wake_child(config: dict, db_alias: str, rounds: int, out) -> None:
-    """Receive ``rounds`` messages, each while blocked; report latencies."""
+def ready_receiver(config: dict, db_alias: str, channel: str, out):
+    """A backend in this (child) process, listening on ``channel``; says so."""
     setup_django(config)
     backend = make_backend(db_alias)
-    backend.receive_many(["bench.wake"], block=True, timeout=0.2)
+    backend.receive_many([channel], block=True, timeout=0.2)  # connect, LISTEN
     out.put("ready")
+    return backend
+
+
+def wake_child(config: dict, db_alias: str, rounds: int, out) -> None:
+    """Receive ``rounds`` messages, each while blocked; report latencies."""
+    backend = ready_receiver(config, db_alias, "bench.wake", out)
     for _ in range(rounds):
         channel, message = backend.receive_many(["bench.wake"], block=True, timeout=30)
         now = time.time()
@@ -103,7 +114,35 @@ def wake_child(config: dict, db_alias: str, rounds: int, out) -> None:
     backend.close()
 
 
-def measure(config: dict, db_alias: str, idle: float, rounds: int) -> dict:
+def echo_child(config: dict, db_alias: str, rounds: int, out) -> None:
+    """Send every message received on bench.ping back to bench.pong."""
+    backend = ready_receiver(config, db_alias, "bench.ping", out)
+    for _ in range(rounds):
+        channel, message = backend.receive_many(["bench.ping"], block=True, timeout=30)
+        if channel is None:
+            break
+        backend.send("bench.pong", message)
+    backend.close()
+
+
+def ping_pong(backend, context, config: dict, db_alias: str, rounds: int, out) -> list[float]:
+    """Round trips (ms) of a message bounced off another process."""
+    proc = context.Process(target=echo_child, args=(config, db_alias, rounds, out))
+    proc.start()
+    assert out.get(timeout=60) == "ready"
+    backend.receive_many(["bench.pong"], block=True, timeout=0.2)  # LISTEN first
+    trips = []
+    for n in range(rounds):
+        start = time.perf_counter()
+        backend.send("bench.ping", {"n": n})
+        channel, message = backend.receive_many(["bench.pong"], block=True, timeout=30)
+        assert channel is not None and message["n"] == n, "the echo never came back"
+        trips.append((time.perf_counter() - start) * 1000)
+    proc.join()
+    return sorted(trips)
+
+
+def measure(config: dict, db_alias: str, idle: float, rounds: int, pings: int) -> dict:
     context = multiprocessing.get_context("spawn")
     out = context.Queue()
 
@@ -130,6 +169,8 @@ def measure(config: dict, db_alias: str, idle: float, rounds: int) -> dict:
         latencies.append(latency * 1000)
     proc.join()
     backend.flush()
+    trips = ping_pong(backend, context, config, db_alias, pings, out)
+    backend.flush()
     backend.close()
     latencies.sort()
     return {
@@ -139,6 +180,8 @@ def measure(config: dict, db_alias: str, idle: float, rounds: int) -> dict:
         "wake_median_ms": statistics.median(latencies),
         "wake_p90_ms": latencies[int(0.9 * (len(latencies) - 1))],
         "wake_max_ms": latencies[-1],
+        "ping_median_ms": statistics.median(trips),
+        "ping_p90_ms": trips[int(0.9 * (len(trips) - 1))],
     }
 
 
@@ -147,6 +190,7 @@ def main() -> None:
     parser.add_argument("--postgres", default=os.environ.get("CHANNELS_TEST_POSTGRES"))
     parser.add_argument("--idle", type=float, default=10.0, help="idle seconds measured")
     parser.add_argument("--rounds", type=int, default=30, help="wake-up rounds")
+    parser.add_argument("--pings", type=int, default=300, help="ping-pong rounds")
     args = parser.parse_args()
 
     fd, sqlite_path = tempfile.mkstemp(prefix="channels-bench-", suffix=".sqlite3")
@@ -166,20 +210,22 @@ def main() -> None:
             call_command("migrate", "channels", database=alias, verbosity=0)
         print(f"CPU time of a process waiting {args.idle:.0f} s with nothing to receive,")
         print("in one blocking receive and in a loop of 1 s blocking receives (a worker);")
-        print(f"wake-up latency from send to receive in another process ({args.rounds} rounds).")
+        print(f"wake-up latency from send to receive in another process ({args.rounds} rounds);")
+        print(f"round trip of a message bounced off another process ({args.pings} rounds).")
         print()
         print(
             f"{'database':<11}{'idle, one':>11}{'idle, loop':>22}"
-            f"{'wake median':>13}{'p90':>9}{'max':>9}"
+            f"{'wake median':>13}{'p90':>9}{'max':>9}{'ping-pong median':>18}{'p90':>9}"
         )
         for alias in aliases:
-            r = measure(config, alias, args.idle, args.rounds)
+            r = measure(config, alias, args.idle, args.rounds, args.pings)
             name = "sqlite" if alias == "default" else "postgresql"
             print(
                 f"{name:<11}{r['idle_one_ms']:>8.1f} ms"
                 f"{r['idle_loop_ms']:>11.1f} ms ({r['idle_loop_pct']:.2f}%)"
                 f"{r['wake_median_ms']:>10.1f} ms{r['wake_p90_ms']:>6.1f} ms"
                 f"{r['wake_max_ms']:>6.1f} ms"
+                f"{r['ping_median_ms']:>15.2f} ms{r['ping_p90_ms']:>6.2f} ms"
             )
     finally:
         if args.postgres:

@@ -23,10 +23,12 @@ Waiting for a message:
   as payload, so a blocked receiver wakes when (and only when) a message for
   one of its channels commits. An idle worker makes one query per receive
   call and otherwise sleeps in the kernel.
-* SQLite has no notifications: a blocked receiver polls with a backoff from
-  :attr:`~DatabaseChannelBackend.POLL_MIN` to
-  :attr:`~DatabaseChannelBackend.POLL_MAX`, and senders in the same process
-  wake it at once through a condition variable.
+* SQLite has no notifications: a blocked receiver polls ``PRAGMA
+  data_version`` (which moves when another connection commits; no table
+  read), first :attr:`~DatabaseChannelBackend.POLL_MIN` after it last
+  received, backing off to :attr:`~DatabaseChannelBackend.POLL_MAX` when
+  idle, and looks for a message only when it moved; senders in the same
+  process wake it at once through a condition variable.
 
 Expired rows are never delivered (every read filters on ``expires``) and are
 deleted in batches at most every :attr:`~DatabaseChannelBackend.CLEANUP_INTERVAL`
@@ -40,7 +42,9 @@ No disk flush per message (channel messages are at-most-once and expire):
 * PostgreSQL: ``channels_message`` is UNLOGGED (migration 0004), so a
   transaction touching only it commits without waiting for the WAL to reach
   disk; a send is one statement (the ``channels_send`` function: lock,
-  capacity check, insert, NOTIFY), a receive one ``DELETE ... RETURNING``.
+  capacity check, insert, NOTIFY), a receive one ``DELETE ... RETURNING``,
+  and so are a batch of sends and a worker's turn (its replies and the look
+  for its next message; :mod:`.database_batches`, migration 0005).
   The backend's own writes to the group and heartbeat tables commit with
   ``synchronous_commit = off`` (never inside a transaction of the caller's).
 * SQLite: the backend's connections use WAL and ``synchronous = NORMAL``:
@@ -63,7 +67,8 @@ from ..exceptions import ImproperlyConfiguredBackend
 from ..names import inbox_of
 from .base import BaseChannelBackend
 from .database_access import Attempt, DatabaseAccess
-from .database_sqlite import tune_sqlite
+from .database_batches import ADVISORY_LOCK_CLASS, PostgresBatches, split_names
+from .database_sqlite import SQLitePolling, tune_sqlite
 from .database_wakeup import PostgresListener, signal_for
 
 logger = logging.getLogger(__name__)
@@ -74,13 +79,8 @@ T = TypeVar("T")
 #: channel received (an interface server's loop).
 INBOX_BATCH = 100
 
-# First key of the two-key advisory lock that guards a channel's capacity
-# check: "chan" in ASCII, so these locks cannot collide with single-key
-# advisory locks the project takes for its own purposes.
-_ADVISORY_LOCK_CLASS = 0x6368616E
 
-
-class DatabaseChannelBackend(DatabaseAccess, BaseChannelBackend):
+class DatabaseChannelBackend(PostgresBatches, SQLitePolling, DatabaseAccess, BaseChannelBackend):
     """Channels in Django database tables (SQLite or PostgreSQL).
 
     Extra option: ``DB_ALIAS`` ("default"), the ``DATABASES`` alias holding
@@ -102,10 +102,15 @@ class DatabaseChannelBackend(DatabaseAccess, BaseChannelBackend):
     #: The inbox of held rows: not a valid name, so never received.
     HOLD_INBOX = ""
 
-    #: First and longest sleep between polls of a blocked receiver on SQLite.
-    #: Polling starts fast (a message that comes while a receiver is busy is
-    #: seen within a millisecond) and backs off by POLL_GROWTH to POLL_MAX
-    #: (reached after about 0.3 s of finding nothing) when idle.
+    #: First and longest sleep between polls of a blocked receiver on
+    #: SQLite. A poll asks only whether another connection has committed
+    #: (``PRAGMA data_version``, no table read); only then does the receiver
+    #: look for a message. Polling starts fast after the thread last
+    #: received (a message that comes while a receiver is busy is seen
+    #: within a millisecond) and backs off by POLL_GROWTH to POLL_MAX
+    #: (reached after about 0.3 s of finding nothing). A receiver that kept
+    #: polling fast for a while after each message (tried: 1 ms for 20 ms)
+    #: took every message from competing receivers that had backed off.
     POLL_MIN = 0.001
     POLL_MAX = 0.1
     POLL_GROWTH = 1.5
@@ -115,6 +120,9 @@ class DatabaseChannelBackend(DatabaseAccess, BaseChannelBackend):
     CLEANUP_BATCH = 5000
     #: The PostgreSQL LISTEN/NOTIFY channel; the payload is the inbox name.
     NOTIFY_CHANNEL = "channels_message"
+    #: How long a look that found a receiver's channels empty spares the
+    #: receiver another look while no NOTIFY for them came (PostgreSQL).
+    KNOWN_EMPTY_FOR = 1.0
 
     def __init__(self, alias: str = "default", **options: Any) -> None:
         super().__init__(alias, **options)
@@ -156,6 +164,10 @@ class DatabaseChannelBackend(DatabaseAccess, BaseChannelBackend):
         # returned: inbox -> (channel, content, expires).
         self._prefetched: dict[str, collections.deque[tuple[str, bytes, float]]] = {}
         self._prefetch_lock = threading.Lock()
+        # PostgreSQL: per list of channels received, when a look last found
+        # them empty (monotonic time) and the listener's mark then (see
+        # PostgresListener.mark).
+        self._empty_at: dict[tuple[str, ...], tuple[float, tuple[int, ...]]] = {}
         if not self._postgres:
             tune_sqlite(db_alias)
 
@@ -216,7 +228,7 @@ class DatabaseChannelBackend(DatabaseAccess, BaseChannelBackend):
             cursor.execute(
                 "SELECT channels_send(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 [
-                    _ADVISORY_LOCK_CLASS, self.alias, inbox, channel, data, expires, time.time(),
+                    ADVISORY_LOCK_CLASS, self.alias, inbox, channel, data, expires, time.time(),
                     capacity, self.NOTIFY_CHANNEL,
                 ],
             )  # fmt: skip
@@ -239,18 +251,13 @@ class DatabaseChannelBackend(DatabaseAccess, BaseChannelBackend):
     ) -> tuple[str, bytes] | tuple[None, None]:
         # Names ending in "!" (and plain names) match the inbox column; a
         # full "prefix!suffix" name asks for that one process-local channel.
-        inboxes = [n for n in channels if inbox_of(n) == n]
-        full_names = [n for n in channels if inbox_of(n) != n]
+        inboxes, full_names = split_names(channels)
         wake_on = {inbox_of(n) for n in channels}
         deadline = time.monotonic() + timeout
         if timeout > 0 and self._postgres:
             # LISTEN before the first look, so a message committed between
             # the look and the wait still wakes us.
             self._listener.ensure()
-        # The poll backoff carries over between calls of one thread, so a
-        # worker looping on short blocking receives stays at the slow rate
-        # while idle instead of restarting at POLL_MIN every call.
-        delay = getattr(self._poll, "delay", self.POLL_MIN)
         # A process inbox alone (an interface server's loop) is read by its
         # owner only, so several of its messages may be taken at once and
         # handed out from memory: one statement per burst, not per message.
@@ -262,26 +269,64 @@ class DatabaseChannelBackend(DatabaseAccess, BaseChannelBackend):
                 if found is not None:
                     return found
             seq = self._signal.seq
-            rows = self._run(lambda conn, attempt: self._pop(conn, inboxes, full_names, limit))
+            # Before the look, so a commit between the look and the poll shows.
+            version = None if self._postgres else self._data_version()
+            if timeout > 0 and self._known_empty(channels, wake_on):
+                rows = []  # nothing came since a look found them empty: just wait
+            else:
+                mark = self._listener.mark(wake_on) if self._listener else None
+                rows = self._run(lambda conn, attempt: self._pop(conn, inboxes, full_names, limit))
+                # Fewer rows than asked for: the channels were empty as of
+                # this look, and stay so until a NOTIFY for one is read.
+                self._note_empty(channels, mark if len(rows) < limit else None)
             self._maybe_cleanup()
             if rows:
-                self._poll.delay = self.POLL_MIN
+                self._received_now()
                 if len(rows) > 1:
                     with self._prefetch_lock:
                         self._prefetched.setdefault(inbox, collections.deque()).extend(rows[1:])
                 return rows[0][0], rows[0][1]
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                if timeout > 0:
-                    self._poll.delay = delay
                 return None, None
             if self._listener is not None and self._listener.connection is not None:
                 self._listener.wait(wake_on, seq, remaining)
             elif self._listener is not None and self._listener.ensure():
                 continue  # listening again after a failure: look before waiting
-            else:
-                self._wait_locally(seq, min(delay, remaining))
-                delay = min(delay * self.POLL_GROWTH, self.POLL_MAX)
+            elif not self._poll_until_commit(seq, version, deadline):
+                return None, None
+
+    def _known_empty(self, channels: list[str], wake_on: set[str]) -> bool:
+        """PostgreSQL: whether a look at ``channels`` (a receive's, or a
+        worker's turn's) found them empty and no NOTIFY for one of them has
+        been read since (the listener drained first), so a blocking receive
+        can go straight to waiting. Every message committed after that look
+        sends a NOTIFY, which ends the wait. A message another receiver had
+        locked (SKIP LOCKED) during the look comes back without one if that
+        receiver's statement fails: so the knowledge is trusted for
+        KNOWN_EMPTY_FOR seconds only, then a look is made again.
+        """
+        noted = self._empty_at.get(tuple(channels))
+        listener = self._listener
+        return (
+            noted is not None
+            and time.monotonic() - noted[0] < self.KNOWN_EMPTY_FOR
+            and listener is not None
+            and listener.drain()
+            and listener.mark(wake_on) == noted[1]
+        )
+
+    def _note_empty(self, channels: list[str], mark: tuple[int, ...] | None) -> None:
+        """Remember (or, with None, forget) that a look found ``channels`` empty."""
+        key = tuple(channels)
+        if mark is None:
+            self._empty_at.pop(key, None)
+            return
+        if len(self._empty_at) >= 64:
+            # Receivers of ever new channel lists (one reply channel per
+            # request) must not grow this without bound.
+            self._empty_at.clear()
+        self._empty_at[key] = (time.monotonic(), mark)
 
     def _take_prefetched(self, inbox: str) -> tuple[str, bytes] | None:
         """The next unexpired message taken earlier for ``inbox``, if any."""
@@ -298,6 +343,13 @@ class DatabaseChannelBackend(DatabaseAccess, BaseChannelBackend):
         self, connection, inboxes: list[str], full_names: list[str], limit: int = 1
     ) -> list[tuple[str, bytes, float]]:
         """Take up to ``limit`` live messages, oldest first."""
+        with connection.cursor() as cursor:
+            return self._pop_in(cursor, inboxes, full_names, limit)
+
+    def _pop_in(
+        self, cursor, inboxes: list[str], full_names: list[str], limit: int
+    ) -> list[tuple[str, bytes, float]]:
+        """:meth:`_pop` on an open cursor (inside a transaction, or not)."""
         where = []
         params: list[Any] = [self.alias]
         if inboxes:
@@ -312,32 +364,25 @@ class DatabaseChannelBackend(DatabaseAccess, BaseChannelBackend):
         match = (
             f"FROM {self._messages} WHERE backend = %s AND ({' OR '.join(where)}) AND expires > %s"
         )
-        with connection.cursor() as cursor:
-            if not self._postgres:
-                # A plain read first: an idle poll then takes no write lock,
-                # which would stall senders in other processes.
-                cursor.execute(f"SELECT 1 {match} LIMIT 1", params)
-                if cursor.fetchone() is None:
-                    return []
-            lock = " FOR UPDATE SKIP LOCKED" if self._postgres else ""
-            cursor.execute(
-                f"DELETE FROM {self._messages} WHERE id IN ("
-                f"SELECT id {match} ORDER BY id LIMIT {int(limit)}{lock}"
-                f") RETURNING id, channel, content, expires",
-                params,
-            )
-            # fetchall: SQLite commits an autocommit statement only once
-            # its rows are exhausted.
-            rows = cursor.fetchall()
+        if not self._postgres:
+            # A plain read first: an idle poll then takes no write lock,
+            # which would stall senders in other processes.
+            cursor.execute(f"SELECT 1 {match} LIMIT 1", params)
+            if cursor.fetchone() is None:
+                return []
+        lock = " FOR UPDATE SKIP LOCKED" if self._postgres else ""
+        cursor.execute(
+            f"DELETE FROM {self._messages} WHERE id IN ("
+            f"SELECT id {match} ORDER BY id LIMIT {int(limit)}{lock}"
+            f") RETURNING id, channel, content, expires",
+            params,
+        )
+        # fetchall: SQLite commits an autocommit statement only once its
+        # rows are exhausted.
+        rows = cursor.fetchall()
         # RETURNING promises no order: FIFO is by id.
         rows.sort()
         return [(channel, bytes(content), expires) for _, channel, content, expires in rows]
-
-    def _wait_locally(self, seq: int, timeout: float) -> None:
-        """Sleep up to ``timeout`` unless a send in this process came since ``seq``."""
-        with self._signal.cond:
-            if self._signal.seq == seq:
-                self._signal.cond.wait(timeout)
 
     # --- holding capacity -------------------------------------------------------
 

@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import connections
@@ -81,6 +82,10 @@ class PostgresListener:
         self._retry_at = 0.0
         # Whether a thread is blocked in notifies(); guarded by signal.cond.
         self._reading = False
+        # Which connection this is (see mark()): one more per connect.
+        self._generation = 0
+        # Notifications read so far per payload, for the payloads watch()ed.
+        self._heard: dict[str, int] = {}
 
     def ensure(self) -> bool:
         """Open the connection if needed; False if it cannot be had now."""
@@ -105,7 +110,45 @@ class PostgresListener:
                     )
                     return False
                 self._pid = os.getpid()
+                self._generation += 1
         return True
+
+    def mark(self, payloads: Iterable[str]) -> tuple[int, ...] | None:
+        """Where the notifications naming ``payloads`` stand (counted from
+        the first mark on), or None if not listening: two equal marks mean
+        none was read in between, on one and the same LISTEN connection."""
+        if self.connection is None or self._pid != os.getpid():
+            return None
+        return (self._generation, *(self._heard.setdefault(p, 0) for p in sorted(payloads)))
+
+    def drain(self) -> bool:
+        """Read the notifications already on the connection, without waiting.
+
+        False if that cannot be done now (another thread is reading it, or
+        there is no connection): then nothing is known about what came.
+        """
+        if not self._lock.acquire(blocking=False):
+            return False
+        try:
+            conn = self.connection
+            if conn is None or self._pid != os.getpid():
+                return False
+            read = False
+            for notify in conn.notifies(timeout=0):
+                self._heard_one(notify.payload)
+                read = True
+        except self.psycopg.Error:
+            return False  # wait() reports and replaces a broken connection
+        finally:
+            self._lock.release()
+        if read:
+            # Threads waiting on the signal may have wanted one of them.
+            self.signal.bump()
+        return True
+
+    def _heard_one(self, payload: str) -> None:
+        if payload in self._heard:
+            self._heard[payload] += 1
 
     def wait(self, wake_on: set[str], seq: int, timeout: float) -> None:
         """Wait for a NOTIFY naming one of ``wake_on``, up to ``timeout``.
@@ -133,6 +176,7 @@ class PostgresListener:
                     if left <= 0:
                         return
                     for notify in conn.notifies(timeout=left, stop_after=1):
+                        self._heard_one(notify.payload)
                         signal.bump()
                         woken = woken or notify.payload in wake_on
         except self.psycopg.Error as exc:

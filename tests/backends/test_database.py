@@ -53,6 +53,32 @@ def require_postgres() -> None:
     pytest.skip(reason)
 
 
+def count_looks(backend) -> list[float]:
+    """Record each time ``backend`` reads its table for a message."""
+    looks: list[float] = []
+    pop = backend._pop
+
+    def counted(*args, **kwargs):
+        looks.append(time.monotonic())
+        return pop(*args, **kwargs)
+
+    backend._pop = counted
+    return looks
+
+
+def send_from_another_thread(sender, channel: str, message: dict) -> threading.Thread:
+    """Send ``message`` 0.1 s from now on another thread (another connection)."""
+
+    def send_later():
+        time.sleep(0.1)
+        sender.send(channel, message)
+        connections.close_all()
+
+    thread = threading.Thread(target=send_later)
+    thread.start()
+    return thread
+
+
 class DatabaseBackendTests(BackendConformance, OpsConformance):
     """The suite plus database-specific tests, for one ``DB_ALIAS``."""
 
@@ -245,6 +271,17 @@ class TestDatabaseBackendSQLite(DatabaseBackendTests):
         assert seen == [1]
         assert backend.receive_many(["conf.wal"])[1] == {"n": 1}
 
+    def test_blocked_receiver_looks_only_after_a_commit(self, backend):
+        # Polls read PRAGMA data_version; the table is read again only once
+        # another connection has committed.
+        looks = count_looks(backend)
+        assert backend.receive_many(["conf.poll"], block=True, timeout=0.3) == (None, None)
+        assert len(looks) == 1
+        # A send on another connection (another thread's) wakes it.
+        sender = send_from_another_thread(self.other(), "conf.poll", {"n": 1})
+        assert backend.receive_many(["conf.poll"], block=True, timeout=5)[1] == {"n": 1}
+        sender.join()
+
 
 class TestDatabaseBackendPostgres(DatabaseBackendTests):
     db_alias = "postgres"
@@ -271,6 +308,87 @@ class TestDatabaseBackendPostgres(DatabaseBackendTests):
             backend.send("conf.one", {"n": 1})
         assert len(statements) == 1 and "channels_send" in statements[0]
         assert backend.receive_many(["conf.one"])[1] == {"n": 1}
+
+    def test_a_workers_turn_and_a_batch_of_sends_are_one_statement_each(self, backend):
+        statements = []
+
+        def count(execute, sql, params, many, context):
+            statements.append(sql)
+            return execute(sql, params, many, context)
+
+        backend.send("conf.turn.next", {"n": 0})
+        backend._signal.last_cleanup = time.time()  # no sweep of expired rows now
+        with connections[self.db_alias].execute_wrapper(count):
+            turn = backend.send_and_receive(
+                [("conf.turn.a", {"n": 1}), ("conf.turn.b", {"n": 2})], ["conf.turn.next"]
+            )
+            assert (turn.sent, turn.error, turn.message) == (2, None, {"n": 0})
+            assert backend.send_many([("conf.turn.a", {"n": 3}), ("conf.turn.b", {"n": 4})]) == [
+                None,
+                None,
+            ]
+        assert len(statements) == 2
+        assert "channels_send_pop" in statements[0] and "channels_send_many" in statements[1]
+        assert [backend.receive_many(["conf.turn.a"])[1]["n"] for _ in range(2)] == [1, 3]
+        assert [backend.receive_many(["conf.turn.b"])[1]["n"] for _ in range(2)] == [2, 4]
+
+    def test_blocking_inbox_receive_waits_without_looking_again(self, backend):
+        # A look found the inbox empty and no NOTIFY for it came since: the
+        # next blocking receive goes straight to LISTEN, and still wakes.
+        reply = backend.new_channel("conf.quiet!")
+        inbox = reply.split("!")[0] + "!"
+        assert backend.receive_many([inbox], block=True, timeout=0.2) == (None, None)
+        looks = count_looks(backend)
+        assert backend.receive_many([inbox], block=True, timeout=0.2) == (None, None)
+        assert looks == []
+        sender = send_from_another_thread(self.other(), reply, {"n": 1})
+        assert backend.receive_many([inbox], block=True, timeout=5) == (reply, {"n": 1})
+        sender.join()
+        # A message sent by this very process is found too.
+        backend.send(reply, {"n": 2})
+        assert backend.receive_many([inbox], block=True, timeout=5) == (reply, {"n": 2})
+
+    def test_a_turn_that_finds_nothing_spares_the_next_receive_a_look(self, backend):
+        channels = ["conf.idle.a", "conf.idle.b"]
+        assert backend.receive_many(channels, block=True, timeout=0.1) == (None, None)
+        turn = backend.send_and_receive([("conf.idle.out", {"n": 1})], channels)
+        assert (turn.sent, turn.channel) == (1, None)
+        looks = count_looks(backend)
+        sender = send_from_another_thread(self.other(), "conf.idle.b", {"n": 2})
+        assert backend.receive_many(channels, block=True, timeout=5) == ("conf.idle.b", {"n": 2})
+        sender.join()
+        assert len(looks) == 1  # once the NOTIFY came, not before
+
+    def test_batches_locking_channels_in_opposite_orders_do_not_deadlock(self, backend):
+        # Two senders, each sending to both channels in its own order, at the
+        # same time: the send function locks channels in one order for all.
+        senders = [self.other(CAPACITY=1000) for _ in range(2)]
+        failures = []
+
+        def send(sender, channels):
+            try:
+                for n in range(40):
+                    results = sender.send_many([(c, {"n": n}) for c in channels])
+                    failures.extend(r for r in results if r is not None)
+            except Exception as exc:
+                failures.append(exc)
+            finally:
+                connections.close_all()
+
+        threads = [
+            threading.Thread(target=send, args=(senders[0], ["conf.lock.a", "conf.lock.b"])),
+            threading.Thread(target=send, args=(senders[1], ["conf.lock.b", "conf.lock.a"])),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert failures == []
+        for channel in ("conf.lock.a", "conf.lock.b"):
+            count = 0
+            while backend.receive_many([channel])[0] is not None:
+                count += 1
+            assert count == 80
 
     def test_group_writes_inside_a_callers_transaction_keep_its_durability(self, backend):
         from django.db import transaction
