@@ -54,6 +54,10 @@ from .ws_protocol import (
 
 logger = logging.getLogger("channels.interfaces")
 
+#: How long a shutdown waits for aborted connections to be gone (a reactor
+#: turn or two; bounded in case a transport never reports its loss).
+ABORTED_GONE_WITHIN = 1.0
+
 
 class Server:
     """A Twisted + Autobahn interface server bound to one channel backend."""
@@ -202,6 +206,9 @@ class Server:
             conn.shut_down()
         d = self._wait_drained(self.options.grace_period)
         d.addCallback(lambda _: self._abort_remaining())
+        # An aborted connection is lost (and queues its disconnect message)
+        # only a reactor turn later: wait for that before waiting on queues.
+        d.addCallback(lambda _: self._wait_drained(ABORTED_GONE_WITHIN))
         d.addCallback(lambda _: self._wait_queues(self.options.application_close_timeout))
         d.addCallback(lambda _: self._stop_threads())
         return d
@@ -231,7 +238,17 @@ class Server:
         deadline = self.reactor.seconds() + timeout
 
         def check() -> None:
-            if not self.active_queues or self.reactor.seconds() >= deadline:
+            if not self.active_queues:
+                d.callback(None)
+            elif self.reactor.seconds() >= deadline:
+                # Said once, so an operator knows some disconnect consumers
+                # (and whatever else was queued) will never run.
+                logger.warning(
+                    "application close timeout (%gs): %d connections still had messages "
+                    "for the backend, their disconnect messages among them; dropped",
+                    timeout,
+                    len(self.active_queues),
+                )
                 d.callback(None)
             else:
                 self.reactor.callLater(0.05, check)
