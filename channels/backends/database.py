@@ -269,9 +269,8 @@ class DatabaseChannelBackend(PostgresBatches, SQLitePolling, DatabaseAccess, Bas
                 if found is not None:
                     return found
             seq = self._signal.seq
-            # Before the look, so a commit between the look and the poll
-            # shows; only a receive that may poll needs it.
-            version = self._data_version() if timeout > 0 and not self._postgres else None
+            # Before the look, so a commit between the look and the poll shows.
+            version = None if self._postgres else self._data_version()
             if timeout > 0 and self._known_empty(channels, wake_on):
                 rows = []  # nothing came since a look found them empty: just wait
             else:
