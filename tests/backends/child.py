@@ -3,6 +3,8 @@ configures Django from scratch, exactly as a separate worker would)."""
 
 from __future__ import annotations
 
+import time
+
 
 def build_backend_in_child(spec: dict):
     """Configure Django from ``spec["settings"]`` and build the backend."""
@@ -30,6 +32,15 @@ def receive_until_quiet(
     out.put(got)
 
 
+#: How long a receiver "works" on each message it took, as a worker runs a
+#: consumer. Without it, nothing guarantees that competing receivers share
+#: the messages: on SQLite, whichever thread wins the write lock first tends
+#: to win it again (the losers' busy handler sleeps), and one receiver could
+#: take all 300. The concurrency tests then could not show that several
+#: receivers really raced.
+WORK_PER_MESSAGE = 0.001
+
+
 def take_until_quiet(backend, channels: list[str], quiet: float, mode: str) -> list[int]:
     """The ``n`` of every message taken until nothing came for ``quiet``
     seconds: one ``receive_many`` at a time (``"receive"``), up to 10 per
@@ -46,6 +57,7 @@ def take_until_quiet(backend, channels: list[str], quiet: float, mode: str) -> l
         if not taken:
             return got
         got.extend(message["n"] for _, message in taken)
+        time.sleep(WORK_PER_MESSAGE * len(taken))
 
 
 def exchange_until_quiet(backend, channels: list[str], quiet: float) -> list[int]:
@@ -60,4 +72,5 @@ def exchange_until_quiet(backend, channels: list[str], quiet: float) -> list[int
         if turn.channel is None:
             return got
         got.append(turn.message["n"])
+        time.sleep(WORK_PER_MESSAGE)
         answers = [(channels[0] + ".answers", {"n": turn.message["n"]})]
