@@ -208,6 +208,52 @@ def test_group_message_reaches_1000_reply_channels_of_one_process(own_redis):  #
     assert backend.stats["group_send_skipped"] == 0
 
 
+def test_an_inbox_takes_replies_that_come_one_at_a_time_in_one_round_trip_each(
+    own_redis,  # noqa: F811
+):
+    # An interface server's inbox at a low message rate: each reply arrives
+    # while its receiver is blocked. Counting the previous reply off its
+    # channel rides ahead of the next BLPOP, so each costs one round trip
+    # (it used to cost two: a BLPOP, then a pop to count it off).
+    receiver, sender = make(own_redis), make(own_redis)
+    names = [receiver.new_channel("iface!") for _ in range(4)]
+    assert receiver.receive_many(["iface!"]) == (None, None)  # loads the scripts
+    shard = receiver.shards[0]
+    calls = []
+    request = shard.request
+
+    def counted(commands, *args, **kwargs):
+        calls.append([command[0] for command in commands])
+        return request(commands, *args, **kwargs)
+
+    shard.request = counted  # every round trip goes through request()
+    got = []
+    arrived = threading.Event()
+
+    def receive():
+        for _ in range(40):
+            got.append(receiver.receive_many(["iface!"], block=True, timeout=10))
+            arrived.set()
+
+    thread = threading.Thread(target=receive)
+    thread.start()
+    for n in range(40):
+        time.sleep(0.01)  # the receiver is blocked in BLPOP by now
+        arrived.clear()
+        sender.send(names[n % 4], {"n": n})
+        assert arrived.wait(10)
+    thread.join(10)
+    assert [(c, m["n"]) for c, m in got] == [(names[n % 4], n) for n in range(40)]
+    assert len(calls) == 40, calls
+    # Every count came off: each channel takes its full capacity again.
+    assert receiver.receive_many(["iface!"]) == (None, None)
+    for name in names:
+        for n in range(100):
+            sender.send(name, {"n": n})
+        with pytest.raises(ChannelFull):
+            sender.send(name, {"n": 100})
+
+
 def test_no_leak_after_10000_request_reply_cycles(own_redis):  # noqa: F811
     client = own_redis.client()
     baseline = client.dbsize()
