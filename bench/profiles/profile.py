@@ -2,11 +2,12 @@
 
     python bench/profiles/profile.py --peer ours --load ws50 --tag before
     python bench/profiles/profile.py --peer ours --load http10 --tag before
+    python bench/profiles/profile.py --peer ours --load http1 --tag before
 
 Starts the peer as ``bench/peers/run.py`` does (server processes and a
 private Redis pinned to CPU 0, load and py-spy on CPU 1), attaches
 ``py-spy record --native`` to each server process for the measured window of
-the load (WebSocket echo with 50 clients, or ``wrk -c10`` on ``/hello/``),
+the load (WebSocket echo with 50 clients, or ``wrk -c10`` or ``-c1`` on ``/hello/``),
 and writes to ``bench/profiles/<tag>/``:
 
 * ``<peer>-<load>-<process>.speedscope.json``: the flame graph (open it at
@@ -147,7 +148,7 @@ def hottest(path: Path, top: int = 18) -> tuple[int, list[str]]:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--peer", default="ours")
-    p.add_argument("--load", choices=["ws50", "http10"], default="ws50")
+    p.add_argument("--load", choices=["ws50", "http10", "http1"], default="ws50")
     p.add_argument("--tag", default="now", help="folder under bench/profiles/")
     p.add_argument("--duration", type=float, default=10.0)
     p.add_argument("--rate", type=int, default=100, help="py-spy samples per second")
@@ -200,7 +201,7 @@ def main(argv=None) -> int:
             before = running.cpu_sample()
             cmd = processes.taskset(
                 args.client_cpus,
-                ["wrk", "-t1", "-c10", f"-d{int(mine.duration)}s", "--latency",
+                ["wrk", "-t1", f"-c{mine.load[4:]}", f"-d{int(mine.duration)}s", "--latency",
                  f"http://{peers.HOST}:{peer.port}/hello/"],
             )  # fmt: skip
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=mine.duration + 60)
