@@ -138,6 +138,13 @@ def _hold_count(count: Any) -> int:
     return count
 
 
+def _given_capacity(capacity: Any) -> int:
+    """A capacity passed to a send (not configured): a positive int."""
+    if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity <= 0:
+        raise ValueError(f"capacity must be a positive int, not {capacity!r}")
+    return capacity
+
+
 def _positive_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ImproperlyConfiguredBackend(f"{name} must be a positive integer, not {value!r}")
@@ -233,9 +240,7 @@ class BaseChannelBackend:
         in (its re-sends).
         """
         validate_channel_name(channel)
-        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity <= 0:
-            raise ValueError(f"capacity must be a positive int, not {capacity!r}")
-        self._send(channel, self.encode(message), capacity)
+        self._send(channel, self.encode(message), _given_capacity(capacity))
 
     def send_many(self, items: Sequence[tuple[str, dict]]) -> list[Exception | None]:
         """Send several messages, in order; one result per item.
@@ -258,20 +263,26 @@ class BaseChannelBackend:
             results[index] = outcome
         return results
 
-    def send_encoded_many(self, items: Sequence[tuple[str, bytes]]) -> list[Exception | None]:
+    def send_encoded_many(
+        self, items: Sequence[tuple[str, bytes] | tuple[str, bytes, int | None]]
+    ) -> list[Exception | None]:
         """:meth:`send_many` for messages already encoded with :meth:`encode`.
 
         For a sender that may try one message many times (an interface
         server retrying a full channel): it encodes each message once and
         keeps only the bytes, instead of a message and a fresh encoding per
-        try. Results are as :meth:`send_many`'s.
+        try. An item may carry a third element, the capacity to check
+        instead of the channel's own (as :meth:`send_within`; None: the
+        channel's own). Results are as :meth:`send_many`'s.
         """
         results: list[Exception | None] = [None] * len(items)
         prepared: list[tuple[int, str, bytes, int]] = []
-        for index, (channel, data) in enumerate(items):
+        for index, (channel, data, *within) in enumerate(items):
             try:
                 validate_channel_name(channel)
-                prepared.append((index, channel, data, self.capacity_for(channel)))
+                given = within[0] if within else None
+                capacity = self.capacity_for(channel) if given is None else _given_capacity(given)
+                prepared.append((index, channel, data, capacity))
             except Exception as exc:
                 results[index] = exc
         outcomes = self._send_many([(channel, data, cap) for _, channel, data, cap in prepared])

@@ -33,6 +33,15 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("channels.interfaces")
 
+#: Most body chunks of one request waiting in the backend for the worker
+#: (1 MiB with 256 KiB chunks). The request may wait for a free worker
+#: while its body arrives; past this the server stops reading the client
+#: (TCP back-pressure) instead of parking the whole upload in the backend,
+#: where the channel's own capacity (100 messages by default) would let one
+#: upload hold 25 MiB and every waiting request as much again. A lower
+#: capacity configured for ``http.request.body.*`` channels still applies.
+BODY_CHUNKS_AHEAD = 4
+
 # How a request is being handled, decided once its head is complete.
 HTTP, WEBSOCKET, HEALTH, REFUSED = "http", "websocket", "health", "refused"
 
@@ -61,6 +70,8 @@ class ChannelRequest(http.Request):
     mode: str | None = None
     reply_channel: str | None = None
     body_channel: str | None = None
+    #: the capacity body chunks are sent with (see BODY_CHUNKS_AHEAD)
+    _body_capacity: int | None = None
     message: dict | None = None
     queue: SendQueue | None = None
     flow: ResponseFlow | None = None
@@ -183,8 +194,12 @@ class ChannelRequest(http.Request):
             message = self.message
             message["body"] = content
             if not final:
-                self.body_channel = self.server.backend.new_channel("http.request.body")
+                backend = self.server.backend
+                self.body_channel = backend.new_channel("http.request.body")
                 message["body_channel"] = self.body_channel
+                self._body_capacity = min(
+                    BODY_CHUNKS_AHEAD, backend.capacity_for(self.body_channel)
+                )
             d = self.queue.put("http.request", message, FAIL, len(content))
             d.addCallbacks(self._request_queued, self._request_failed)
             self.message = None
@@ -194,6 +209,7 @@ class ChannelRequest(http.Request):
                 {"content": content, "more_content": not final},
                 WAIT,
                 len(content),
+                self._body_capacity,
             )
 
     def _request_queued(self, _result: object) -> None:
@@ -362,7 +378,9 @@ class ChannelRequest(http.Request):
         self._cancel_timer()
         if self.mode == HTTP and self.request_sent and not self.finished:
             if not self.body_done and self.body_channel:
-                # ASGI 1.0: tell the worker the body will never be completed.
+                # ASGI 1.0: tell the worker the body will never be completed
+                # (checked against the channel's own capacity: a small message
+                # that must not wait behind the chunks' bound).
                 self.queue.put(
                     self.body_channel, {"content": b"", "closed": True, "more_content": False}
                 )

@@ -209,7 +209,7 @@ class InterfaceMetrics(PrometheusMetrics, NullInterfaceMetrics):
             started = time.perf_counter()
             results = send_many(items)
             took = time.perf_counter() - started
-            for (channel, _), result in zip(items, results, strict=True):
+            for (channel, *_), result in zip(items, results, strict=True):
                 seconds.observe(took)
                 if result is None:
                     sent.labels(channel_label(channel)).inc()

@@ -32,6 +32,28 @@ class CapacityConformance:
         got = [small.receive_many(["conf.cap"])[1]["n"] for _ in range(3)]
         assert got == [1, 2, 3]
 
+    @pytest.mark.parametrize("channel", ["conf.encwithin", "conf.encwithin!reply"])
+    def test_send_encoded_many_checks_a_capacity_given_per_item(self, backend, channel):
+        small = self.other(CAPACITY=3)
+        encode = small.encode
+        results = small.send_encoded_many(
+            [
+                (channel, encode({"n": 0}), 2),
+                (channel, encode({"n": 1}), 2),
+                (channel, encode({"n": 2}), 2),  # full at the capacity given
+                (channel, encode({"n": 3}), None),  # the channel's own: 3
+                (channel, encode({"n": 4})),  # the same
+                (channel, encode({"n": 5}), 0),  # not a capacity
+            ]
+        )
+        assert [type(r) for r in results[:5]] == [type(None), type(None), ChannelFull,
+                                                  type(None), ChannelFull]  # fmt: skip
+        assert isinstance(results[5], ValueError)
+        receive_on = "conf.encwithin!" if channel.endswith("!reply") else channel
+        got = [small.receive_many([receive_on])[1]["n"] for _ in range(3)]
+        assert got == [0, 1, 3]
+        assert small.receive_many([receive_on]) == (None, None)
+
     @pytest.mark.parametrize("channel", ["conf.within", "conf.within!reply"])
     def test_send_within_checks_the_capacity_it_is_given(self, backend, channel):
         small = self.other(CAPACITY=2)

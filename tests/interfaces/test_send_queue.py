@@ -195,7 +195,7 @@ def test_the_sender_thread_bounds_a_batch_in_bytes_and_in_count():
     batches = []
 
     def recorded(items):
-        batches.append([len(data) for _, data in items])
+        batches.append([len(data) for _, data, *_ in items])
         return backend.send_encoded_many(items)
 
     sender = BatchSender(clock, recorded, max_batch=3, max_batch_bytes=1000)

@@ -35,15 +35,25 @@ FAIL = "fail"
 
 
 class _Item:
-    __slots__ = ("channel", "data", "error", "mode", "size", "done")
+    __slots__ = ("channel", "data", "error", "mode", "size", "capacity", "done")
 
-    def __init__(self, channel: str, data: bytes, error: Exception | None, mode: str, size: int):
+    def __init__(
+        self,
+        channel: str,
+        data: bytes,
+        error: Exception | None,
+        mode: str,
+        size: int,
+        capacity: int | None = None,
+    ):
         self.channel = channel
         #: the encoded message, or b"" with ``error`` if it could not be encoded
         self.data = data
         self.error = error
         self.mode = mode
         self.size = size
+        #: the capacity to check instead of the channel's own (None: its own)
+        self.capacity = capacity
         self.done: Deferred = Deferred()
 
 
@@ -97,18 +107,28 @@ class SendQueue:
         """The sizes given to :meth:`put` of the messages not yet sent."""
         return self._bytes
 
-    def put(self, channel: str, message: dict, mode: str = WAIT, size: int = 0) -> Deferred:
+    def put(
+        self,
+        channel: str,
+        message: dict,
+        mode: str = WAIT,
+        size: int = 0,
+        capacity: int | None = None,
+    ) -> Deferred:
         """Queue ``message`` for ``channel``; the Deferred fires once it is sent.
 
         ``size`` is what the message counts against ``high_water`` and the
         budget (callers count payload bytes, and nothing for small control
-        messages). A message the backend refuses to encode (too large, or
-        not a message) fails in its turn, as a refused send would.
+        messages). ``capacity``, if given, is checked instead of the
+        channel's own (as ``send_within``). A message the backend refuses
+        to encode (too large, or not a message) fails in its turn, as a
+        refused send would.
         """
         try:
-            item = _Item(channel, self._server.backend.encode(message), None, mode, size)
+            encoded = self._server.backend.encode(message)
+            item = _Item(channel, encoded, None, mode, size, capacity)
         except Exception as exc:
-            item = _Item(channel, b"", exc, mode, size)
+            item = _Item(channel, b"", exc, mode, size, capacity)
         if mode == WAIT:
             # The connection hears of failures through on_give_up; don't let
             # Twisted log them again as unhandled.
@@ -134,7 +154,7 @@ class SendQueue:
         if item.error is not None:
             self._failed(Failure(item.error), item)
             return
-        self._server.sender.send(item.channel, item.data, self._settled)
+        self._server.sender.send(item.channel, item.data, self._settled, item.capacity)
 
     def _settled(self, error: Exception | None) -> None:
         """The sender's answer for the message in flight (the oldest)."""

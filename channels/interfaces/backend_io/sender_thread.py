@@ -34,7 +34,7 @@ from typing import Any
 
 logger = logging.getLogger("channels.interfaces")
 
-SendEncodedMany = Callable[[Sequence[tuple[str, bytes]]], list[Exception | None]]
+SendEncodedMany = Callable[[Sequence[tuple[str, bytes, int | None]]], list[Exception | None]]
 #: Called in the reactor thread with None once a message is sent, or with
 #: the exception ``send`` would have raised.
 OnSent = Callable[[Exception | None], None]
@@ -68,7 +68,7 @@ class BatchSender:
         self.send_encoded_many = send_encoded_many
         self.max_batch = max_batch
         self.max_batch_bytes = max_batch_bytes
-        self._queue: deque[tuple[str, bytes, OnSent]] = deque()
+        self._queue: deque[tuple[str, bytes, int | None, OnSent]] = deque()
         self._cond = threading.Condition()
         self._waiting = False
         #: a wake-up is scheduled for the end of the reactor's turn
@@ -80,14 +80,16 @@ class BatchSender:
         """Start the sender thread."""
         self._thread.start()
 
-    def send(self, channel: str, data: bytes, on_sent: OnSent) -> None:
+    def send(self, channel: str, data: bytes, on_sent: OnSent, capacity: int | None = None) -> None:
         """Queue an encoded message (reactor thread); ``on_sent(error)`` is
         called in the reactor thread once it is sent (error None) or failed.
+        ``capacity``: the one to check instead of the channel's own (see
+        ``send_encoded_many``).
 
         A plain callback, not a Deferred: this is once per message, and the
         caller (a connection's send queue) needs no callback chain."""
         with self._cond:
-            self._queue.append((channel, data, on_sent))
+            self._queue.append((channel, data, capacity, on_sent))
             # Wake the thread only if it sleeps (while it sends, it will
             # find this message on its next round anyway), and once per
             # reactor turn.
@@ -121,16 +123,16 @@ class BatchSender:
                     return
                 batch = self._take_batch()
             try:
-                results = self.send_encoded_many([(channel, data) for channel, data, _ in batch])
+                results = self.send_encoded_many([item[:3] for item in batch])
             except Exception as exc:  # a bug, not a backend error: fail the batch
                 logger.exception("sending %d messages failed", len(batch))
                 results = [exc] * len(batch)
-            callbacks = [on_sent for _, _, on_sent in batch]
+            callbacks = [on_sent for *_, on_sent in batch]
             # Let the bytes go before the reactor settles (and maybe retries).
             del batch
             self.hand_back(_settle, callbacks, results)
 
-    def _take_batch(self) -> list[tuple[str, bytes, OnSent]]:
+    def _take_batch(self) -> list[tuple[str, bytes, int | None, OnSent]]:
         """The oldest queued messages, within both bounds (lock held)."""
         batch = [self._queue.popleft()]
         size = len(batch[0][1])
