@@ -254,6 +254,41 @@ def test_an_inbox_takes_replies_that_come_one_at_a_time_in_one_round_trip_each(
             sender.send(name, {"n": 100})
 
 
+def test_an_inbox_counts_off_after_the_server_lost_its_scripts(own_redis):  # noqa: F811
+    # The count-off of a BLPOP'd reply rides ahead of the next BLPOP as an
+    # EVALSHA; a restarted server has no scripts (NOSCRIPT), and the counts
+    # must still come off while replies keep coming one at a time.
+    receiver, sender = make(own_redis), make(own_redis)
+    name = receiver.new_channel("iface!")
+    assert receiver.receive_many(["iface!"]) == (None, None)  # loads the scripts
+    got = []
+    arrived = threading.Event()
+
+    def receive():
+        for _ in range(5):
+            got.append(receiver.receive_many(["iface!"], block=True, timeout=10)[1])
+            arrived.set()
+
+    thread = threading.Thread(target=receive)
+    thread.start()
+    for n in range(4):
+        time.sleep(0.05)  # the receiver is blocked in BLPOP by now
+        if n == 1:
+            own_redis.client().script_flush()
+        arrived.clear()
+        sender.send(name, {"n": n})
+        assert arrived.wait(10)
+    time.sleep(0.2)  # the fifth receive has sent its count-off and blocks
+    # Every reply taken so far is counted off: the channel takes its whole
+    # capacity (the fifth receive takes the first of these, still counted).
+    for n in range(100):
+        sender.send(name, {"n": 4 + n})
+    with pytest.raises(ChannelFull):
+        sender.send(name, {"n": 104})
+    thread.join(10)
+    assert [m["n"] for m in got] == [0, 1, 2, 3, 4]
+
+
 def test_no_leak_after_10000_request_reply_cycles(own_redis):  # noqa: F811
     client = own_redis.client()
     baseline = client.dbsize()

@@ -173,11 +173,12 @@ class ReceivePath:
             self._keep_uncount(inbox, uncount)
             return None, 0
         if uncount and isinstance(replies[0], Exception):
-            # NOSCRIPT (a restarted server): nothing ran. The next call
-            # counts off with a batch pop, which loads the script.
-            self._keep_uncount(inbox, uncount)
-            with self._prefetch_lock:
-                self._batch_full[inbox] = True
+            # Nothing ran (NOSCRIPT: a restarted server). Count off now, on
+            # its own, which also loads the script for the next time.
+            try:
+                shard.script(_POP_BATCH, keys, [now_ms(), 0, *uncount])
+            except Exception:  # the server refuses scripts: try again next call
+                self._keep_uncount(inbox, uncount)
         popped, left = replies[-2], replies[-1]
         if isinstance(popped, Exception):
             raise popped
